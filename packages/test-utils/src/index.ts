@@ -1,0 +1,7 @@
+export { createFakeClock, settle } from './fake-clock.js';
+export type { Clock, FakeClock } from './fake-clock.js';
+export { localClientConfig, S3RVER_CREDENTIALS, startLocalS3 } from './s3-server.js';
+export type { LocalS3, LocalS3Options } from './s3-server.js';
+export { s3ErrorXml, startHttpResponder } from './http-responder.js';
+export type { HttpResponder, ScriptedResponse } from './http-responder.js';
+export { runTypeScript } from './run-example.js';
