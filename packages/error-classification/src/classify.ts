@@ -109,7 +109,9 @@ function categoryOf(node: unknown): Category | undefined {
   const message = typeof bag['message'] === 'string' ? bag['message'] : '';
 
   if (name === 'CredentialsProviderError' || code === 'CredentialsProviderError') {
-    return MISSING_CREDENTIALS_HINTS.some((re) => re.test(message)) ? 'invalid-credentials' : 'auth-temporary';
+    return MISSING_CREDENTIALS_HINTS.some((re) => re.test(message))
+      ? 'invalid-credentials'
+      : 'auth-temporary';
   }
   for (const key of [code, name]) {
     if (key === undefined) continue;

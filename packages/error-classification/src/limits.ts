@@ -13,7 +13,8 @@ export const MAX_OBJECT_BYTES = 5 * 1024 ** 4;
 export function objectKeyProblem(key: string): string | undefined {
   if (key.length === 0) return 'the key is empty';
   const bytes = Buffer.byteLength(key, 'utf8');
-  if (bytes > MAX_OBJECT_KEY_BYTES) return `the key is ${bytes} UTF-8 bytes, over S3's ${MAX_OBJECT_KEY_BYTES}`;
+  if (bytes > MAX_OBJECT_KEY_BYTES)
+    return `the key is ${bytes} UTF-8 bytes, over S3's ${MAX_OBJECT_KEY_BYTES}`;
   if (!key.isWellFormed()) return 'the key contains an unpaired surrogate (not valid UTF-8)';
   // eslint-disable-next-line no-control-regex
   const control = /[\u0000-\u001f\u007f]/.exec(key);
@@ -31,11 +32,21 @@ export function classifyObjectLimits(key: string, size: number): Classification 
   const problem = objectKeyProblem(key);
   if (problem !== undefined) {
     const { kind, scope } = CATEGORIES['invalid-object-key'];
-    return { kind, scope, category: 'invalid-object-key', message: `Invalid object key ${JSON.stringify(key)}: ${problem}` };
+    return {
+      kind,
+      scope,
+      category: 'invalid-object-key',
+      message: `Invalid object key ${JSON.stringify(key)}: ${problem}`,
+    };
   }
   if (size > MAX_OBJECT_BYTES) {
     const { kind, scope } = CATEGORIES['file-too-large'];
-    return { kind, scope, category: 'file-too-large', message: `File too large: ${size} bytes, over S3's 5 TiB limit` };
+    return {
+      kind,
+      scope,
+      category: 'file-too-large',
+      message: `File too large: ${size} bytes, over S3's 5 TiB limit`,
+    };
   }
   return undefined;
 }

@@ -45,7 +45,8 @@ export interface PRetryAdapterOptions extends RetryScheduleOptions {
  */
 export function pRetryOptions(options: PRetryAdapterOptions = {}): PRetryOptions {
   const retries = options.maxRetries ?? DEFAULT_MAX_RETRIES;
-  if (!Number.isInteger(retries) || retries < 0) invalidOption('maxRetries', 'a non-negative integer', retries);
+  if (!Number.isInteger(retries) || retries < 0)
+    invalidOption('maxRetries', 'a non-negative integer', retries);
   const result: PRetryOptions = {
     retries,
     factor: options.factor ?? DEFAULT_BACKOFF_FACTOR,

@@ -96,5 +96,11 @@ export function decide(error: unknown, retriesSoFar: number, options: DecideOpti
   const scheduled = retryDelayMs(retryNumber, schedule);
   // A server that names its own wait knows better than our schedule, but never beyond our cap.
   const hinted = Math.min(classification.retryAfterMs ?? 0, schedule.maxDelayMs);
-  return { action: 'retry', delayMs: Math.max(scheduled, hinted), retryNumber, counted: true, classification };
+  return {
+    action: 'retry',
+    delayMs: Math.max(scheduled, hinted),
+    retryNumber,
+    counted: true,
+    classification,
+  };
 }

@@ -110,7 +110,11 @@ export const HTTP_STATUSES: Readonly<Record<number, Category>> = {
  * Message fragments of AccessDenied responses that blame the bucket's own policy rather than the caller's IAM
  * policy: the fix is on the bucket, so operators look elsewhere.
  */
-export const BUCKET_POLICY_HINTS: readonly RegExp[] = [/bucket policy/i, /explicit deny/i, /resource-based policy/i];
+export const BUCKET_POLICY_HINTS: readonly RegExp[] = [
+  /bucket policy/i,
+  /explicit deny/i,
+  /resource-based policy/i,
+];
 
 /**
  * Message fragments of the SDK's CredentialsProviderError that mean "there are no such credentials"

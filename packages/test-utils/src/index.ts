@@ -5,3 +5,15 @@ export type { LocalS3, LocalS3Options } from './s3-server.js';
 export { s3ErrorXml, startHttpResponder } from './http-responder.js';
 export type { HttpResponder, ScriptedResponse } from './http-responder.js';
 export { runTypeScript } from './run-example.js';
+export {
+  CLOUDWATCH_TARGET_PREFIX,
+  FAKE_CLOUDWATCH_CREDENTIALS,
+  startFakeCloudWatch,
+} from './fake-cloudwatch.js';
+export type {
+  FakeCloudWatch,
+  FakeCloudWatchMode,
+  FakeCloudWatchOptions,
+  RecordedCloudWatchRequest,
+  RecordedDatum,
+} from './fake-cloudwatch.js';

@@ -16,6 +16,10 @@ export async function runTypeScript(
   return execFileAsync(
     process.execPath,
     ['--import', tsxLoader, '--conditions=@tvm/source', '--no-warnings', file, ...(options.args ?? [])],
-    { env: { ...process.env, ...options.env }, timeout: options.timeoutMs ?? 60_000, maxBuffer: 16 * 1024 * 1024 },
+    {
+      env: { ...process.env, ...options.env },
+      timeout: options.timeoutMs ?? 60_000,
+      maxBuffer: 16 * 1024 * 1024,
+    },
   );
 }

@@ -1,0 +1,134 @@
+import { createServer } from 'node:net';
+import { HeadBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  localClientConfig,
+  s3ErrorXml,
+  startHttpResponder,
+  startLocalS3,
+  type LocalS3,
+} from '@tvm/test-utils';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { classify, type Classification } from '../src/index.js';
+
+/** Sends a command and returns the classification of the error the real SDK raised. */
+async function failureOf(
+  client: S3Client,
+  command: PutObjectCommand | HeadBucketCommand,
+): Promise<Classification> {
+  try {
+    await client.send(command);
+  } catch (error) {
+    return classify(error);
+  }
+  throw new Error('expected the request to fail');
+}
+
+const put = (bucket: string) =>
+  new PutObjectCommand({ Bucket: bucket, Key: 'v/2025-10-20/ros/a.log', Body: Buffer.from('x') });
+
+describe('classify (errors raised by the real AWS SDK)', () => {
+  let s3: LocalS3;
+  beforeAll(async () => {
+    s3 = await startLocalS3({ buckets: ['t01logs'] });
+  });
+  afterAll(async () => {
+    await s3.close();
+  });
+
+  it('sees a wrong access key id as invalid-credentials', async () => {
+    const client = s3.client({ credentials: { accessKeyId: 'AKIAWRONGWRONGWRONG1', secretAccessKey: 'x' } });
+    expect(await failureOf(client, put('t01logs'))).toMatchObject({
+      kind: 'permanent',
+      category: 'invalid-credentials',
+      scope: 'destination',
+      code: 'InvalidAccessKeyId',
+      httpStatus: 403,
+    });
+  });
+
+  it('sees PutObject to a missing bucket as bucket-not-found', async () => {
+    expect(await failureOf(s3.client(), put('no-such-bucket'))).toMatchObject({
+      kind: 'permanent',
+      category: 'bucket-not-found',
+      code: 'NoSuchBucket',
+      httpStatus: 404,
+    });
+  });
+
+  it('sees HeadBucket on a missing bucket (no body) as bucket-not-found', async () => {
+    expect(await failureOf(s3.client(), new HeadBucketCommand({ Bucket: 'no-such-bucket' }))).toMatchObject({
+      kind: 'permanent',
+      category: 'bucket-not-found',
+      httpStatus: 404,
+    });
+  });
+
+  it('sees a closed port as a temporary network error', async () => {
+    const port = await closedPort();
+    const client = new S3Client(localClientConfig(`http://127.0.0.1:${port}`));
+    expect(await failureOf(client, put('t01logs'))).toMatchObject({
+      kind: 'temporary',
+      category: 'network',
+      scope: 'connectivity',
+      code: 'ECONNREFUSED',
+    });
+  });
+
+  it('sees an unresolvable host as a temporary dns error', async () => {
+    // `.invalid` is reserved (RFC 2606): it never resolves, and the lookup never leaves the machine's resolver.
+    const client = new S3Client(localClientConfig('http://no-such-host.invalid'));
+    const result = await failureOf(client, put('t01logs'));
+    expect(result).toMatchObject({ kind: 'temporary', category: 'dns', scope: 'connectivity' });
+    expect(['ENOTFOUND', 'EAI_AGAIN']).toContain(result.code);
+  });
+
+  it.each([
+    [429, 'SlowDown', 'throttled'],
+    [500, 'InternalError', 'server-error'],
+    [503, 'ServiceUnavailable', 'service-unavailable'],
+  ] as const)('sees HTTP %i (%s) with Retry-After as %s', async (status, code, category) => {
+    const responder = await startHttpResponder(() => ({
+      status,
+      headers: { 'retry-after': '17' },
+      body: s3ErrorXml(code, 'Please try again.'),
+    }));
+    try {
+      const client = new S3Client(localClientConfig(responder.endpoint));
+      expect(await failureOf(client, put('t01logs'))).toMatchObject({
+        kind: 'temporary',
+        category,
+        scope: 'service',
+        code,
+        httpStatus: status,
+        retryAfterMs: 17_000,
+        message: `${code}: Please try again.`,
+      });
+    } finally {
+      await responder.close();
+    }
+  });
+
+  it('sees a bodiless 503 on HEAD as service-unavailable', async () => {
+    const responder = await startHttpResponder(() => ({ status: 503 }));
+    try {
+      const client = new S3Client(localClientConfig(responder.endpoint));
+      expect(await failureOf(client, new HeadBucketCommand({ Bucket: 't01logs' }))).toMatchObject({
+        kind: 'temporary',
+        category: 'service-unavailable',
+        httpStatus: 503,
+      });
+    } finally {
+      await responder.close();
+    }
+  });
+});
+
+/** A port nothing listens on: bind one, note it, close it. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
