@@ -16,7 +16,9 @@ async function failureOf(
   command: PutObjectCommand | HeadBucketCommand,
 ): Promise<Classification> {
   try {
-    await client.send(command);
+    // The union of two command types does not fit `send`'s overloads; each branch does.
+    if (command instanceof PutObjectCommand) await client.send(command);
+    else await client.send(command);
   } catch (error) {
     return classify(error);
   }
