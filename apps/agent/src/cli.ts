@@ -1,15 +1,85 @@
 #!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { DEFAULT_CONFIG_PATH, loadConfig, type LoadedConfig } from './config.js';
+import { describeConfig } from './config-summary.js';
+import { AgentError } from './errors.js';
+import { createLogger, isLogLevel } from './logger.js';
 import { VERSION } from './version.js';
 
-/** Entry point of the `tvm-upload` command. */
+const USAGE = `Usage:
+  tvm-upload run [--config <path>] [--log-level debug|info|warn|error] [--test-config]
+  tvm-upload check-config [--config <path>]
+  tvm-upload --version
+Default config: ${DEFAULT_CONFIG_PATH}
+`;
+
+/** Runs one `tvm-upload` command and resolves to its exit code. */
 async function main(argv: string[]): Promise<number> {
-  const [command] = argv;
-  if (command === '--version' || command === 'version') {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        config: { type: 'string', short: 'c', default: DEFAULT_CONFIG_PATH },
+        'log-level': { type: 'string' },
+        'test-config': { type: 'boolean', default: false },
+        version: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  const [command] = positionals;
+  if (values.version || command === 'version') {
     process.stdout.write(`${VERSION}\n`);
     return 0;
   }
-  process.stderr.write('Usage: tvm-upload <run|check-config> [--config <path>]\n');
-  return command === undefined || command === '--help' ? 0 : 2;
+  if (values.help || command === undefined || command === 'help') {
+    process.stdout.write(USAGE);
+    return command === undefined && !values.help ? 2 : 0;
+  }
+  const level = values['log-level'] ?? 'info';
+  if (!isLogLevel(level)) {
+    process.stderr.write(`--log-level must be debug, info, warn or error, got ${JSON.stringify(level)}\n`);
+    return 2;
+  }
+  const configPath = values.config;
+  if (command === 'check-config' || (command === 'run' && values['test-config'])) {
+    const loaded = await readConfig(configPath);
+    if (!loaded) return 1;
+    process.stdout.write(`Config OK: ${configPath}\n${describeConfig(loaded.config).join('\n')}\n`);
+    return 0;
+  }
+  if (command === 'run') {
+    const loaded = await readConfig(configPath);
+    if (!loaded) return 1;
+    const logger = createLogger({ level });
+    const { runAgent } = await import('./run.js');
+    return runAgent({ configPath, loaded, logger });
+  }
+  process.stderr.write(`Unknown command ${JSON.stringify(command)}\n${USAGE}`);
+  return 2;
+}
+
+/** Loads the config, printing warnings, or every problem and undefined. */
+async function readConfig(path: string): Promise<LoadedConfig | undefined> {
+  try {
+    const loaded = await loadConfig(path);
+    for (const warning of loaded.warnings) process.stderr.write(`warning: ${warning}\n`);
+    return loaded;
+  } catch (error) {
+    if (error instanceof AgentError) {
+      for (const warning of error.warnings) process.stderr.write(`warning: ${warning}\n`);
+      process.stderr.write(`${error.message}: ${path}\n`);
+      for (const problem of error.problems) process.stderr.write(`${problem}\n`);
+      return undefined;
+    }
+    throw error;
+  }
 }
 
 process.exitCode = await main(process.argv.slice(2));

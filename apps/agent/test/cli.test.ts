@@ -1,12 +1,83 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runTypeScript } from '@tvm/test-utils';
 import { describe, expect, it } from 'vitest';
 
 const cli = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
 
+async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await runTypeScript(cli, { args });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+async function configFile(text: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'agent-cli-'));
+  const path = join(dir, 'config.yaml');
+  await writeFile(path, text);
+  return path;
+}
+
+const VALID = `
+vehicle_id: vehicle-CN-001
+log_directories:
+  - path: /logs/ros
+    source: ros
+s3:
+  bucket: t01logs
+  region: cn-north-1
+  profile: china
+upload:
+  colour: blue
+`;
+
 describe('tvm-upload', () => {
   it('prints its version', async () => {
-    const { stdout } = await runTypeScript(cli, { args: ['--version'] });
+    const { stdout } = await run(['--version']);
     expect(stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+
+  it('check-config summarises a valid config and warns about unknown keys', async () => {
+    const path = await configFile(VALID);
+    const { code, stdout, stderr } = await run(['check-config', '--config', path]);
+    expect(code).toBe(0);
+    expect(stdout).toContain(`Config OK: ${path}`);
+    expect(stdout).toContain('vehicle: vehicle-CN-001');
+    expect(stdout).toContain('bucket: t01logs (region cn-north-1, profile china)');
+    expect(stdout).toContain('  ros: /logs/ros (pattern *, recursive, deletion allowed)');
+    expect(stdout).toContain('schedule: every 2 h 0 min; operational hours 09:00-18:00');
+    expect(stdout).toContain(
+      'deletion: after upload, keep 7 days; age-based over 14 days at 02:00; emergency at 95% disk use',
+    );
+    expect(stderr).toContain('warning: upload.colour: unknown key (ignored)');
+  });
+
+  it('check-config exits 1 with one line per problem', async () => {
+    const path = await configFile(
+      VALID.replace('bucket: t01logs', 'bucket: ""').replace(
+        'colour: blue',
+        'schedule: { interval_hours: 0, interval_minutes: 2 }',
+      ),
+    );
+    const { code, stderr } = await run(['check-config', '--config', path]);
+    expect(code).toBe(1);
+    expect(stderr.split('\n')).toEqual(
+      expect.arrayContaining([
+        's3.bucket: must be a bucket name, got ""',
+        'upload.schedule.interval_minutes: must make an interval between 5 minutes and 24 hours, got interval_hours 0 + interval_minutes 2',
+      ]),
+    );
+  });
+
+  it('run --test-config validates and exits', async () => {
+    const path = await configFile(VALID);
+    expect((await run(['run', '--test-config', '--config', path])).code).toBe(0);
+    expect((await run(['run', '--test-config', '--config', `${path}.missing`])).code).toBe(1);
   });
 });

@@ -1,0 +1,44 @@
+import type { AgentConfig } from './config.js';
+
+/** A short human summary of a valid config (what `check-config` prints): one fact per line. */
+export function describeConfig(config: AgentConfig): string[] {
+  const { s3, upload, deletion } = config;
+  const lines = [
+    `vehicle: ${config.vehicle_id}`,
+    `bucket: ${s3.bucket} (region ${s3.region}${s3.profile ? `, profile ${s3.profile}` : ''}${s3.endpoint ? `, endpoint ${s3.endpoint}` : ''})`,
+    'directories:',
+  ];
+  for (const dir of config.log_directories) {
+    const flags = [
+      `pattern ${dir.pattern}`,
+      dir.recursive ? 'recursive' : 'not recursive',
+      dir.allow_deletion ? 'deletion allowed' : 'never deleted',
+    ];
+    lines.push(`  ${dir.source}: ${dir.path} (${flags.join(', ')})`);
+  }
+  const schedule =
+    upload.schedule.mode === 'daily'
+      ? `daily at ${upload.schedule.daily_time}`
+      : `every ${upload.schedule.interval_hours} h ${upload.schedule.interval_minutes} min`;
+  const hours = upload.operational_hours.enabled
+    ? `operational hours ${upload.operational_hours.start}-${upload.operational_hours.end}`
+    : 'no operational hours (immediate uploads any time)';
+  lines.push(
+    `schedule: ${schedule}; ${hours}; ${upload.upload_on_start ? 'uploads on start' : 'no upload on start'}; stable after ${upload.file_stable_seconds} s`,
+  );
+  const policies: string[] = [];
+  if (deletion.after_upload.enabled)
+    policies.push(`after upload, keep ${deletion.after_upload.keep_days} days`);
+  if (deletion.age_based.enabled) {
+    policies.push(
+      `age-based over ${deletion.age_based.max_age_days} days at ${deletion.age_based.schedule_time}`,
+    );
+  }
+  if (deletion.emergency.enabled)
+    policies.push(`emergency at ${Math.round(deletion.emergency.threshold * 100)}% disk use`);
+  lines.push(`deletion: ${policies.length > 0 ? policies.join('; ') : 'disabled'}`);
+  lines.push(
+    `state: ${upload.queue_file}, ${upload.failed_file}, ${upload.processed_files_registry.registry_file}`,
+  );
+  return lines;
+}

@@ -1,0 +1,93 @@
+/** Log levels, least to most severe. */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/** The logger shape every @tvm library accepts (CONVENTIONS.md). */
+export interface Logger {
+  debug(message: string): void;
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+/** The agent's logger: the library shape plus a level that SIGHUP or `--log-level` can change. */
+export interface AgentLogger extends Logger {
+  level: LogLevel;
+  /** True when `level` would be written: lets callers skip building expensive debug lines. */
+  enabled(level: LogLevel): boolean;
+}
+
+const RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+// sd-daemon(3) priorities: journald reads a `<N>` prefix on each line when SyslogLevelPrefix is on (the default).
+const PRIORITY: Record<LogLevel, number> = { debug: 7, info: 6, warn: 4, error: 3 };
+
+/** True when `value` names a log level. */
+export function isLogLevel(value: unknown): value is LogLevel {
+  return typeof value === 'string' && Object.hasOwn(RANK, value);
+}
+
+/** Options of {@link createLogger}. */
+export interface LoggerOptions {
+  /** Lowest level written. @default 'info' */
+  level?: LogLevel;
+  /**
+   * Prefix each line with its syslog priority (`<3>` for errors) instead of a timestamp and level name.
+   * @default true when the JOURNAL_STREAM environment variable is set (systemd connected stdout to the journal)
+   */
+  journal?: boolean;
+  /** Where lines go. @default process.stdout for debug/info, process.stderr for warn/error */
+  write?: (line: string, level: LogLevel) => void;
+  /** Wall-clock time for the timestamp outside the journal. @default Date.now */
+  now?: () => number;
+}
+
+/** Creates the agent's logger: one line per event, credentials redacted, newlines folded. */
+export function createLogger(options: LoggerOptions = {}): AgentLogger {
+  const journal = options.journal ?? process.env['JOURNAL_STREAM'] !== undefined;
+  const now = options.now ?? Date.now;
+  const write =
+    options.write ??
+    ((line: string, level: LogLevel) =>
+      (RANK[level] >= RANK.warn ? process.stderr : process.stdout).write(line));
+  const logger: AgentLogger = {
+    level: options.level ?? 'info',
+    enabled: (level) => RANK[level] >= RANK[logger.level],
+    debug: (message) => emit('debug', message),
+    info: (message) => emit('info', message),
+    warn: (message) => emit('warn', message),
+    error: (message) => emit('error', message),
+  };
+  function emit(level: LogLevel, message: string): void {
+    if (!logger.enabled(level)) return;
+    const text = redact(message).replace(/\s*[\r\n]+\s*/g, ' ');
+    // journald stamps time, unit and pid itself; elsewhere (a terminal, a test) the line carries them.
+    const prefix = journal
+      ? `<${PRIORITY[level]}>`
+      : `${new Date(now()).toISOString()} ${level.toUpperCase().padEnd(5)} `;
+    write(`${prefix}${text}\n`, level);
+  }
+  return logger;
+}
+
+const ACCESS_KEY_ID = /\b((?:AKIA|ASIA|AROA|AIDA)[A-Z0-9]{12})([A-Z0-9]{4})\b/g;
+const SECRET_ASSIGNMENT =
+  /\b(aws_secret_access_key|aws_session_token|secretAccessKey|sessionToken|X-Amz-Signature|X-Amz-Security-Token|Signature)(["']?\s*[=:]\s*["']?)[^\s"'&,;]+/gi;
+
+/**
+ * Removes credentials from a log line: secrets and session tokens become `[redacted]`, access key ids keep only their
+ * last four characters (enough to tell two keys apart, as the AWS console does).
+ */
+export function redact(text: string): string {
+  return text
+    .replace(ACCESS_KEY_ID, (_m, _head: string, tail: string) => `****************${tail}`)
+    .replace(SECRET_ASSIGNMENT, (_m, name: string, sep: string) => `${name}${sep}[redacted]`);
+}
+
+/** A logger that drops everything (tests, library defaults). */
+export const silentLogger: AgentLogger = {
+  level: 'error',
+  enabled: () => false,
+  debug: () => {},
+  info: () => {},
+  warn: () => {},
+  error: () => {},
+};
