@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# Installs (or upgrades) tvm-upload on a vehicle: the self-contained build, the systemd unit, the config and the
+# state directory, then validates the config and starts the service. Safe to run again: an existing config is kept
+# (with a dated backup), nothing is installed twice.
+#
+# Usage: sudo scripts/deployment/install.sh [options]
+#   --build DIR      the vehicle build (default: apps/agent/dist-bundle, made by `pnpm --filter @tvm/agent bundle`)
+#   --config FILE    install FILE as /etc/tvm-upload/config.yaml (the current one is backed up first);
+#                    without it an existing config is kept and a new vehicle gets deploy/config/config.example.yaml
+#   --user USER      the account the agent runs as; its home holds the logs and ~/.aws (default: $SUDO_USER, else root)
+#   --rw-path DIR    another log directory the deletion policies may clean (repeatable; added to ReadWritePaths)
+#   --root DIR       install into DIR instead of / (image builds and tests): no systemctl, no chown
+#   --no-start       install and validate, but do not (re)start the service
+#   --dry-run        print what would be done, change nothing (also DRY_RUN=1)
+#   -h, --help
+set -euo pipefail
+
+REPO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+BUILD_DIR="${REPO_DIR}/apps/agent/dist-bundle"
+CONFIG_SOURCE=""
+SERVICE_USER="${SUDO_USER:-root}"
+ROOT=""
+START=1
+DRY_RUN="${DRY_RUN:-0}"
+RW_PATHS=()
+SERVICE="tvm-upload"
+
+usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//'; }
+
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --build) BUILD_DIR="$2"; shift 2 ;;
+    --config) CONFIG_SOURCE="$2"; shift 2 ;;
+    --user) SERVICE_USER="$2"; shift 2 ;;
+    --rw-path) RW_PATHS+=("$2"); shift 2 ;;
+    --root) ROOT="${2%/}"; shift 2 ;;
+    --no-start) START=0; shift ;;
+    --dry-run) DRY_RUN=1; shift ;;
+    -h | --help) usage; exit 0 ;;
+    *) echo "install.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
+  esac
+done
+
+OPT_DIR="${ROOT}/opt/tvm-upload"
+ETC_DIR="${ROOT}/etc/tvm-upload"
+STATE_DIR="${ROOT}/var/lib/tvm-upload"
+UNIT_DIR="${ROOT}/etc/systemd/system"
+DROPIN_DIR="${UNIT_DIR}/${SERVICE}.service.d"
+BIN_LINK="${ROOT}/usr/local/bin/tvm-upload"
+CONFIG="${ETC_DIR}/config.yaml"
+STAMP="$(date +%Y%m%d-%H%M%S)"
+
+say() { printf '==> %s\n' "$*"; }
+run() {
+  if [[ "${DRY_RUN}" == 1 ]]; then
+    printf '[dry-run] %s\n' "$*"
+  else
+    "$@"
+  fi
+}
+die() { printf 'install.sh: %s\n' "$*" >&2; exit 1; }
+
+# Preconditions -----------------------------------------------------------------------------------------------
+[[ -f "${BUILD_DIR}/tvm-upload.mjs" && -x "${BUILD_DIR}/bin/tvm-upload" ]] ||
+  die "no vehicle build in ${BUILD_DIR}: run 'pnpm --filter @tvm/agent bundle' first (or pass --build DIR)"
+NODE_BIN="$(command -v node || true)"
+[[ -n "${NODE_BIN}" ]] || die "node is not installed: the agent needs Node.js 20 or later"
+NODE_MAJOR="$("${NODE_BIN}" -p 'process.versions.node.split(".")[0]')"
+((NODE_MAJOR >= 20)) || die "Node.js ${NODE_MAJOR} is too old: the agent needs Node.js 20 or later"
+if [[ -z "${ROOT}" && "${DRY_RUN}" != 1 && "$(id -u)" -ne 0 ]]; then
+  die "run as root (sudo), or pass --root DIR to install into a directory"
+fi
+if [[ -z "${ROOT}" ]]; then
+  id "${SERVICE_USER}" >/dev/null 2>&1 || die "user ${SERVICE_USER} does not exist (pass --user)"
+fi
+if [[ -n "${CONFIG_SOURCE}" && ! -f "${CONFIG_SOURCE}" ]]; then
+  die "config ${CONFIG_SOURCE} not found"
+fi
+
+# The build ---------------------------------------------------------------------------------------------------
+say "Installing the agent into ${OPT_DIR}"
+run mkdir -p "${OPT_DIR}" "$(dirname "${BIN_LINK}")"
+# Copy into a fresh directory, then swap: a running agent keeps its open file, a half-copied build is never live.
+run rm -rf "${OPT_DIR}.new"
+run cp -R "${BUILD_DIR}" "${OPT_DIR}.new"
+run rm -rf "${OPT_DIR}.old"
+run mv "${OPT_DIR}" "${OPT_DIR}.old"
+run mv "${OPT_DIR}.new" "${OPT_DIR}"
+run rm -rf "${OPT_DIR}.old"
+run ln -sfn /opt/tvm-upload/bin/tvm-upload "${BIN_LINK}"
+
+# Config and state --------------------------------------------------------------------------------------------
+run mkdir -p "${ETC_DIR}" "${STATE_DIR}"
+run cp "${REPO_DIR}/deploy/config/config.example.yaml" "${ETC_DIR}/config.example.yaml"
+backup_config() {
+  local latest
+  latest="$(find "${ETC_DIR}" -maxdepth 1 -name 'config.yaml.bak.*' 2>/dev/null | sort | tail -n 1)"
+  # Idempotent: a second run with the same config does not pile up identical backups.
+  if [[ -n "${latest}" ]] && cmp -s "${latest}" "${CONFIG}"; then
+    say "Config backup ${latest} is current"
+  else
+    say "Backing up ${CONFIG} to ${CONFIG}.bak.${STAMP}"
+    run cp -p "${CONFIG}" "${CONFIG}.bak.${STAMP}"
+  fi
+}
+if [[ -f "${CONFIG}" ]]; then
+  backup_config
+  if [[ -n "${CONFIG_SOURCE}" ]] && ! cmp -s "${CONFIG_SOURCE}" "${CONFIG}"; then
+    say "Installing ${CONFIG_SOURCE} as ${CONFIG}"
+    run cp "${CONFIG_SOURCE}" "${CONFIG}"
+  else
+    say "Keeping the existing ${CONFIG}"
+  fi
+else
+  say "Installing ${CONFIG_SOURCE:-the example config} as ${CONFIG}: edit vehicle_id and s3 before relying on it"
+  run cp "${CONFIG_SOURCE:-${REPO_DIR}/deploy/config/config.example.yaml}" "${CONFIG}"
+fi
+if [[ -z "${ROOT}" ]]; then
+  SERVICE_GROUP="$(id -gn "${SERVICE_USER}")"
+  run chown -R "root:${SERVICE_GROUP}" "${ETC_DIR}"
+  run chmod 0750 "${ETC_DIR}"
+  run chmod 0640 "${CONFIG}"
+  run chown -R "${SERVICE_USER}:${SERVICE_GROUP}" "${STATE_DIR}"
+  run chmod 0750 "${STATE_DIR}"
+fi
+
+# The unit ----------------------------------------------------------------------------------------------------
+say "Installing the systemd unit"
+run mkdir -p "${DROPIN_DIR}"
+run cp "${REPO_DIR}/deploy/systemd/${SERVICE}.service" "${UNIT_DIR}/${SERVICE}.service"
+write_dropin() {
+  printf '# Written by install.sh on %s; rerun install.sh to change it.\n[Service]\n' "${STAMP}"
+  printf 'User=%s\n' "${SERVICE_USER}"
+  if [[ -z "${ROOT}" ]]; then printf 'Group=%s\n' "$(id -gn "${SERVICE_USER}")"; fi
+  local path
+  for path in "${RW_PATHS[@]}"; do printf 'ReadWritePaths=-%s\n' "${path}"; done
+}
+if [[ "${DRY_RUN}" == 1 ]]; then
+  printf '[dry-run] write %s/10-install.conf:\n' "${DROPIN_DIR}"
+  write_dropin
+else
+  write_dropin >"${DROPIN_DIR}/10-install.conf"
+fi
+
+# Validate ----------------------------------------------------------------------------------------------------
+say "Checking the config"
+check_config() {
+  if [[ -z "${ROOT}" && "${SERVICE_USER}" != "$(id -un)" ]]; then
+    # As the service user, so ${HOME} and ~ expand as they will for the daemon.
+    runuser -u "${SERVICE_USER}" -- env HOME="$(getent passwd "${SERVICE_USER}" | cut -d: -f6)" \
+      "${OPT_DIR}/bin/tvm-upload" check-config --config "${CONFIG}"
+  else
+    "${OPT_DIR}/bin/tvm-upload" check-config --config "${CONFIG}"
+  fi
+}
+if [[ "${DRY_RUN}" == 1 ]]; then
+  printf '[dry-run] %s check-config --config %s\n' "${OPT_DIR}/bin/tvm-upload" "${CONFIG}"
+elif ! check_config; then
+  die "the config ${CONFIG} is invalid (problems above): fix it, then run install.sh again"
+fi
+
+# Start -------------------------------------------------------------------------------------------------------
+if [[ -n "${ROOT}" ]]; then
+  say "Installed into ${ROOT} (no service started: --root)"
+  exit 0
+fi
+command -v systemctl >/dev/null 2>&1 || die "systemctl not found: start the agent yourself with '${BIN_LINK} run'"
+run systemctl daemon-reload
+run systemctl enable "${SERVICE}"
+if [[ "${START}" == 0 ]]; then
+  say "Installed; not started (--no-start). Start with: sudo systemctl start ${SERVICE}"
+  exit 0
+fi
+# restart, not start: an upgrade must replace the running build.
+run systemctl restart "${SERVICE}"
+if [[ "${DRY_RUN}" != 1 ]]; then
+  sleep 3
+  if ! systemctl is-active --quiet "${SERVICE}"; then
+    journalctl -u "${SERVICE}" -n 30 --no-pager >&2 || true
+    die "${SERVICE} is not running (last log lines above)"
+  fi
+fi
+say "tvm-upload is running. Check it with: sudo ${REPO_DIR}/scripts/deployment/health_check.sh"
