@@ -75,11 +75,9 @@ const logDirectory = z.strictObject({
 });
 
 const schema = z.strictObject({
-  vehicle_id: z
-    .string({ error: 'must be a string' })
-    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, {
-      error: 'must be letters, digits, _, . and - (it starts every object key)',
-    }),
+  vehicle_id: z.string({ error: 'must be a string' }).regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, {
+    error: 'must be letters, digits, _, . and - (it starts every object key)',
+  }),
   log_directories: z
     .array(logDirectory, { error: 'must be a list of directories' })
     .min(1, { error: 'must list at least one directory' })
