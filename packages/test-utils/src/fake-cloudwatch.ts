@@ -110,7 +110,9 @@ export async function startFakeCloudWatch(options: FakeCloudWatchOptions = {}): 
       if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
     }
     const target = headers['x-amz-target'] ?? '';
-    const operation = target.startsWith(CLOUDWATCH_TARGET_PREFIX) ? target.slice(CLOUDWATCH_TARGET_PREFIX.length) : '';
+    const operation = target.startsWith(CLOUDWATCH_TARGET_PREFIX)
+      ? target.slice(CLOUDWATCH_TARGET_PREFIX.length)
+      : '';
     const gzip = (headers['content-encoding'] ?? '').split(',').some((e) => e.trim() === 'gzip');
     let body: Record<string, unknown> = {};
     let answer: Answer;
@@ -142,12 +144,18 @@ export async function startFakeCloudWatch(options: FakeCloudWatchOptions = {}): 
     wireBytes: number,
   ): Answer => {
     if (!(headers['content-type'] ?? '').startsWith('application/x-amz-json-1.0')) {
-      return clientError('SerializationException', `Unexpected content-type ${headers['content-type'] ?? ''}`);
+      return clientError(
+        'SerializationException',
+        `Unexpected content-type ${headers['content-type'] ?? ''}`,
+      );
     }
     if (mode === 'unavailable') {
       return {
         status: 503,
-        body: { __type: 'com.amazon.coral.availability#ServiceUnavailableException', message: 'Service Unavailable' },
+        body: {
+          __type: 'com.amazon.coral.availability#ServiceUnavailableException',
+          message: 'Service Unavailable',
+        },
         queryError: 'ServiceUnavailable;Receiver',
       };
     }
@@ -171,7 +179,10 @@ export async function startFakeCloudWatch(options: FakeCloudWatchOptions = {}): 
       default:
         return {
           status: 400,
-          body: { __type: 'com.amazon.coral.service#UnknownOperationException', message: `Unknown operation ${operation}` },
+          body: {
+            __type: 'com.amazon.coral.service#UnknownOperationException',
+            message: `Unknown operation ${operation}`,
+          },
         };
     }
   };
@@ -182,10 +193,16 @@ export async function startFakeCloudWatch(options: FakeCloudWatchOptions = {}): 
       return clientError('MissingParameter', 'The request must contain Namespace and MetricData.');
     }
     if (data.length > MAX_DATUMS_PER_REQUEST) {
-      return clientError('InvalidParameterValue', `The collection MetricData must not have a size greater than 1000.`);
+      return clientError(
+        'InvalidParameterValue',
+        `The collection MetricData must not have a size greater than 1000.`,
+      );
     }
     if (wireBytes > MAX_REQUEST_BYTES) {
-      return { status: 413, body: { __type: 'RequestEntityTooLarge', message: 'Request size exceeded 1000000 bytes' } };
+      return {
+        status: 413,
+        body: { __type: 'RequestEntityTooLarge', message: 'Request size exceeded 1000000 bytes' },
+      };
     }
     for (const datum of data as Array<Record<string, unknown>>) {
       if (typeof datum['MetricName'] !== 'string') {
@@ -194,7 +211,10 @@ export async function startFakeCloudWatch(options: FakeCloudWatchOptions = {}): 
       const hasValue = typeof datum['Value'] === 'number';
       const hasStats = typeof datum['StatisticValues'] === 'object' && datum['StatisticValues'] !== null;
       if (hasValue === hasStats && !Array.isArray(datum['Values'])) {
-        return clientError('InvalidParameterCombination', 'Exactly one of Value, StatisticValues or Values is required.');
+        return clientError(
+          'InvalidParameterCombination',
+          'Exactly one of Value, StatisticValues or Values is required.',
+        );
       }
     }
     return { status: 200, body: {} };
@@ -205,14 +225,26 @@ export async function startFakeCloudWatch(options: FakeCloudWatchOptions = {}): 
     if (typeof name !== 'string' || name.length === 0 || name.length > 255) {
       return clientError('InvalidParameterValue', 'AlarmName must be 1 to 255 characters.');
     }
-    for (const required of ['MetricName', 'Namespace', 'Period', 'EvaluationPeriods', 'Threshold', 'ComparisonOperator']) {
-      if (body[required] === undefined) return clientError('MissingParameter', `The parameter ${required} is required.`);
+    for (const required of [
+      'MetricName',
+      'Namespace',
+      'Period',
+      'EvaluationPeriods',
+      'Threshold',
+      'ComparisonOperator',
+    ]) {
+      if (body[required] === undefined)
+        return clientError('MissingParameter', `The parameter ${required} is required.`);
     }
     const period = body['Period'] as number;
     const evaluationPeriods = body['EvaluationPeriods'] as number;
-    // CloudWatch refuses an alarm whose evaluation range exceeds 7 days.
-    if (period * evaluationPeriods > 7 * 86_400) {
-      return clientError('InvalidParameterCombination', 'Period * EvaluationPeriods must not exceed 604800 seconds.');
+    // CloudWatch limits an alarm's evaluation range: 7 days, or 1 day for periods under an hour.
+    const maxRange = period < 3_600 ? 86_400 : 7 * 86_400;
+    if (period * evaluationPeriods > maxRange) {
+      return clientError(
+        'InvalidParameterCombination',
+        `Period * EvaluationPeriods must not exceed ${maxRange} seconds.`,
+      );
     }
     const existing = alarms.get(name);
     const { Tags: _tags, ...stored } = body;

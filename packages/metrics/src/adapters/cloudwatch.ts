@@ -1,0 +1,18 @@
+import { PutMetricDataCommand, type CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { toDatum } from '../batches.js';
+import type { MetricPoint } from '../points.js';
+
+/** Sends one request's worth of points (already split to the API's limits). */
+export async function putPoints(
+  client: CloudWatchClient,
+  request: { namespace: string; vehicleId: string; points: readonly MetricPoint[] },
+  signal: AbortSignal,
+): Promise<void> {
+  await client.send(
+    new PutMetricDataCommand({
+      Namespace: request.namespace,
+      MetricData: request.points.map((point) => toDatum(point, request.vehicleId)),
+    }),
+    { abortSignal: signal },
+  );
+}
