@@ -1,0 +1,143 @@
+import { copyFile, link, mkdir, open, readdir, readFile, rename, rm, unlink } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { QueueError, messageOf } from '../errors.js';
+
+const codeOf = (error: unknown): string | undefined =>
+  typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : undefined;
+
+/** Reads a file as UTF-8; `undefined` when it does not exist. Other failures are `READ_FAILED`. */
+export async function readTextIfExists(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    if (codeOf(error) === 'ENOENT') return undefined;
+    throw new QueueError('READ_FAILED', `Cannot read ${path}: ${messageOf(error)}`, { cause: error });
+  }
+}
+
+/** Creates a directory and its parents. */
+export async function ensureDirectory(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (error) {
+    throw new QueueError('WRITE_FAILED', `Cannot create the state directory ${dir}: ${messageOf(error)}`, {
+      cause: error,
+    });
+  }
+}
+
+/**
+ * Makes a directory's entries (a rename, a link) durable. Without it a power cut after `rename` can bring back
+ * the old name on ext4 even though the data blocks were synced.
+ */
+export async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } catch (error) {
+    // Some filesystems cannot fsync a directory; their renames are as durable as they will get.
+    if (codeOf(error) !== 'EINVAL' && codeOf(error) !== 'EISDIR') throw error;
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Keeps the current version of `path` as `path.bak` without a moment where `path` is missing: a hard link adds
+ * a second name to the old inode, the rename of the new file over `path` then leaves `.bak` on the old one.
+ */
+async function keepBackup(path: string): Promise<void> {
+  const staging = `${path}.bak.tmp`;
+  await rm(staging, { force: true });
+  try {
+    await link(path, staging);
+  } catch (error) {
+    const code = codeOf(error);
+    if (code === 'ENOENT') return;
+    // Filesystems without hard links (FAT on a USB stick): copy instead.
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EXDEV' && code !== 'EOPNOTSUPP') throw error;
+    await copyFile(path, staging);
+  }
+  await rename(staging, `${path}.bak`);
+}
+
+/**
+ * Replaces `path` with `data` atomically and durably: temp file, fsync, previous version to `.bak`, rename,
+ * fsync of the directory. A reader sees the old or the new content, never a mix, and `path` always exists.
+ */
+export async function writeDurably(path: string, data: string): Promise<void> {
+  const temp = `${path}.tmp`;
+  try {
+    const handle = await open(temp, 'w', 0o644);
+    try {
+      await handle.writeFile(data, 'utf8');
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await keepBackup(path);
+    await rename(temp, path);
+    await syncDirectory(dirname(path));
+  } catch (error) {
+    throw new QueueError('WRITE_FAILED', `Cannot write ${path}: ${messageOf(error)}`, { cause: error });
+  }
+}
+
+/** Writes a new file atomically under a name that must not exist yet (a request file). */
+export async function createDurably(path: string, data: string): Promise<void> {
+  const temp = `${path}.tmp`;
+  try {
+    const handle = await open(temp, 'wx', 0o644);
+    try {
+      await handle.writeFile(data, 'utf8');
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, path);
+    await syncDirectory(dirname(path));
+  } catch (error) {
+    throw new QueueError('WRITE_FAILED', `Cannot write ${path}: ${messageOf(error)}`, { cause: error });
+  }
+}
+
+/** Renames `path` to `<path>.<label>-<n>` (first free n) and returns the new name. */
+export async function setAside(path: string, label: string): Promise<string> {
+  for (let n = 0; ; n++) {
+    const target = n === 0 ? `${path}.${label}` : `${path}.${label}-${n}`;
+    try {
+      // link + unlink instead of rename: link refuses to overwrite an earlier set-aside copy.
+      await link(path, target);
+      await unlink(path);
+      return target;
+    } catch (error) {
+      const code = codeOf(error);
+      if (code === 'EEXIST') continue;
+      if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP') {
+        await rename(path, target);
+        return target;
+      }
+      throw new QueueError('WRITE_FAILED', `Cannot set ${path} aside: ${messageOf(error)}`, { cause: error });
+    }
+  }
+}
+
+/** Removes a file; a missing file is fine. */
+export async function removeFile(path: string): Promise<void> {
+  await rm(path, { force: true });
+}
+
+/** The names in a directory; none when it does not exist. */
+export async function listDirectory(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (error) {
+    if (codeOf(error) === 'ENOENT') return [];
+    throw new QueueError('READ_FAILED', `Cannot list ${dir}: ${messageOf(error)}`, { cause: error });
+  }
+}
+
+/** Renames a file, replacing the target. */
+export async function renameFile(from: string, to: string): Promise<void> {
+  await rename(from, to);
+}

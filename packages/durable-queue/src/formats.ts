@@ -1,0 +1,191 @@
+import {
+  identityKey,
+  normaliseFailedEntry,
+  normaliseQueueEntry,
+  normaliseRegistryEntry,
+  parseTime,
+  type FailedEntry,
+  type QueueEntry,
+  type RegistryEntry,
+  type Strictness,
+} from './entries.js';
+import { messageOf } from './errors.js';
+
+/** The format version this package writes. */
+export const FORMAT_VERSION = 2;
+
+/** Content that is not a state file at all (truncated, garbage, wrong shape): set aside, fall back to `.bak`. */
+export class CorruptFileError extends Error {
+  override readonly name = 'CorruptFileError';
+}
+
+/** A state file's entries, what was wrong with some of them, and whether the file should be rewritten. */
+export interface ParsedFile<T> {
+  entries: T[];
+  /** One line per skipped entry or dropped field. */
+  problems: string[];
+  /** True when the file is in the old daemon's format, had defaults filled in, or had entries dropped. */
+  needsRewrite: boolean;
+  /** True when the file is in the old daemon's format. */
+  legacy: boolean;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new CorruptFileError(text.trim() === '' ? 'empty file' : `not valid JSON: ${messageOf(error)}`);
+  }
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function collect<T extends { filepath: string }>(
+  items: readonly unknown[],
+  build: (raw: unknown, s: Strictness) => T,
+  label: string,
+): { entries: T[]; problems: string[] } {
+  const problems: string[] = [];
+  const seen = new Set<string>();
+  const entries: T[] = [];
+  items.forEach((raw, index) => {
+    const s: Strictness = { strict: false, problems: [] };
+    try {
+      const entry = build(raw, s);
+      for (const p of s.problems) problems.push(`${p} (field dropped)`);
+      if (seen.has(entry.filepath)) {
+        problems.push(`duplicate ${label} ${JSON.stringify(entry.filepath)} at index ${index} skipped`);
+        return;
+      }
+      seen.add(entry.filepath);
+      entries.push(entry);
+    } catch (error) {
+      problems.push(`${label} at index ${index} skipped: ${messageOf(error)}`);
+    }
+  });
+  return { entries, problems };
+}
+
+/** Reads `queue.json`: `{ "files": [...] }`, or the old daemon's bare array. Throws `CorruptFileError`. */
+export function parseQueueFile(text: string, now: number): ParsedFile<QueueEntry> {
+  const json = parseJson(text);
+  let items: unknown[];
+  const legacy = Array.isArray(json);
+  if (Array.isArray(json)) items = json;
+  else if (isRecord(json) && Array.isArray(json['files'])) items = json['files'];
+  else throw new CorruptFileError('not a queue file: expected an object with a `files` array');
+  const { entries, problems } = collect(items, (raw, s) => normaliseQueueEntry(raw, now, s), 'queue entry');
+  // Entries written by hand or by the old daemon lack fields that get defaults; writing them back makes the
+  // defaults (the detection time in particular) stable across restarts.
+  const incomplete = items.some(
+    (raw) => !isRecord(raw) || !('detectedAt' in raw) || !('attempts' in raw) || !('nextAttemptAt' in raw),
+  );
+  const versioned = isRecord(json) && json['version'] === FORMAT_VERSION;
+  return {
+    entries,
+    problems,
+    legacy,
+    needsRewrite: legacy || !versioned || incomplete || problems.length > 0,
+  };
+}
+
+/** Reads `failed.json`: `{ "files": [...] }` (a bare array is accepted too). Throws `CorruptFileError`. */
+export function parseFailedFile(text: string, now: number): ParsedFile<FailedEntry> {
+  const json = parseJson(text);
+  let items: unknown[];
+  if (Array.isArray(json)) items = json;
+  else if (isRecord(json) && Array.isArray(json['files'])) items = json['files'];
+  else throw new CorruptFileError('not a failed-files list: expected an object with a `files` array');
+  const { entries, problems } = collect(items, (raw, s) => normaliseFailedEntry(raw, now, s), 'failed entry');
+  const versioned = isRecord(json) && json['version'] === FORMAT_VERSION;
+  return { entries, problems, legacy: false, needsRewrite: !versioned || problems.length > 0 };
+}
+
+/** Python's `time.time()` gives seconds; anything below this is taken as seconds, above as milliseconds. */
+const SECONDS_LIMIT = 1e11;
+
+/** Converts one entry of the old daemon's registry (`processed_at`, `mtime` in seconds) to the new shape. */
+function fromLegacyRegistry(key: string, raw: Record<string, unknown>): Record<string, unknown> {
+  // The old key is `<path>::<size>::<mtime seconds>`; the path itself may contain `::`, so split from the right.
+  const parts = key.split('::');
+  const keyMtime = parts.length >= 3 ? Number(parts.at(-1)) : Number.NaN;
+  const keySize = parts.length >= 3 ? Number(parts.at(-2)) : Number.NaN;
+  const keyPath = parts.length >= 3 ? parts.slice(0, -2).join('::') : undefined;
+  const { processed_at: processedAt, mtime, ...rest } = raw;
+  const processed = parseTime(processedAt);
+  const uploadedAt =
+    processed !== undefined && typeof processedAt === 'number' && processed < SECONDS_LIMIT
+      ? processed * 1000
+      : processed;
+  const mtimeSeconds = typeof mtime === 'number' ? mtime : keyMtime;
+  const out: Record<string, unknown> = {
+    ...rest,
+    filepath: raw['filepath'] ?? keyPath,
+    size: raw['size'] ?? keySize,
+    mtimeMs: mtimeSeconds * 1000,
+  };
+  if (uploadedAt !== undefined) out['uploadedAt'] = uploadedAt;
+  return out;
+}
+
+/**
+ * Reads `processed_files.json`: `{ "files": { "<path>::<size>::<mtime s>": entry } }`, including the old daemon's
+ * entries (`processed_at`, `mtime` in seconds). Throws `CorruptFileError`.
+ */
+export function parseRegistryFile(text: string, now: number): ParsedFile<RegistryEntry> {
+  const json = parseJson(text);
+  if (!isRecord(json) || (!isRecord(json['files']) && !Array.isArray(json['files']))) {
+    throw new CorruptFileError('not a registry file: expected an object with a `files` map');
+  }
+  const files = json['files'];
+  const problems: string[] = [];
+  const entries: RegistryEntry[] = [];
+  const seen = new Set<string>();
+  let legacy = false;
+  const pairs: Array<[string, unknown]> = Array.isArray(files)
+    ? files.map((raw, index) => [String(index), raw])
+    : Object.entries(files);
+  for (const [key, raw] of pairs) {
+    const s: Strictness = { strict: false, problems: [] };
+    try {
+      let source = raw;
+      if (isRecord(raw) && !('mtimeMs' in raw) && ('mtime' in raw || 'processed_at' in raw)) {
+        legacy = true;
+        source = fromLegacyRegistry(key, raw);
+      }
+      const entry = normaliseRegistryEntry(source, now, s);
+      for (const p of s.problems) problems.push(`${p} (field dropped)`);
+      const id = identityKey(entry);
+      if (seen.has(id)) continue;
+      seen.add(id);
+      entries.push(entry);
+    } catch (error) {
+      problems.push(`registry entry ${JSON.stringify(key)} skipped: ${messageOf(error)}`);
+    }
+  }
+  const versioned = json['version'] === FORMAT_VERSION;
+  return { entries, problems, legacy, needsRewrite: legacy || !versioned || problems.length > 0 };
+}
+
+/**
+ * One entry per line: `jq` reads it, a person can edit it with nano, and a whole-file rewrite is a join of
+ * cached lines rather than a fresh serialisation of every entry.
+ */
+function arrayDocument(lines: readonly string[]): string {
+  if (lines.length === 0) return `{\n  "version": ${FORMAT_VERSION},\n  "files": []\n}\n`;
+  return `{\n  "version": ${FORMAT_VERSION},\n  "files": [\n    ${lines.join(',\n    ')}\n  ]\n}\n`;
+}
+
+/** Serialises the queue or the failed list from each entry's JSON line. */
+export function serialiseList(lines: readonly string[]): string {
+  return arrayDocument(lines);
+}
+
+/** Serialises the registry as a map keyed like the old daemon's, one entry per line. */
+export function serialiseRegistry(entries: Iterable<RegistryEntry>): string {
+  const lines: string[] = [];
+  for (const entry of entries) lines.push(`${JSON.stringify(identityKey(entry))}: ${JSON.stringify(entry)}`);
+  if (lines.length === 0) return `{\n  "version": ${FORMAT_VERSION},\n  "files": {}\n}\n`;
+  return `{\n  "version": ${FORMAT_VERSION},\n  "files": {\n    ${lines.join(',\n    ')}\n  }\n}\n`;
+}
