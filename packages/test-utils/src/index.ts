@@ -17,3 +17,5 @@ export type {
   RecordedCloudWatchRequest,
   RecordedDatum,
 } from './fake-cloudwatch.js';
+export { startFaultProxy } from './fault-proxy.js';
+export type { FaultMode, FaultProxy, FaultProxyOptions } from './fault-proxy.js';

@@ -1,0 +1,255 @@
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListPartsCommand,
+  PutObjectCommand,
+  UploadPartCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import type { Readable } from 'node:stream';
+import type { PartChecksumAlgorithm } from '../checksums.js';
+import type { CompletedPart } from '../multipart-state.js';
+
+/** What a HEAD says about an existing object. */
+export interface ObjectHead {
+  size: number;
+  etag: string | undefined;
+  metadata: Record<string, string>;
+  /** S3's SHA-256 checksum of the object: full (`base64`) or composite (`base64-N`), when the server keeps one. */
+  checksumSha256: string | undefined;
+}
+
+/** One multipart upload S3 still holds. */
+export interface PendingUpload {
+  key: string;
+  uploadId: string;
+  initiatedAt: number | undefined;
+}
+
+/** A body with its checksum, as every request that carries file bytes sends it. */
+export interface ChecksummedBody {
+  body: Buffer | Readable;
+  length: number;
+  algorithm: PartChecksumAlgorithm;
+  checksum: string;
+}
+
+/**
+ * The S3 calls the uploader makes, one function each, on an injected client. Errors are the SDK's own; the
+ * uploader wraps and classifies them.
+ */
+export function s3Port(client: S3Client, bucket: string) {
+  const options = (signal: AbortSignal | undefined) => (signal === undefined ? {} : { abortSignal: signal });
+  const checksumFields = (body: ChecksummedBody) =>
+    body.algorithm === 'SHA256'
+      ? { ChecksumAlgorithm: 'SHA256' as const, ChecksumSHA256: body.checksum }
+      : { ContentMD5: body.checksum };
+
+  return {
+    async headBucket(signal?: AbortSignal): Promise<void> {
+      await client.send(new HeadBucketCommand({ Bucket: bucket }), options(signal));
+    },
+
+    /** The object at `key`, or undefined when there is none. */
+    async headObject(
+      key: string,
+      withChecksum: boolean,
+      signal?: AbortSignal,
+    ): Promise<ObjectHead | undefined> {
+      try {
+        const head = await client.send(
+          new HeadObjectCommand({
+            Bucket: bucket,
+            Key: key,
+            ...(withChecksum ? { ChecksumMode: 'ENABLED' } : {}),
+          }),
+          options(signal),
+        );
+        return {
+          size: head.ContentLength ?? 0,
+          etag: head.ETag,
+          metadata: head.Metadata ?? {},
+          checksumSha256: head.ChecksumSHA256,
+        };
+      } catch (error) {
+        // A HEAD response has no body, so a missing object is only a bare 404 (`NotFound`).
+        if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) {
+          return undefined;
+        }
+        throw error;
+      }
+    },
+
+    async putObject(
+      key: string,
+      body: ChecksummedBody,
+      metadata: Record<string, string>,
+      signal?: AbortSignal,
+    ): Promise<{ etag: string | undefined }> {
+      const result = await client.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          Body: body.body,
+          ContentLength: body.length,
+          Metadata: metadata,
+          ...checksumFields(body),
+        }),
+        options(signal),
+      );
+      return { etag: result.ETag };
+    },
+
+    async createMultipartUpload(
+      key: string,
+      algorithm: PartChecksumAlgorithm,
+      metadata: Record<string, string>,
+      signal?: AbortSignal,
+    ): Promise<string> {
+      const result = await client.send(
+        new CreateMultipartUploadCommand({
+          Bucket: bucket,
+          Key: key,
+          Metadata: metadata,
+          ...(algorithm === 'SHA256' ? { ChecksumAlgorithm: 'SHA256' as const } : {}),
+        }),
+        options(signal),
+      );
+      if (!result.UploadId)
+        throw new Error(`CreateMultipartUpload for ${JSON.stringify(key)} returned no UploadId`);
+      return result.UploadId;
+    },
+
+    async uploadPart(
+      key: string,
+      uploadId: string,
+      partNumber: number,
+      body: ChecksummedBody,
+      signal?: AbortSignal,
+    ): Promise<string> {
+      const result = await client.send(
+        new UploadPartCommand({
+          Bucket: bucket,
+          Key: key,
+          UploadId: uploadId,
+          PartNumber: partNumber,
+          Body: body.body,
+          ContentLength: body.length,
+          ...checksumFields(body),
+        }),
+        options(signal),
+      );
+      if (!result.ETag)
+        throw new Error(`UploadPart ${partNumber} of ${JSON.stringify(key)} returned no ETag`);
+      return result.ETag;
+    },
+
+    /** Every part S3 holds for the upload, across pages. */
+    async listParts(
+      key: string,
+      uploadId: string,
+      signal?: AbortSignal,
+    ): Promise<
+      Array<{ partNumber: number; etag: string; size: number; checksumSha256: string | undefined }>
+    > {
+      const parts: Array<{
+        partNumber: number;
+        etag: string;
+        size: number;
+        checksumSha256: string | undefined;
+      }> = [];
+      let marker: string | undefined;
+      for (;;) {
+        const page = await client.send(
+          new ListPartsCommand({
+            Bucket: bucket,
+            Key: key,
+            UploadId: uploadId,
+            ...(marker === undefined ? {} : { PartNumberMarker: marker }),
+          }),
+          options(signal),
+        );
+        for (const part of page.Parts ?? []) {
+          if (part.PartNumber === undefined || part.ETag === undefined) continue;
+          parts.push({
+            partNumber: part.PartNumber,
+            etag: part.ETag,
+            size: part.Size ?? -1,
+            checksumSha256: part.ChecksumSHA256,
+          });
+        }
+        if (!page.IsTruncated || page.NextPartNumberMarker === undefined) return parts;
+        marker = page.NextPartNumberMarker;
+      }
+    },
+
+    async completeMultipartUpload(
+      key: string,
+      uploadId: string,
+      algorithm: PartChecksumAlgorithm,
+      parts: readonly CompletedPart[],
+      signal?: AbortSignal,
+    ): Promise<{ etag: string | undefined }> {
+      const result = await client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: bucket,
+          Key: key,
+          UploadId: uploadId,
+          MultipartUpload: {
+            Parts: parts.map((part) => ({
+              PartNumber: part.partNumber,
+              ETag: part.etag,
+              ...(algorithm === 'SHA256' ? { ChecksumSHA256: part.checksum } : {}),
+            })),
+          },
+        }),
+        options(signal),
+      );
+      return { etag: result.ETag };
+    },
+
+    async abortMultipartUpload(key: string, uploadId: string, signal?: AbortSignal): Promise<void> {
+      await client.send(
+        new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }),
+        options(signal),
+      );
+    },
+
+    /** Every multipart upload under `prefix` that S3 still holds, across pages. */
+    async listMultipartUploads(prefix: string | undefined, signal?: AbortSignal): Promise<PendingUpload[]> {
+      const uploads: PendingUpload[] = [];
+      let keyMarker: string | undefined;
+      let uploadIdMarker: string | undefined;
+      for (;;) {
+        const page = await client.send(
+          new ListMultipartUploadsCommand({
+            Bucket: bucket,
+            ...(prefix === undefined ? {} : { Prefix: prefix }),
+            ...(keyMarker === undefined ? {} : { KeyMarker: keyMarker }),
+            ...(uploadIdMarker === undefined ? {} : { UploadIdMarker: uploadIdMarker }),
+          }),
+          options(signal),
+        );
+        for (const upload of page.Uploads ?? []) {
+          if (upload.Key === undefined || upload.UploadId === undefined) continue;
+          uploads.push({
+            key: upload.Key,
+            uploadId: upload.UploadId,
+            initiatedAt: upload.Initiated?.getTime(),
+          });
+        }
+        if (!page.IsTruncated) return uploads;
+        keyMarker = page.NextKeyMarker;
+        uploadIdMarker = page.NextUploadIdMarker;
+        if (keyMarker === undefined && uploadIdMarker === undefined) return uploads;
+      }
+    },
+  };
+}
+
+/** The S3 calls of one uploader. */
+export type S3Port = ReturnType<typeof s3Port>;

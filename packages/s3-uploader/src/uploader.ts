@@ -1,0 +1,716 @@
+import { createHash } from 'node:crypto';
+import type { FileHandle } from 'node:fs/promises';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { classify, classifyObjectLimits, type Classification } from '@tvm/error-classification';
+import {
+  fileVersion,
+  openForReading,
+  readFully,
+  sha256OfFile,
+  ShortReadError,
+  type FileVersion,
+} from './adapters/file.js';
+import { s3Port, type ObjectHead, type PendingUpload, type S3Port } from './adapters/s3.js';
+import { requestBody } from './adapters/throttled-body.js';
+import {
+  compositeSha256,
+  hexToBase64,
+  partAlgorithm,
+  partChecksum,
+  type ChecksumMode,
+  type PartChecksumAlgorithm,
+} from './checksums.js';
+import { systemClock, type Clock } from './clock.js';
+import { abortedClassification, errorName, httpStatus, sdkAttempts, UploadError } from './errors.js';
+import { snapshot, stateMismatch, type CompletedPart, type MultipartState } from './multipart-state.js';
+import { integerOption, invalidOption } from './options.js';
+import { choosePartSize, MAX_PART_BYTES, MIN_PART_BYTES, partCount, partLength } from './part-size.js';
+import { createTokenBucket } from './token-bucket.js';
+
+const MIB = 1024 * 1024;
+/** Default size from which a file goes multipart. */
+export const DEFAULT_MULTIPART_THRESHOLD_BYTES = 8 * MIB;
+/** Default (and preferred) part size. */
+export const DEFAULT_PART_SIZE_BYTES = 8 * MIB;
+/** Default number of parts in flight per upload. */
+export const DEFAULT_CONCURRENCY = 4;
+/** Default age after which an unfinished multipart upload is aborted by {@link Uploader.abortStaleUploads}. */
+export const DEFAULT_STALE_UPLOAD_AGE_MS = 7 * 24 * 60 * 60 * 1000;
+/** The object metadata entry (`x-amz-meta-sha256`) holding the file's hex SHA-256. */
+export const SHA256_METADATA_KEY = 'sha256';
+// PutObject accepts at most 5 GiB, so no file above that may take the single-request path.
+const MAX_SINGLE_PUT_BYTES = 5 * 1024 ** 3;
+
+/** Options of {@link createUploader}. */
+export interface UploaderOptions {
+  /** The S3 client to send with; never created here. Its region, endpoint, credentials and retries apply. */
+  client: S3Client;
+  /** The destination bucket. */
+  bucket: string;
+  /** Time source for the bandwidth limiter and the stale-upload age. @default systemClock */
+  clock?: Clock;
+  /** Files of at least this size go multipart (empty files never do). @default 8 MiB */
+  multipartThresholdBytes?: number;
+  /** Preferred part size, grown in whole MiB when a file would need more than 10,000 parts. @default 8 MiB */
+  partSizeBytes?: number;
+  /** Parts in flight per upload; memory is bounded by `concurrency` x part size. @default 4 */
+  concurrency?: number;
+  /**
+   * `when_supported`: SHA-256 per part and a checksum S3 verifies over the whole object; `when_required`:
+   * `Content-MD5` only, for S3-compatible servers without flexible checksums.
+   * @default the client's `requestChecksumCalculation` (`WHEN_REQUIRED` -> `when_required`)
+   */
+  checksumMode?: ChecksumMode;
+  /** Bytes per second shared by all uploads of this uploader; 0 = unlimited. @default 0 */
+  bandwidthLimitBytesPerSecond?: number;
+  /** Multipart uploads older than this are aborted by `abortStaleUploads`. @default 7 days */
+  staleUploadAgeMs?: number;
+}
+
+/** How far an upload is. */
+export interface UploadProgress {
+  /** Bytes S3 holds for this upload so far (parts from a resumed upload included). */
+  bytesSent: number;
+  totalBytes: number;
+}
+
+/** One file to upload. */
+export interface UploadRequest {
+  filePath: string;
+  key: string;
+  /** State saved from an earlier, interrupted upload of this file (see `onStateChange`). */
+  resumeState?: MultipartState | undefined;
+  /**
+   * Called with the multipart state after the upload is created and after each completed part (persist it to
+   * resume later), and with `undefined` when the state stopped being useful: the upload finished, was skipped, or
+   * restarted from zero. Awaited; calls never overlap. Never called for single-request uploads.
+   */
+  onStateChange?: (state: MultipartState | undefined) => void | Promise<void>;
+  /** Called after each completed part or request. Errors it throws are ignored. */
+  onProgress?: (progress: UploadProgress) => void;
+  /** Cancels the upload; multipart state is kept for resume, the upload is not aborted on S3. */
+  signal?: AbortSignal | undefined;
+  /** Extra object metadata (`x-amz-meta-*`); `sha256` is reserved. */
+  metadata?: Record<string, string>;
+}
+
+/** What an upload achieved: plain data. */
+export interface UploadResult {
+  key: string;
+  /** The object's size, equal to the file's. */
+  bytes: number;
+  etag: string;
+  /** Hex SHA-256 of the file, also in the object's `sha256` metadata. */
+  sha256: string;
+  /** Set when an identical object (same size and SHA-256 metadata) was already at the key: nothing was sent. */
+  skipped?: 'already-present';
+  /** Number of parts, for a multipart upload. */
+  parts?: number;
+  /** Parts taken over from `resumeState` instead of being sent again. */
+  resumedParts?: number;
+}
+
+/** What `abortStaleUploads` did. */
+export interface StaleUploadsResult {
+  /** The uploads aborted. */
+  aborted: PendingUpload[];
+  /** Uploads younger than `staleUploadAgeMs`, left alone. */
+  kept: number;
+}
+
+/** An uploader bound to one client and bucket. */
+export interface Uploader {
+  /**
+   * Uploads one file, verified: resolves only when S3 holds an object of the file's size and SHA-256.
+   * @throws {UploadError} with the classification of the failure.
+   */
+  upload(request: UploadRequest): Promise<UploadResult>;
+  /**
+   * Changes the shared bandwidth limit (bytes/s, 0 = unlimited) for every upload of this uploader, in flight included.
+   * @throws {TypeError} when `bytesPerSecond` is not a non-negative integer.
+   */
+  setBandwidthLimit(bytesPerSecond: number): void;
+  /**
+   * A cheap check that the bucket is reachable and accessible (HeadBucket): the connectivity probe and the
+   * destination re-check.
+   * @throws {UploadError} code `request-failed`, classified (e.g. `network`, `bucket-not-found`, `access-denied`).
+   */
+  checkDestination(signal?: AbortSignal): Promise<void>;
+  /**
+   * Aborts multipart uploads under `prefix` started more than `staleUploadAgeMs` ago (their parts are billed).
+   * @throws {UploadError} code `request-failed` when the uploads cannot be listed.
+   */
+  abortStaleUploads(prefix?: string, signal?: AbortSignal): Promise<StaleUploadsResult>;
+}
+
+/**
+ * Creates an uploader.
+ * @throws {TypeError} when an option is invalid.
+ */
+export function createUploader(options: UploaderOptions): Uploader {
+  const config = resolveOptions(options);
+  const port = s3Port(config.client, config.bucket);
+  const bucket = createTokenBucket(config.clock, config.bandwidthLimitBytesPerSecond);
+  let mode: Promise<ChecksumMode> | undefined;
+  const checksumMode = (): Promise<ChecksumMode> =>
+    (mode ??= config.checksumMode ? Promise.resolve(config.checksumMode) : clientChecksumMode(config.client));
+
+  return {
+    async upload(request) {
+      checkRequest(request);
+      try {
+        request.signal?.throwIfAborted();
+        const job = new UploadJob(config, port, bucket, request, await checksumMode());
+        return await job.run();
+      } catch (error) {
+        throw asUploadError(error, request.key, request.signal);
+      }
+    },
+    setBandwidthLimit(bytesPerSecond) {
+      bucket.setRate(bytesPerSecond);
+    },
+    async checkDestination(signal) {
+      try {
+        await port.headBucket(signal);
+      } catch (error) {
+        throw asUploadError(requestFailed('HeadBucket', undefined, error), undefined, signal);
+      }
+    },
+    async abortStaleUploads(prefix, signal) {
+      let uploads: PendingUpload[];
+      try {
+        uploads = await port.listMultipartUploads(prefix, signal);
+      } catch (error) {
+        throw asUploadError(requestFailed('ListMultipartUploads', undefined, error), undefined, signal);
+      }
+      const cutoff = config.clock.now() - config.staleUploadAgeMs;
+      const aborted: PendingUpload[] = [];
+      for (const upload of uploads) {
+        if (upload.initiatedAt === undefined || upload.initiatedAt > cutoff) continue;
+        try {
+          await port.abortMultipartUpload(upload.key, upload.uploadId, signal);
+        } catch (error) {
+          throw asUploadError(requestFailed('AbortMultipartUpload', upload.key, error), upload.key, signal);
+        }
+        aborted.push(upload);
+      }
+      return { aborted, kept: uploads.length - aborted.length };
+    },
+  };
+}
+
+type ResolvedOptions = Required<Omit<UploaderOptions, 'checksumMode'>> & {
+  checksumMode: ChecksumMode | undefined;
+};
+
+function resolveOptions(options: UploaderOptions): ResolvedOptions {
+  if (typeof options !== 'object' || options === null) invalidOption('options', 'an object', options);
+  const { client, bucket } = options;
+  if (typeof client !== 'object' || client === null || typeof client.send !== 'function') {
+    invalidOption('client', 'an S3Client', client);
+  }
+  if (typeof bucket !== 'string' || bucket.length === 0)
+    invalidOption('bucket', 'a non-empty string', bucket);
+  const clock = options.clock ?? systemClock;
+  if (typeof clock.now !== 'function' || typeof clock.sleep !== 'function') {
+    invalidOption('clock', 'an object with now() and sleep()', clock);
+  }
+  const checksumMode = options.checksumMode;
+  if (checksumMode !== undefined && checksumMode !== 'when_supported' && checksumMode !== 'when_required') {
+    invalidOption('checksumMode', `'when_supported' or 'when_required'`, checksumMode);
+  }
+  return {
+    client,
+    bucket,
+    clock,
+    multipartThresholdBytes: integerOption(
+      'multipartThresholdBytes',
+      options.multipartThresholdBytes ?? DEFAULT_MULTIPART_THRESHOLD_BYTES,
+      0,
+      MAX_SINGLE_PUT_BYTES,
+    ),
+    partSizeBytes: integerOption(
+      'partSizeBytes',
+      options.partSizeBytes ?? DEFAULT_PART_SIZE_BYTES,
+      MIN_PART_BYTES,
+      MAX_PART_BYTES,
+    ),
+    concurrency: integerOption('concurrency', options.concurrency ?? DEFAULT_CONCURRENCY, 1, 64),
+    checksumMode,
+    bandwidthLimitBytesPerSecond: integerOption(
+      'bandwidthLimitBytesPerSecond',
+      options.bandwidthLimitBytesPerSecond ?? 0,
+      0,
+    ),
+    staleUploadAgeMs: integerOption(
+      'staleUploadAgeMs',
+      options.staleUploadAgeMs ?? DEFAULT_STALE_UPLOAD_AGE_MS,
+      0,
+    ),
+  };
+}
+
+function checkRequest(request: UploadRequest): void {
+  if (typeof request !== 'object' || request === null) invalidOption('request', 'an object', request);
+  if (typeof request.filePath !== 'string' || request.filePath.length === 0) {
+    invalidOption('filePath', 'a non-empty string', request.filePath);
+  }
+  if (typeof request.key !== 'string') invalidOption('key', 'a string', request.key);
+}
+
+/** The client's own checksum setting, so the default mode never fights it. */
+async function clientChecksumMode(client: S3Client): Promise<ChecksumMode> {
+  const setting: unknown = (client.config as { requestChecksumCalculation?: unknown })
+    .requestChecksumCalculation;
+  const value: unknown =
+    typeof setting === 'function' ? await (setting as () => Promise<unknown>)() : setting;
+  return value === 'WHEN_REQUIRED' ? 'when_required' : 'when_supported';
+}
+
+/** One run of `upload()`: the file, its handle, and what has been sent. */
+class UploadJob {
+  private readonly key: string;
+  private readonly algorithm: PartChecksumAlgorithm;
+  private readonly signal: AbortSignal | undefined;
+  private stateChain: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly config: ResolvedOptions,
+    private readonly port: S3Port,
+    private readonly bucket: ReturnType<typeof createTokenBucket>,
+    private readonly request: UploadRequest,
+    private readonly mode: ChecksumMode,
+  ) {
+    this.key = request.key;
+    this.algorithm = partAlgorithm(mode);
+    this.signal = request.signal;
+  }
+
+  async run(): Promise<UploadResult> {
+    const before = await this.file(() => fileVersion(this.request.filePath));
+    const limits = classifyObjectLimits(this.key, before.size);
+    if (limits) {
+      throw new UploadError('invalid-object', limits.message, {
+        cause: new Error(limits.message),
+        classification: limits,
+        key: this.key,
+      });
+    }
+    const handle = await this.file(() => openForReading(this.request.filePath));
+    try {
+      return before.size > 0 && before.size >= this.config.multipartThresholdBytes
+        ? await this.multipart(handle, before)
+        : await this.single(handle, before);
+    } finally {
+      await handle.close().catch(() => undefined);
+    }
+  }
+
+  /** One PutObject with a Buffer body: the SDK can retry it, and s3rver stores it byte for byte. */
+  private async single(handle: FileHandle, before: FileVersion): Promise<UploadResult> {
+    const data = Buffer.allocUnsafe(before.size);
+    await this.file(() => readFully(handle, data, 0));
+    const sha256 = createHash('sha256').update(data).digest('hex');
+    await this.ensureUnchanged(before);
+    const present = await this.alreadyPresent(before.size, sha256);
+    if (present) return present;
+    const checksum = this.algorithm === 'SHA256' ? hexToBase64(sha256) : partChecksum(data, 'MD5');
+    const { etag } = await this.s3('PutObject', undefined, () =>
+      this.port.putObject(
+        this.key,
+        {
+          body: requestBody(data, this.bucket, this.signal),
+          length: data.length,
+          algorithm: this.algorithm,
+          checksum,
+        },
+        this.objectMetadata(sha256),
+        this.signal,
+      ),
+    );
+    this.progress(before.size, before.size);
+    await this.verify(before.size, sha256, this.algorithm === 'SHA256' ? checksum : undefined);
+    return { key: this.key, bytes: before.size, etag: etag ?? '', sha256 };
+  }
+
+  private async multipart(handle: FileHandle, before: FileVersion): Promise<UploadResult> {
+    // The SHA-256 must be known before CreateMultipartUpload, which carries it as metadata: one read ahead.
+    const sha256 = await this.file(() => sha256OfFile(handle, before.size, this.signal));
+    await this.ensureUnchanged(before);
+    const saved = this.request.resumeState;
+    const present = await this.alreadyPresent(before.size, sha256);
+    if (present) {
+      if (saved) {
+        await this.emitState(undefined);
+        await this.abortQuietly(saved);
+      }
+      return present;
+    }
+
+    const identity = {
+      bucket: this.config.bucket,
+      key: this.key,
+      size: before.size,
+      mtimeMs: before.mtimeMs,
+      sha256,
+      checksumAlgorithm: this.algorithm,
+    };
+    let state: MultipartState | undefined;
+    if (saved) {
+      if (stateMismatch(saved, identity) === undefined) {
+        state = await this.reconcile(snapshot(saved));
+      } else {
+        await this.emitState(undefined);
+        await this.abortQuietly(saved);
+      }
+    }
+    let resumedParts = state?.parts.length ?? 0;
+
+    let etag: string | undefined;
+    for (let restarts = 0; ; restarts++) {
+      if (!state) {
+        const uploadId = await this.s3('CreateMultipartUpload', undefined, () =>
+          this.port.createMultipartUpload(this.key, this.algorithm, this.objectMetadata(sha256), this.signal),
+        );
+        state = {
+          version: 1,
+          ...identity,
+          uploadId,
+          partSize: choosePartSize(before.size, this.config.partSizeBytes),
+          startedAt: this.config.clock.now(),
+          parts: [],
+        };
+        await this.emitState(snapshot(state));
+      }
+      try {
+        await this.sendMissingParts(handle, state);
+        await this.ensureUnchanged(before, state);
+        const current = state;
+        ({ etag } = await this.s3('CompleteMultipartUpload', undefined, () =>
+          this.port.completeMultipartUpload(
+            this.key,
+            current.uploadId,
+            current.checksumAlgorithm,
+            current.parts,
+            this.signal,
+          ),
+        ));
+        break;
+      } catch (error) {
+        // S3 no longer knows the upload (aborted, expired) or rejects a recorded part: start over once, cleanly.
+        if (restarts > 0 || this.signal?.aborted || !isRestartable(error)) throw error;
+        await this.emitState(undefined);
+        await this.abortQuietly(state);
+        state = undefined;
+        resumedParts = 0;
+      }
+    }
+    await this.emitState(undefined);
+    const expected =
+      state.checksumAlgorithm === 'SHA256' ? compositeSha256(state.parts.map((p) => p.checksum)) : undefined;
+    await this.verify(before.size, sha256, expected);
+    return {
+      key: this.key,
+      bytes: before.size,
+      etag: etag ?? '',
+      sha256,
+      parts: state.parts.length,
+      resumedParts,
+    };
+  }
+
+  /** Aligns saved parts with what S3 holds; undefined when S3 no longer knows the upload. */
+  private async reconcile(state: MultipartState): Promise<MultipartState | undefined> {
+    let listed: Awaited<ReturnType<S3Port['listParts']>>;
+    try {
+      listed = await this.port.listParts(this.key, state.uploadId, this.signal);
+    } catch (error) {
+      if (errorName(error) === 'NoSuchUpload') {
+        await this.emitState(undefined);
+        return undefined;
+      }
+      // Some S3-compatible servers (s3rver among them) cannot list parts: the saved state is then the only record.
+      const status = httpStatus(error);
+      if (status === 405 || status === 501) return state;
+      throw requestFailed('ListParts', this.key, error);
+    }
+    const saved = new Map(state.parts.map((part) => [part.partNumber, part]));
+    const count = partCount(state.size, state.partSize);
+    const parts: CompletedPart[] = [];
+    for (const part of listed) {
+      if (part.partNumber > count || part.size !== partLength(state.size, state.partSize, part.partNumber))
+        continue;
+      const mine = saved.get(part.partNumber);
+      // A part S3 holds that the state never recorded (the process died before persisting it) is usable when its
+      // checksum is known: S3 verified the bytes against it on arrival.
+      const checksum =
+        state.checksumAlgorithm === 'SHA256'
+          ? (part.checksumSha256 ?? (mine?.etag === part.etag ? mine.checksum : undefined))
+          : mine?.etag === part.etag
+            ? mine.checksum
+            : md5FromEtag(part.etag);
+      if (checksum === undefined) continue;
+      parts.push({ partNumber: part.partNumber, etag: part.etag, checksum });
+    }
+    state.parts = parts.sort((a, b) => a.partNumber - b.partNumber);
+    await this.emitState(snapshot(state));
+    return state;
+  }
+
+  /** Sends every part S3 does not hold yet, `concurrency` at a time, recording each as it completes. */
+  private async sendMissingParts(handle: FileHandle, state: MultipartState): Promise<void> {
+    const done = new Set(state.parts.map((part) => part.partNumber));
+    const missing: number[] = [];
+    const count = partCount(state.size, state.partSize);
+    for (let n = 1; n <= count; n++) if (!done.has(n)) missing.push(n);
+    let sent = state.parts.reduce(
+      (sum, part) => sum + partLength(state.size, state.partSize, part.partNumber),
+      0,
+    );
+    this.progress(sent, state.size);
+
+    let cursor = 0;
+    let failure: { error: unknown } | undefined;
+    const worker = async (): Promise<void> => {
+      // One buffer per worker, reused for every part it sends: memory stays at concurrency x part size.
+      const buffer = Buffer.allocUnsafe(Math.min(state.partSize, state.size));
+      while (failure === undefined && cursor < missing.length) {
+        this.signal?.throwIfAborted();
+        const partNumber = missing[cursor++] as number;
+        const length = partLength(state.size, state.partSize, partNumber);
+        const data = buffer.subarray(0, length);
+        await this.file(() => readFully(handle, data, (partNumber - 1) * state.partSize));
+        const checksum = partChecksum(data, state.checksumAlgorithm);
+        const etag = await this.s3('UploadPart', partNumber, () =>
+          this.port.uploadPart(
+            this.key,
+            state.uploadId,
+            partNumber,
+            {
+              body: requestBody(data, this.bucket, this.signal),
+              length,
+              algorithm: state.checksumAlgorithm,
+              checksum,
+            },
+            this.signal,
+          ),
+        );
+        insertPart(state.parts, { partNumber, etag, checksum });
+        sent += length;
+        this.progress(sent, state.size);
+        await this.emitState(snapshot(state));
+      }
+    };
+    // After a failure no new part starts, but parts in flight may finish and be recorded: less to resend later.
+    const workers = Array.from({ length: Math.min(this.config.concurrency, missing.length) }, () =>
+      worker().catch((error: unknown) => {
+        failure ??= { error };
+      }),
+    );
+    await Promise.all(workers);
+    if (failure) throw failure.error;
+  }
+
+  /** An identical object already at the key counts as uploaded; size alone never decides it. */
+  private async alreadyPresent(size: number, sha256: string): Promise<UploadResult | undefined> {
+    let head: ObjectHead | undefined;
+    try {
+      head = await this.head();
+    } catch (error) {
+      // A HEAD response has no body, so a 403 cannot say whether the key is wrong, the credentials are invalid or the
+      // object is just not readable. The write that follows fails with S3's real reason (e.g. InvalidAccessKeyId),
+      // which is what operators need to read.
+      if (httpStatus((error as UploadError).cause) === 403) return undefined;
+      throw error;
+    }
+    if (!head || head.size !== size || head.metadata[SHA256_METADATA_KEY] !== sha256) return undefined;
+    return { key: this.key, bytes: size, etag: head.etag ?? '', sha256, skipped: 'already-present' };
+  }
+
+  /** A HEAD after the upload: the object must have the file's size, SHA-256 metadata and (where kept) checksum. */
+  private async verify(size: number, sha256: string, checksum: string | undefined): Promise<void> {
+    const head = await this.head();
+    const problem = !head
+      ? 'the object is missing'
+      : head.size !== size
+        ? `the object has ${head.size} bytes, the file ${size}`
+        : head.metadata[SHA256_METADATA_KEY] !== sha256
+          ? `the object's sha256 metadata is ${JSON.stringify(head.metadata[SHA256_METADATA_KEY])}, the file's ${sha256}`
+          : checksum !== undefined && head.checksumSha256 !== undefined && head.checksumSha256 !== checksum
+            ? `S3's checksum is ${head.checksumSha256}, expected ${checksum}`
+            : undefined;
+    if (problem === undefined) return;
+    const message = `Verification of ${JSON.stringify(this.key)} failed: ${problem}`;
+    throw new UploadError('verification-failed', message, {
+      cause: new Error(message),
+      classification: { kind: 'temporary', category: 'server-error', scope: 'service', message },
+      key: this.key,
+    });
+  }
+
+  private head(): Promise<ObjectHead | undefined> {
+    return this.s3('HeadObject', undefined, () =>
+      this.port.headObject(this.key, this.algorithm === 'SHA256', this.signal),
+    );
+  }
+
+  /** Rejects with `file-changed` when the file's size or mtime moved since `before`. */
+  private async ensureUnchanged(before: FileVersion, state?: MultipartState): Promise<void> {
+    const now = await this.file(() => fileVersion(this.request.filePath));
+    if (now.size === before.size && now.mtimeMs === before.mtimeMs) return;
+    if (state) {
+      // The parts hold a mix of old and new bytes: this upload can never be completed.
+      await this.emitState(undefined);
+      await this.abortQuietly(state);
+    }
+    throw fileChanged(
+      this.key,
+      this.request.filePath,
+      `size ${before.size} -> ${now.size}, mtime ${before.mtimeMs} -> ${now.mtimeMs}`,
+    );
+  }
+
+  private objectMetadata(sha256: string): Record<string, string> {
+    return { ...this.request.metadata, [SHA256_METADATA_KEY]: sha256 };
+  }
+
+  /** Delivers states to the caller in order, one at a time. */
+  private emitState(state: MultipartState | undefined): Promise<void> {
+    const callback = this.request.onStateChange;
+    if (!callback) return Promise.resolve();
+    const run = this.stateChain.then(() => callback(state));
+    this.stateChain = run.catch(() => undefined);
+    return run.then(
+      () => undefined,
+      (error: unknown) => {
+        throw new UploadError(
+          'state-callback-failed',
+          `Saving the upload state of ${JSON.stringify(this.key)} failed: ${classify(error).message}`,
+          { cause: error, key: this.key },
+        );
+      },
+    );
+  }
+
+  private progress(bytesSent: number, totalBytes: number): void {
+    try {
+      this.request.onProgress?.({ bytesSent, totalBytes });
+    } catch {
+      // A progress bar must not be able to fail an upload.
+    }
+  }
+
+  /** Best effort: the stale-upload clean-up catches whatever this misses. */
+  private async abortQuietly(state: Pick<MultipartState, 'key' | 'uploadId'>): Promise<void> {
+    try {
+      await this.port.abortMultipartUpload(state.key, state.uploadId, this.signal);
+    } catch {
+      // An upload S3 no longer knows, or a server that cannot abort: nothing left to clean.
+    }
+  }
+
+  private async file<T>(action: () => Promise<T>): Promise<T> {
+    try {
+      return await action();
+    } catch (error) {
+      if (error instanceof ShortReadError) {
+        throw fileChanged(this.key, this.request.filePath, error.message);
+      }
+      if (error instanceof UploadError || this.signal?.aborted) throw error;
+      const classification = classify(error);
+      throw new UploadError(
+        'file-unreadable',
+        `Reading ${this.request.filePath} failed: ${classification.message}`,
+        {
+          cause: error,
+          classification,
+          key: this.key,
+        },
+      );
+    }
+  }
+
+  private async s3<T>(
+    operation: string,
+    partNumber: number | undefined,
+    action: () => Promise<T>,
+  ): Promise<T> {
+    try {
+      return await action();
+    } catch (error) {
+      throw requestFailed(operation, this.key, error, partNumber);
+    }
+  }
+}
+
+function insertPart(parts: CompletedPart[], part: CompletedPart): void {
+  let index = parts.length;
+  while (index > 0 && (parts[index - 1] as CompletedPart).partNumber > part.partNumber) index--;
+  parts.splice(index, 0, part);
+}
+
+/** A plain S3 ETag is the part's MD5 in hex; anything else (SSE-KMS, composite) is not usable as a checksum. */
+function md5FromEtag(etag: string): string | undefined {
+  const hex = etag.replace(/"/g, '');
+  return /^[0-9a-f]{32}$/i.test(hex) ? Buffer.from(hex, 'hex').toString('base64') : undefined;
+}
+
+function isRestartable(error: unknown): boolean {
+  const cause = error instanceof UploadError && error.code === 'request-failed' ? error.cause : error;
+  const name = errorName(cause);
+  return name === 'NoSuchUpload' || name === 'InvalidPart' || name === 'InvalidPartOrder';
+}
+
+function requestFailed(
+  operation: string,
+  key: string | undefined,
+  error: unknown,
+  partNumber?: number,
+): UploadError {
+  if (error instanceof UploadError) return error;
+  const classification = classify(error);
+  const what = `${operation}${partNumber === undefined ? '' : ` of part ${partNumber}`}`;
+  const target = key === undefined ? '' : ` for ${JSON.stringify(key)}`;
+  return new UploadError('request-failed', `${what}${target} failed: ${classification.message}`, {
+    cause: error,
+    classification,
+    key,
+    operation,
+    partNumber,
+    attempt: sdkAttempts(error),
+  });
+}
+
+function fileChanged(key: string, path: string, detail: string): UploadError {
+  const message = `File changed while uploading: ${path} (${detail})`;
+  // Temporary and about this file only: the caller retries later, when the file has settled.
+  const classification: Classification = { kind: 'temporary', category: 'unknown', scope: 'file', message };
+  return new UploadError('file-changed', message, { cause: new Error(message), classification, key });
+}
+
+function asUploadError(
+  error: unknown,
+  key: string | undefined,
+  signal: AbortSignal | undefined,
+): UploadError {
+  if (signal?.aborted) {
+    if (error instanceof UploadError && error.code === 'aborted') return error;
+    const message = `Upload${key === undefined ? '' : ` of ${JSON.stringify(key)}`} cancelled`;
+    return new UploadError('aborted', message, {
+      cause: error,
+      classification: abortedClassification(message),
+      key,
+    });
+  }
+  if (error instanceof UploadError) return error;
+  const classification = classify(error);
+  return new UploadError(
+    'request-failed',
+    `Upload of ${JSON.stringify(key)} failed: ${classification.message}`,
+    {
+      cause: error,
+      classification,
+      key,
+    },
+  );
+}

@@ -1,0 +1,243 @@
+import { createHash } from 'node:crypto';
+import { appendFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { startLocalS3, type LocalS3 } from '@tvm/test-utils';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createUploader, UploadError, type MultipartState } from '../src/index.js';
+import { MiB, randomFile, readObject, tempDir } from './helpers.js';
+
+let s3: LocalS3;
+let dir: string;
+let cleanup: () => Promise<void>;
+
+beforeAll(async () => {
+  s3 = await startLocalS3();
+  ({ dir, cleanup } = await tempDir());
+});
+afterAll(async () => {
+  await s3.close();
+  await cleanup();
+});
+
+const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
+
+describe('createUploader().upload', () => {
+  it.each([
+    ['when_required', 'small.log', 100 * 1024],
+    ['when_supported', 'small-supported.log', 100 * 1024],
+    ['when_required', 'empty.log', 0],
+  ] as const)('uploads a single-request file byte for byte (%s, %s)', async (checksumMode, name, size) => {
+    const { path, data } = await randomFile(dir, name, size);
+    const uploader = createUploader({ client: s3.client(), bucket: s3.bucket, checksumMode });
+    const key = `v1/2025-10-20/ros/${name}`;
+    const result = await uploader.upload({ filePath: path, key });
+    expect(result).toEqual({ key, bytes: size, etag: expect.any(String), sha256: sha256(data) });
+    expect((await readObject(s3.client(), s3.bucket, key)).equals(data)).toBe(true);
+  });
+
+  it('keeps a unicode key with spaces exactly', async () => {
+    const { path, data } = await randomFile(dir, 'unicode.log', 2048);
+    const key = 'vehicle-CN-001/2025-10-20/terminal/日志 文件 #1+plus (copy).log';
+    const uploader = createUploader({ client: s3.client(), bucket: s3.bucket });
+    await uploader.upload({ filePath: path, key });
+    expect((await readObject(s3.client(), s3.bucket, key)).equals(data)).toBe(true);
+  });
+
+  it.each([5 * MiB - 1, 5 * MiB, 5 * MiB + 1, 10 * MiB + 3])(
+    'splits a file of %i bytes at the 5 MiB boundary and reassembles it exactly',
+    async (size) => {
+      const { path, data } = await randomFile(dir, `boundary-${size}.bin`, size);
+      const uploader = createUploader({
+        client: s3.client(),
+        bucket: s3.bucket,
+        multipartThresholdBytes: 5 * MiB,
+        partSizeBytes: 5 * MiB,
+      });
+      const key = `boundary/${size}.bin`;
+      const result = await uploader.upload({ filePath: path, key });
+      expect(result.parts).toBe(size < 5 * MiB ? undefined : Math.ceil(size / (5 * MiB)));
+      expect((await readObject(s3.client(), s3.bucket, key)).equals(data)).toBe(true);
+    },
+  );
+
+  it.each(['when_required', 'when_supported'] as const)(
+    'uploads 64 MiB in parts, reporting state and progress, and verifies it (%s)',
+    async (checksumMode) => {
+      const { path, data } = await randomFile(dir, `big-${checksumMode}.bin`, 64 * MiB);
+      const uploader = createUploader({ client: s3.client(), bucket: s3.bucket, checksumMode });
+      const states: Array<MultipartState | undefined> = [];
+      const progress: number[] = [];
+      const key = `big/${checksumMode}.bin`;
+      const result = await uploader.upload({
+        filePath: path,
+        key,
+        onStateChange: (state) => {
+          states.push(state);
+        },
+        onProgress: ({ bytesSent, totalBytes }) => {
+          expect(totalBytes).toBe(64 * MiB);
+          progress.push(bytesSent);
+        },
+      });
+      expect(result).toMatchObject({ key, bytes: 64 * MiB, sha256: sha256(data), parts: 8, resumedParts: 0 });
+      // Created (0 parts), then one state per part, then undefined once complete.
+      expect(states.map((state) => state?.parts.length)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, undefined]);
+      expect(states[8]?.parts.map((part) => part.partNumber)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+      expect(states[8]?.checksumAlgorithm).toBe(checksumMode === 'when_supported' ? 'SHA256' : 'MD5');
+      expect(progress.at(-1)).toBe(64 * MiB);
+      expect((await readObject(s3.client(), s3.bucket, key)).equals(data)).toBe(true);
+      const head = await s3.client().send(new HeadObjectCommand({ Bucket: s3.bucket, Key: key }));
+      expect(head.Metadata?.['sha256']).toBe(sha256(data));
+    },
+  );
+
+  it('skips an object with the same size and SHA-256, and overwrites one that only has the same size', async () => {
+    const { path, data } = await randomFile(dir, 'dup.log', 4096);
+    const uploader = createUploader({ client: s3.client(), bucket: s3.bucket });
+    const key = 'dup/dup.log';
+    await uploader.upload({ filePath: path, key });
+    expect(await uploader.upload({ filePath: path, key })).toMatchObject({
+      skipped: 'already-present',
+      bytes: 4096,
+    });
+
+    // Same size, different bytes, even with the old daemon's habit of trusting sizes: must be re-uploaded.
+    await writeFile(path, Buffer.alloc(4096, 7));
+    const again = await uploader.upload({ filePath: path, key });
+    expect(again.skipped).toBeUndefined();
+    expect((await readObject(s3.client(), s3.bucket, key)).equals(Buffer.alloc(4096, 7))).toBe(true);
+    expect(data.equals(Buffer.alloc(4096, 7))).toBe(false);
+  });
+
+  it('overwrites an object of the same size that has no SHA-256 metadata', async () => {
+    const { path, data } = await randomFile(dir, 'nometa.log', 1000);
+    const key = 'dup/nometa.log';
+    await s3.client().send(new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: Buffer.alloc(1000) }));
+    const result = await createUploader({ client: s3.client(), bucket: s3.bucket }).upload({
+      filePath: path,
+      key,
+    });
+    expect(result.skipped).toBeUndefined();
+    expect((await readObject(s3.client(), s3.bucket, key)).equals(data)).toBe(true);
+  });
+
+  it('rejects a file appended to while it uploads with file-changed and does not complete the upload', async () => {
+    const { path } = await randomFile(dir, 'growing.log', 24 * MiB);
+    const uploader = createUploader({ client: s3.client(), bucket: s3.bucket, concurrency: 1 });
+    const key = 'growing/growing.log';
+    const states: Array<MultipartState | undefined> = [];
+    const error = await uploader
+      .upload({
+        filePath: path,
+        key,
+        onStateChange: async (state) => {
+          states.push(state);
+          if (state?.parts.length === 1) await appendFile(path, 'one more line\n');
+        },
+      })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UploadError);
+    expect(error).toMatchObject({
+      code: 'file-changed',
+      key,
+      classification: { kind: 'temporary', scope: 'file' },
+    });
+    expect(states.at(-1)).toBeUndefined();
+    const head = await s3
+      .client()
+      .send(new HeadObjectCommand({ Bucket: s3.bucket, Key: key }))
+      .catch((e: unknown) => e);
+    expect(head).toMatchObject({ $metadata: { httpStatusCode: 404 } });
+  });
+
+  it('rejects an invalid key before reading the file', async () => {
+    const uploader = createUploader({ client: s3.client(), bucket: s3.bucket });
+    const error = await uploader
+      .upload({ filePath: join(dir, 'small.log'), key: 'bad\u0001key' })
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({
+      code: 'invalid-object',
+      classification: { category: 'invalid-object-key' },
+    });
+  });
+
+  it('classifies a missing file as a permanent file-not-found', async () => {
+    const uploader = createUploader({ client: s3.client(), bucket: s3.bucket });
+    const missing = join(dir, 'gone.log');
+    const error = await uploader.upload({ filePath: missing, key: 'gone.log' }).catch((e: unknown) => e);
+    expect(error).toMatchObject({
+      name: 'UploadError',
+      code: 'file-unreadable',
+      classification: {
+        kind: 'permanent',
+        category: 'file-not-found',
+        message: `File not found: ${missing}`,
+      },
+    });
+  });
+
+  it('classifies a missing bucket as bucket-not-found', async () => {
+    const { path } = await randomFile(dir, 'nobucket.log', 10);
+    const uploader = createUploader({ client: s3.client(), bucket: 'no-such-bucket' });
+    const error = await uploader.upload({ filePath: path, key: 'x.log' }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'request-failed', classification: { category: 'bucket-not-found' } });
+    await expect(uploader.checkDestination()).rejects.toMatchObject({
+      classification: { category: 'bucket-not-found', kind: 'permanent' },
+    });
+    await expect(
+      createUploader({ client: s3.client(), bucket: s3.bucket }).checkDestination(),
+    ).resolves.toBeUndefined();
+  });
+
+  it('classifies a wrong access key as invalid-credentials', async () => {
+    const { path } = await randomFile(dir, 'creds.log', 10);
+    const client = s3.client({ credentials: { accessKeyId: 'WRONG', secretAccessKey: 'x' } });
+    const error = await createUploader({ client, bucket: s3.bucket })
+      .upload({ filePath: path, key: 'creds.log' })
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({ classification: { category: 'invalid-credentials', kind: 'permanent' } });
+  });
+
+  it('rejects with aborted when the signal fires, keeping the state for resume', async () => {
+    const { path } = await randomFile(dir, 'cancel.bin', 24 * MiB);
+    const controller = new AbortController();
+    const states: Array<MultipartState | undefined> = [];
+    const error = await createUploader({ client: s3.client(), bucket: s3.bucket, concurrency: 1 })
+      .upload({
+        filePath: path,
+        key: 'cancel.bin',
+        signal: controller.signal,
+        onStateChange: (state) => {
+          states.push(state);
+          if (state?.parts.length === 1) controller.abort();
+        },
+      })
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'aborted', classification: { category: 'aborted' } });
+    expect(states.at(-1)?.parts.length).toBe(1);
+  });
+});
+
+describe('createUploader', () => {
+  it.each([
+    [{ concurrency: 0 }, 'Expected `concurrency` to be an integer between 1 and 64, got 0'],
+    [
+      { partSizeBytes: 1024 },
+      'Expected `partSizeBytes` to be an integer between 5242880 and 5368709120, got 1024',
+    ],
+    [
+      { bandwidthLimitBytesPerSecond: -1 },
+      'Expected `bandwidthLimitBytesPerSecond` to be an integer >= 0, got -1',
+    ],
+    [
+      { checksumMode: 'always' },
+      `Expected \`checksumMode\` to be 'when_supported' or 'when_required', got "always"`,
+    ],
+    [{ bucket: '' }, 'Expected `bucket` to be a non-empty string, got ""'],
+  ])('throws a TypeError naming an invalid option %j', (override, message) => {
+    expect(() => createUploader({ client: s3.client(), bucket: 'b', ...override } as never)).toThrow(
+      new TypeError(message),
+    );
+  });
+});
