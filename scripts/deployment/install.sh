@@ -77,6 +77,28 @@ if [[ -n "${CONFIG_SOURCE}" && ! -f "${CONFIG_SOURCE}" ]]; then
   die "config ${CONFIG_SOURCE} not found"
 fi
 
+# Validate first: an invalid config must not replace a working one, nor be started --------------------------
+if [[ -n "${CONFIG_SOURCE}" ]]; then
+  CANDIDATE="${CONFIG_SOURCE}"
+elif [[ -f "${CONFIG}" ]]; then
+  CANDIDATE="${CONFIG}"
+else
+  CANDIDATE="${REPO_DIR}/deploy/config/config.example.yaml"
+fi
+say "Checking the config ${CANDIDATE}"
+check_config() {
+  if [[ -z "${ROOT}" && "${SERVICE_USER}" != "$(id -un)" ]]; then
+    # As the service user, so ${HOME} and ~ expand as they will for the daemon.
+    runuser -u "${SERVICE_USER}" -- env HOME="$(getent passwd "${SERVICE_USER}" | cut -d: -f6)" \
+      "${BUILD_DIR}/bin/tvm-upload" check-config --config "${CANDIDATE}"
+  else
+    "${BUILD_DIR}/bin/tvm-upload" check-config --config "${CANDIDATE}"
+  fi
+}
+if ! check_config; then
+  die "the config ${CANDIDATE} is invalid (problems above): fix it, then run install.sh again (nothing was changed)"
+fi
+
 # The build ---------------------------------------------------------------------------------------------------
 say "Installing the agent into ${OPT_DIR}"
 run mkdir -p "${OPT_DIR}" "$(dirname "${BIN_LINK}")"
@@ -140,23 +162,6 @@ if [[ "${DRY_RUN}" == 1 ]]; then
   write_dropin
 else
   write_dropin >"${DROPIN_DIR}/10-install.conf"
-fi
-
-# Validate ----------------------------------------------------------------------------------------------------
-say "Checking the config"
-check_config() {
-  if [[ -z "${ROOT}" && "${SERVICE_USER}" != "$(id -un)" ]]; then
-    # As the service user, so ${HOME} and ~ expand as they will for the daemon.
-    runuser -u "${SERVICE_USER}" -- env HOME="$(getent passwd "${SERVICE_USER}" | cut -d: -f6)" \
-      "${OPT_DIR}/bin/tvm-upload" check-config --config "${CONFIG}"
-  else
-    "${OPT_DIR}/bin/tvm-upload" check-config --config "${CONFIG}"
-  fi
-}
-if [[ "${DRY_RUN}" == 1 ]]; then
-  printf '[dry-run] %s check-config --config %s\n' "${OPT_DIR}/bin/tvm-upload" "${CONFIG}"
-elif ! check_config; then
-  die "the config ${CONFIG} is invalid (problems above): fix it, then run install.sh again"
 fi
 
 # Start -------------------------------------------------------------------------------------------------------

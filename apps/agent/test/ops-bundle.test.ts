@@ -1,0 +1,158 @@
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bundleAgent } from '../scripts/bundle.js';
+
+const repo = fileURLToPath(new URL('../../../', import.meta.url));
+const exampleConfig = join(repo, 'deploy/config/config.example.yaml');
+const script = (name: string) => join(repo, 'scripts/deployment', name);
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function run(file: string, args: string[], env: Record<string, string> = {}): Promise<Result> {
+  return new Promise((resolve) => {
+    execFile(file, args, { env: { ...process.env, ...env }, timeout: 60_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+const exists = (path: string) =>
+  stat(path).then(
+    () => true,
+    () => false,
+  );
+
+let work: string;
+let build: string;
+
+beforeAll(async () => {
+  // Outside the repository: the build must run with no node_modules to resolve from, as on a vehicle.
+  work = await mkdtemp(join(tmpdir(), 'tvm-bundle-'));
+  build = join(work, 'vehicle');
+  await bundleAgent(build);
+}, 120_000);
+
+afterAll(async () => {
+  await rm(work, { recursive: true, force: true });
+});
+
+describe('bundleAgent', () => {
+  it('writes one bundled module, a launcher and the version', async () => {
+    const files = await readdir(build);
+    expect(files).toEqual(expect.arrayContaining(['tvm-upload.mjs', 'bin', 'VERSION', 'README.txt']));
+    expect(await readdir(join(build, 'bin'))).toEqual(['tvm-upload']);
+    expect(await exists(join(build, 'node_modules'))).toBe(false);
+  });
+
+  it('runs check-config with plain node, outside the workspace', async () => {
+    const result = await run(process.execPath, [
+      join(build, 'tvm-upload.mjs'),
+      'check-config',
+      '--config',
+      exampleConfig,
+    ]);
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toContain('Config OK');
+    expect(result.stdout).toContain('vehicle-CN-001');
+    expect(result.code).toBe(0);
+  });
+
+  it('runs through its launcher and reports an invalid config with exit 1', async () => {
+    const bad = join(work, 'bad.yaml');
+    await writeFile(bad, 'vehicle_id: v1\nlog_directories: []\ns3: { bucket: b, region: r }\n');
+    const result = await run(join(build, 'bin/tvm-upload'), ['check-config', '--config', bad]);
+    expect(result.stderr).toContain('log_directories');
+    expect(result.code).toBe(1);
+    const version = await run(join(build, 'bin/tvm-upload'), ['--version']);
+    expect(version.stdout.trim()).toBe((await readFile(join(build, 'VERSION'), 'utf8')).trim());
+  });
+});
+
+describe('install.sh / verify_deployment.sh / uninstall.sh', () => {
+  it('installs into a root, keeps the config on a rerun, backs it up before replacing it, and uninstalls', async () => {
+    const root = join(work, 'root');
+    await mkdir(root);
+    const install = (...args: string[]) =>
+      run(script('install.sh'), ['--root', root, '--build', build, ...args]);
+
+    const first = await install();
+    expect(first.stderr).toBe('');
+    expect(first.code).toBe(0);
+    expect(await exists(join(root, 'opt/tvm-upload/tvm-upload.mjs'))).toBe(true);
+    expect(await exists(join(root, 'etc/systemd/system/tvm-upload.service'))).toBe(true);
+    expect(await readFile(join(root, 'etc/tvm-upload/config.yaml'), 'utf8')).toBe(
+      await readFile(exampleConfig, 'utf8'),
+    );
+    expect(
+      await readFile(join(root, 'etc/systemd/system/tvm-upload.service.d/10-install.conf'), 'utf8'),
+    ).toMatch(/^User=/m);
+
+    // An operator's edits survive a reinstall.
+    const config = join(root, 'etc/tvm-upload/config.yaml');
+    const edited = (await readFile(config, 'utf8')).replace('vehicle-CN-001', 'vehicle-CN-042');
+    await writeFile(config, edited);
+    const second = await install();
+    expect(second.code).toBe(0);
+    expect(second.stdout).toContain('Keeping the existing');
+    expect(await readFile(config, 'utf8')).toBe(edited);
+    const backups = () =>
+      readdir(join(root, 'etc/tvm-upload')).then((f) => f.filter((n) => n.startsWith('config.yaml.bak.')));
+    expect(await backups()).toHaveLength(1);
+    // Idempotent: the same config again makes no second backup.
+    expect((await install()).code).toBe(0);
+    expect(await backups()).toHaveLength(1);
+
+    // An invalid replacement is refused before anything changes, with the problems printed.
+    const bad = join(work, 'bad.yaml');
+    await writeFile(bad, 'vehicle_id: v1\n');
+    const refused = await install('--config', bad);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('log_directories');
+    expect(refused.stderr).toContain('nothing was changed');
+    expect(await readFile(config, 'utf8')).toBe(edited);
+
+    // A valid replacement is installed after a dated backup of the current one.
+    const replacement = join(work, 'replacement.yaml');
+    await writeFile(replacement, edited.replace('vehicle-CN-042', 'vehicle-CN-043'));
+    expect((await install('--config', replacement)).code).toBe(0);
+    expect(await readFile(config, 'utf8')).toContain('vehicle-CN-043');
+    const [backup] = await backups();
+    expect(await readFile(join(root, 'etc/tvm-upload', backup ?? ''), 'utf8')).toBe(edited);
+
+    const verified = await run(script('verify_deployment.sh'), ['--root', root]);
+    expect(verified.stdout).toContain('[PASS] config');
+    expect(verified.stdout).not.toContain('[FAIL]');
+    expect(verified.code).toBe(0);
+    await writeFile(config, 'vehicle_id: v1\n');
+    const broken = await run(script('verify_deployment.sh'), ['--root', root]);
+    expect(broken.stdout).toContain('[FAIL] config');
+    expect(broken.code).toBe(1);
+
+    await writeFile(join(root, 'var/lib/tvm-upload/queue.json'), '{"files":[]}');
+    expect((await run(script('uninstall.sh'), ['--root', root, '--keep-data'])).code).toBe(0);
+    expect(await exists(join(root, 'opt/tvm-upload'))).toBe(false);
+    expect(await exists(join(root, 'etc/systemd/system/tvm-upload.service'))).toBe(false);
+    expect(await exists(join(root, 'var/lib/tvm-upload/queue.json'))).toBe(true);
+    expect(await exists(config)).toBe(true);
+    expect((await run(script('uninstall.sh'), ['--root', root])).code).toBe(0);
+    expect(await exists(join(root, 'var/lib/tvm-upload'))).toBe(false);
+    expect(await exists(join(root, 'etc/tvm-upload'))).toBe(false);
+  });
+
+  it('changes nothing with --dry-run', async () => {
+    const root = join(work, 'dry');
+    await mkdir(root);
+    const result = await run(script('install.sh'), ['--root', root, '--build', build, '--dry-run']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('[dry-run] cp -R');
+    expect(await readdir(root)).toEqual([]);
+  });
+});
