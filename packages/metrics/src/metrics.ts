@@ -234,6 +234,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
   let sentPoints = 0;
   const dropped = { expired: 0, overflow: 0, rejected: 0 };
   let lastError: MetricsLastError | null = null;
+  // True between a failed request that kept its points and the next success: one log line per outage.
   let offline = false;
   let headFailures = 0;
   const lastLoggedAt = new Map<string, number>();
@@ -335,7 +336,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
       if (offline) {
         offline = false;
         logger.info(
-          `CloudWatch reachable again; sending ${pending.length + group.length} buffered metric points`,
+          `CloudWatch accepts metrics again; sending ${pending.length + group.length} buffered points`,
         );
       }
     }
@@ -367,7 +368,8 @@ export function createMetrics(options: MetricsOptions): Metrics {
       classification.category !== 'aborted' &&
       (classification.scope === 'file' || classification.category === 'unknown');
     if (droppable && decide(error, headFailures, { now: clock.now() }).action === 'give-up') {
-      pending = pending.filter((point) => !group.includes(point));
+      const refused = new Set(group);
+      pending = pending.filter((point) => !refused.has(point));
       dropped.rejected += group.length;
       headFailures = 0;
       logger.error(
@@ -377,6 +379,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
     }
     if (droppable) headFailures += 1;
     if (classification.kind === 'permanent') {
+      offline = true;
       logHourly(
         `permanent:${classification.category}`,
         'error',
