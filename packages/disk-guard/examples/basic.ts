@@ -11,7 +11,12 @@ const logs = join(root, 'ros');
 await mkdir(logs);
 
 // Writes a log file with a given age and returns it as the agent would describe it.
-async function logFile(name: string, bytes: number, ageDays: number, extra: Partial<Candidate>): Promise<Candidate> {
+async function logFile(
+  name: string,
+  bytes: number,
+  ageDays: number,
+  extra: Partial<Candidate>,
+): Promise<Candidate> {
   const path = join(logs, name);
   const mtimeMs = now - ageDays * DAY;
   await writeFile(path, Buffer.alloc(bytes));
@@ -36,7 +41,8 @@ const candidates: Candidate[] = [
 ];
 
 const plan = await guard.plan({ candidates, policies: ['after-upload', 'age-based'] });
-for (const entry of plan.entries) console.log(`would delete ${entry.path.slice(logs.length + 1)}: ${entry.policy}`);
+for (const entry of plan.entries)
+  console.log(`would delete ${entry.path.slice(logs.length + 1)}: ${entry.policy}`);
 
 const result = await guard.apply(plan);
 console.log(`deleted ${result.deleted.length} file(s), ${result.freedBytes} bytes`);

@@ -1,10 +1,6 @@
 /** What went wrong while measuring or deleting; callers branch on this, never on the message. */
 export type DiskGuardErrorCode =
-  | 'DIRECTORY_UNAVAILABLE'
-  | 'STATFS_FAILED'
-  | 'STAT_FAILED'
-  | 'UNLINK_FAILED'
-  | 'OPEN_FILES_SCAN_FAILED';
+  'DIRECTORY_UNAVAILABLE' | 'STATFS_FAILED' | 'STAT_FAILED' | 'UNLINK_FAILED' | 'OPEN_FILES_SCAN_FAILED';
 
 /**
  * A failure of one file system operation. Disk-guard never throws these out of `usage()`, `plan()` or `apply()`:

@@ -142,7 +142,8 @@ export async function gate(path: string, ctx: GateContext): Promise<GateResult> 
     }
     return refuse('stat-failed', `${path} cannot be examined: ${describeError(error)}`);
   }
-  if (stats.isSymbolicLink()) return refuse('symlink', `${path} is a symbolic link; links are never deleted or followed`);
+  if (stats.isSymbolicLink())
+    return refuse('symlink', `${path} is a symbolic link; links are never deleted or followed`);
   if (stats.isDirectory()) return refuse('not-regular-file', `${path} is a directory`);
   if (!stats.isFile()) return refuse('not-regular-file', `${path} is not a regular file`);
 
@@ -161,10 +162,16 @@ export async function gate(path: string, ctx: GateContext): Promise<GateResult> 
   const realPath = posix.join(realParent, posix.basename(path));
   const realProtected = protectedContaining(realPath, ctx);
   if (realProtected !== undefined) {
-    return refuse('protected-path', `${path} resolves to ${realPath}, inside the protected system directory ${realProtected}`);
+    return refuse(
+      'protected-path',
+      `${path} resolves to ${realPath}, inside the protected system directory ${realProtected}`,
+    );
   }
   if (!isStrictlyInside(realPath, directory.realPath)) {
-    return refuse('symlink-escape', `${path} resolves to ${realPath}, outside its log directory ${directory.realPath}`);
+    return refuse(
+      'symlink-escape',
+      `${path} resolves to ${realPath}, outside its log directory ${directory.realPath}`,
+    );
   }
   // A symlinked subdirectory may lead into another configured directory (nested or not): its rules apply too.
   const realMatch = governing(realPath, ctx.directories, 'real');

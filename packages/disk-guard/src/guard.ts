@@ -172,14 +172,18 @@ export function createDiskGuard(options: DiskGuardOptions): DiskGuard {
       openForWriting: () =>
         (writers ??= (async () => {
           if (probe === false) return undefined;
-          const roots = directories.flatMap((d) => (d.allowDeletion && d.realPath !== undefined ? [d.realPath] : []));
+          const roots = directories.flatMap((d) =>
+            d.allowDeletion && d.realPath !== undefined ? [d.realPath] : [],
+          );
           try {
             const set = await probe(roots);
             known = set !== undefined;
             return set;
           } catch (error) {
             known = false;
-            logger.warn(`disk-guard: open-file detection failed, skipping that check: ${describeError(error)}`);
+            logger.warn(
+              `disk-guard: open-file detection failed, skipping that check: ${describeError(error)}`,
+            );
             return undefined;
           }
         })()),
@@ -187,7 +191,13 @@ export function createDiskGuard(options: DiskGuardOptions): DiskGuard {
     return {
       ctx,
       openFileCheck: () =>
-        probe === false ? 'disabled' : writers === undefined ? 'not-needed' : known ? 'checked' : 'unavailable',
+        probe === false
+          ? 'disabled'
+          : writers === undefined
+            ? 'not-needed'
+            : known
+              ? 'checked'
+              : 'unavailable',
     };
   }
 
@@ -206,7 +216,11 @@ export function createDiskGuard(options: DiskGuardOptions): DiskGuard {
     const filesystems: FilesystemUsage[] = [];
     for (const [device, group] of byDevice) {
       const path = group[0]?.realPath as string;
-      const measured = await measureOne(device, path, group.map((d) => d.path));
+      const measured = await measureOne(
+        device,
+        path,
+        group.map((d) => d.path),
+      );
       if (measured instanceof DiskGuardError) problems.push(measured);
       else filesystems.push(measured);
     }
@@ -282,7 +296,12 @@ export function createDiskGuard(options: DiskGuardOptions): DiskGuard {
       const { ctx } = await operation();
       const verdict = await gate(path, ctx);
       if (!verdict.ok) return { ok: false, code: verdict.code, reason: verdict.reason };
-      return { ok: true, realPath: verdict.realPath, size: verdict.stats.size, source: verdict.directory.source };
+      return {
+        ok: true,
+        realPath: verdict.realPath,
+        size: verdict.stats.size,
+        source: verdict.directory.source,
+      };
     },
 
     async plan(input) {
@@ -291,7 +310,8 @@ export function createDiskGuard(options: DiskGuardOptions): DiskGuard {
       }
       const requested = new Set<PolicyName>(input.policies ?? POLICY_NAMES);
       for (const name of requested) {
-        if (!POLICY_NAMES.includes(name)) invalidOption('input.policies', `a list of ${POLICY_NAMES.join(', ')}`, name);
+        if (!POLICY_NAMES.includes(name))
+          invalidOption('input.policies', `a list of ${POLICY_NAMES.join(', ')}`, name);
       }
       const now = clock.now();
       const { ctx, openFileCheck } = await operation();
@@ -333,7 +353,9 @@ export function createDiskGuard(options: DiskGuardOptions): DiskGuard {
           for (const entry of entries) if (entry.device === filesystem.device) planned += entry.size;
           if (planned >= filesystem.bytesToFree) continue;
           const onThisFs = candidates.filter(
-            (c) => !chosen.has(c.path) && governing(c.path, ctx.directories, 'both')?.directory.device === filesystem.device,
+            (c) =>
+              !chosen.has(c.path) &&
+              governing(c.path, ctx.directories, 'both')?.directory.device === filesystem.device,
           );
           for (const selection of orderForPressure(onThisFs, filesystem.level)) {
             if (planned >= filesystem.bytesToFree) break;
@@ -355,7 +377,12 @@ export function createDiskGuard(options: DiskGuardOptions): DiskGuard {
     },
 
     async apply(plan, applyOptions = {}) {
-      if (typeof plan !== 'object' || plan === null || !Array.isArray(plan.entries) || !Array.isArray(plan.filesystems)) {
+      if (
+        typeof plan !== 'object' ||
+        plan === null ||
+        !Array.isArray(plan.entries) ||
+        !Array.isArray(plan.filesystems)
+      ) {
         invalidOption('plan', 'a plan returned by plan()', plan);
       }
       const { signal } = applyOptions;
@@ -484,7 +511,8 @@ function candidateProblem(candidate: Candidate): string | undefined {
   if (typeof candidate !== 'object' || candidate === null) return 'a candidate must be an object';
   if (typeof candidate.path !== 'string') return 'a candidate needs a string `path`';
   if (typeof candidate.pending !== 'boolean') return `${candidate.path}: \`pending\` must be a boolean`;
-  if (typeof candidate.size !== 'number' || !(candidate.size >= 0)) return `${candidate.path}: invalid \`size\``;
+  if (typeof candidate.size !== 'number' || !(candidate.size >= 0))
+    return `${candidate.path}: invalid \`size\``;
   if (typeof candidate.mtimeMs !== 'number' || !Number.isFinite(candidate.mtimeMs)) {
     return `${candidate.path}: invalid \`mtimeMs\``;
   }

@@ -144,14 +144,22 @@ export function normalizeOptions(options: DiskGuardOptions): NormalizedOptions {
   const warningThreshold = fraction('disk.warningThreshold', disk.warningThreshold ?? 0.9);
   const criticalThreshold = fraction('disk.criticalThreshold', disk.criticalThreshold ?? 0.95);
   if (criticalThreshold < warningThreshold) {
-    invalidOption('disk.criticalThreshold', `at least \`disk.warningThreshold\` (${warningThreshold})`, criticalThreshold);
+    invalidOption(
+      'disk.criticalThreshold',
+      `at least \`disk.warningThreshold\` (${warningThreshold})`,
+      criticalThreshold,
+    );
   }
   const reservedBytes = nonNegative('disk.reservedBytes', disk.reservedBytes ?? 0);
 
   const emergency = options.emergency ?? {};
   const threshold = fraction('emergency.threshold', emergency.threshold ?? criticalThreshold);
   if (threshold < warningThreshold) {
-    invalidOption('emergency.threshold', `at least \`disk.warningThreshold\` (${warningThreshold})`, threshold);
+    invalidOption(
+      'emergency.threshold',
+      `at least \`disk.warningThreshold\` (${warningThreshold})`,
+      threshold,
+    );
   }
 
   const afterUpload = options.afterUpload ?? {};
@@ -184,7 +192,10 @@ function normalizeDirectory(directory: DirectoryOptions, index: number): Normali
   if (typeof directory.source !== 'string' || directory.source === '') {
     invalidOption(`${at}.source`, 'a non-empty string', directory.source);
   }
-  if (directory.pattern !== undefined && (typeof directory.pattern !== 'string' || directory.pattern === '')) {
+  if (
+    directory.pattern !== undefined &&
+    (typeof directory.pattern !== 'string' || directory.pattern === '')
+  ) {
     invalidOption(`${at}.pattern`, 'a non-empty glob string', directory.pattern);
   }
   const pattern = directory.pattern;
@@ -199,7 +210,8 @@ function normalizeDirectory(directory: DirectoryOptions, index: number): Normali
 }
 
 function fraction(name: string, value: unknown): number {
-  if (typeof value !== 'number' || !(value > 0 && value <= 1)) invalidOption(name, 'a number in (0, 1]', value);
+  if (typeof value !== 'number' || !(value > 0 && value <= 1))
+    invalidOption(name, 'a number in (0, 1]', value);
   return value;
 }
 

@@ -93,7 +93,10 @@ export function selectAgeBased(
  * Emergency order (pure): uploaded files oldest first (by mtime, then path); at the critical level, after them,
  * files not yet uploaded (pending, failed or never queued) oldest first. At the warning level only uploaded files.
  */
-export function orderForPressure(candidates: readonly Candidate[], level: 'warning' | 'critical'): Selection[] {
+export function orderForPressure(
+  candidates: readonly Candidate[],
+  level: 'warning' | 'critical',
+): Selection[] {
   const byAge = (a: Candidate, b: Candidate): number =>
     a.mtimeMs - b.mtimeMs || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
   const uploaded: Candidate[] = [];

@@ -52,8 +52,12 @@ export function assessPressure(sample: StatfsSample, thresholds: DiskThresholds)
   const capacity = usedBytes + freeBytes;
   const usedFraction = capacity > 0 ? usedBytes / capacity : 0;
   // Freeing X bytes moves X from used to free; capacity stays. Below warning: used - X < w * capacity.
-  const toWarning = usedFraction < thresholds.warningThreshold ? 0 : Math.floor(usedBytes - thresholds.warningThreshold * capacity) + 1;
-  const toReserve = thresholds.reservedBytes > 0 ? Math.max(0, thresholds.reservedBytes - freeBytes) : Infinity;
+  const toWarning =
+    usedFraction < thresholds.warningThreshold
+      ? 0
+      : Math.floor(usedBytes - thresholds.warningThreshold * capacity) + 1;
+  const toReserve =
+    thresholds.reservedBytes > 0 ? Math.max(0, thresholds.reservedBytes - freeBytes) : Infinity;
   const bytesToFree = Math.min(toWarning, toReserve);
   const level: PressureLevel =
     usedFraction >= thresholds.emergencyThreshold

@@ -17,7 +17,14 @@ describe('DiskGuard.checkDeletable (the safety gate) on a real tree', () => {
   beforeAll(async () => {
     ({ root, cleanup } = await tempTree());
     const now = Date.now();
-    for (const name of ['ros/a.log', 'ros/run1/launch.log', 'flat/top.log', 'flat/sub/deep.log', 'syslog/syslog.1', 'syslog/syslog']) {
+    for (const name of [
+      'ros/a.log',
+      'ros/run1/launch.log',
+      'flat/top.log',
+      'flat/sub/deep.log',
+      'syslog/syslog.1',
+      'syslog/syslog',
+    ]) {
       await writeLog(p(name), 10, now);
     }
     await writeLog(p('variant/x.log'), 10, now);
@@ -65,10 +72,22 @@ describe('DiskGuard.checkDeletable (the safety gate) on a real tree', () => {
     ['var/secret.conf', 'protected-path', 'is inside the protected system directory <root>/var'],
     ['var/logs/under-protected.log', 'protected-path', 'is inside the protected system directory <root>/var'],
     ['ros/link-to-secret.conf', 'symlink', 'is a symbolic link'],
-    ['ros/protected-dir/secret.conf', 'protected-path', 'resolves to <root>/var/secret.conf, inside the protected system directory <root>/var'],
-    ['ros/escape/other.log', 'symlink-escape', 'resolves to <root>/elsewhere/other.log, outside its log directory <root>/ros'],
+    [
+      'ros/protected-dir/secret.conf',
+      'protected-path',
+      'resolves to <root>/var/secret.conf, inside the protected system directory <root>/var',
+    ],
+    [
+      'ros/escape/other.log',
+      'symlink-escape',
+      'resolves to <root>/elsewhere/other.log, outside its log directory <root>/ros',
+    ],
     ['ros/into-keep/precious.log', 'symlink-escape', 'outside its log directory'],
-    ['keep/precious.log', 'deletion-disabled', 'deletion is disabled (allow_deletion: false) for <root>/keep (source keep)'],
+    [
+      'keep/precious.log',
+      'deletion-disabled',
+      'deletion is disabled (allow_deletion: false) for <root>/keep (source keep)',
+    ],
     ['flat/sub/deep.log', 'not-recursive', 'is in a subdirectory of <root>/flat, which is not recursive'],
     ['syslog/syslog', 'pattern-mismatch', 'syslog does not match the pattern "syslog.[1-9]*"'],
     ['elsewhere/other.log', 'outside-directories', 'is not inside any configured log directory'],
@@ -102,7 +121,10 @@ describe('DiskGuard.checkDeletable (the safety gate) on a real tree', () => {
     ['//', 'ros//a.log'],
     ['a trailing slash', 'ros/a.log/'],
   ])('refuses a path with %s without resolving it', async (_, path) => {
-    expect(await guard.checkDeletable(`${root}/${path}`)).toMatchObject({ ok: false, code: 'not-normalized' });
+    expect(await guard.checkDeletable(`${root}/${path}`)).toMatchObject({
+      ok: false,
+      code: 'not-normalized',
+    });
   });
 
   it('refuses relative paths and non-strings', async () => {
@@ -116,7 +138,13 @@ describe('DiskGuard.checkDeletable (the safety gate) on a real tree', () => {
   });
 
   it('refuses the real system directories by default', async () => {
-    const system = createDiskGuard({ directories: [{ path: '/var/log', source: 'syslog' }, { path: '/etc', source: 'etc' }] , logger: { debug() {}, info() {}, warn() {}, error() {} } });
+    const system = createDiskGuard({
+      directories: [
+        { path: '/var/log', source: 'syslog' },
+        { path: '/etc', source: 'etc' },
+      ],
+      logger: { debug() {}, info() {}, warn() {}, error() {} },
+    });
     expect(await system.checkDeletable('/var/log/syslog.1')).toMatchObject({
       ok: false,
       code: 'protected-path',
@@ -152,7 +180,9 @@ describe('DiskGuard.checkDeletable (the safety gate) on a real tree', () => {
     // The shell opens the file for appending on fd 3, then becomes `sleep`, which keeps it open.
     const child = spawn('sh', ['-c', 'exec 3>>"$0"; exec sleep 30', path], { stdio: 'ignore' });
     try {
-      await waitFor(() => existsSync(`/proc/${child.pid}/fd/3`) && readlinkSync(`/proc/${child.pid}/fd/3`) === path);
+      await waitFor(
+        () => existsSync(`/proc/${child.pid}/fd/3`) && readlinkSync(`/proc/${child.pid}/fd/3`) === path,
+      );
       expect(await guard.checkDeletable(path)).toMatchObject({ ok: false, code: 'open-for-writing' });
     } finally {
       child.kill();
@@ -184,7 +214,10 @@ describe('DiskGuard.checkDeletable (the safety gate) on a real tree', () => {
         { path: p('ros/nested-keep'), source: 'nested', allowDeletion: false },
       ],
     });
-    expect(await nested.checkDeletable(p('ros/nested-keep/x.log'))).toMatchObject({ ok: false, code: 'deletion-disabled' });
+    expect(await nested.checkDeletable(p('ros/nested-keep/x.log'))).toMatchObject({
+      ok: false,
+      code: 'deletion-disabled',
+    });
     expect(await nested.checkDeletable(p('ros/a.log'))).toMatchObject({ ok: true });
     // A symlinked subdirectory that leads into the nested directory is governed by it too.
     await symlink(p('ros/nested-keep'), p('ros/link-to-nested'));

@@ -33,7 +33,16 @@ describe('isNormalizedAbsolute', () => {
 
 describe('DEFAULT_PROTECTED_PATHS', () => {
   it('lists the system directories of the original daemon and not /tmp', () => {
-    expect(DEFAULT_PROTECTED_PATHS).toEqual(['/var', '/etc', '/usr', '/opt', '/sys', '/proc', '/boot', '/dev']);
+    expect(DEFAULT_PROTECTED_PATHS).toEqual([
+      '/var',
+      '/etc',
+      '/usr',
+      '/opt',
+      '/sys',
+      '/proc',
+      '/boot',
+      '/dev',
+    ]);
     expect(DEFAULT_PROTECTED_PATHS.some((p) => isInside('/tmp/x', p))).toBe(false);
   });
 });

@@ -27,7 +27,11 @@ describe('selectAfterUpload', () => {
   it('selects files uploaded at least keepDays ago, counting from the upload time, not the mtime', () => {
     const selected = selectAfterUpload(candidates, { keepDays: 7, now: NOW });
     expect(paths(selected)).toEqual(['uploaded-8d', 'uploaded-7d']);
-    expect(selected[0]).toMatchObject({ policy: 'after-upload', uploaded: true, reason: 'uploaded 8.0 days ago (keep_days 7)' });
+    expect(selected[0]).toMatchObject({
+      policy: 'after-upload',
+      uploaded: true,
+      reason: 'uploaded 8.0 days ago (keep_days 7)',
+    });
   });
 
   it('selects every uploaded file right after upload when keepDays is 0', () => {
@@ -47,7 +51,9 @@ describe('selectAfterUpload', () => {
   });
 
   it('never selects a pending file, even one uploaded before', () => {
-    expect(paths(selectAfterUpload(candidates, { keepDays: 0, now: NOW + 3650 * DAY }))).not.toContain('requeued');
+    expect(paths(selectAfterUpload(candidates, { keepDays: 0, now: NOW + 3650 * DAY }))).not.toContain(
+      'requeued',
+    );
   });
 });
 
@@ -64,7 +70,9 @@ describe('selectAgeBased', () => {
     );
     expect(paths(selected)).toEqual(['old-uploaded', 'old-failed']);
     expect(selected.map((s) => s.uploaded)).toEqual([true, false]);
-    expect(selected[1]?.reason).toBe('modified 30.0 days ago (max_age_days 14), never uploaded and not queued');
+    expect(selected[1]?.reason).toBe(
+      'modified 30.0 days ago (max_age_days 14), never uploaded and not queued',
+    );
   });
 
   it('never selects a pending file, whatever the clock says', () => {
@@ -96,7 +104,9 @@ describe('selectAgeBased', () => {
   });
 
   it('selects no young file after the clock jumps back years (negative age is zero)', () => {
-    expect(selectAgeBased([file('fresh', { mtimeMs: NOW })], { maxAgeDays: 14, now: NOW - 5 * 365 * DAY })).toEqual([]);
+    expect(
+      selectAgeBased([file('fresh', { mtimeMs: NOW })], { maxAgeDays: 14, now: NOW - 5 * 365 * DAY }),
+    ).toEqual([]);
   });
 
   it('selects all non-pending files after the clock jumps forward by years, and still no pending one', () => {

@@ -3,7 +3,12 @@ import { assessPressure } from '../src/index.js';
 
 const thresholds = { warningThreshold: 0.9, emergencyThreshold: 0.95, reservedBytes: 0 };
 // A 1000-byte disk with `used` bytes in use and nothing reserved for root.
-const disk = (used: number, capacity = 1000) => ({ bsize: 1, blocks: capacity, bfree: capacity - used, bavail: capacity - used });
+const disk = (used: number, capacity = 1000) => ({
+  bsize: 1,
+  blocks: capacity,
+  bfree: capacity - used,
+  bavail: capacity - used,
+});
 
 describe('assessPressure', () => {
   it.each([
