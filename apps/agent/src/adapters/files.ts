@@ -1,0 +1,106 @@
+import { lstat, realpath } from 'node:fs/promises';
+import { basename, isAbsolute, join, relative, sep } from 'node:path';
+import { compileGlob } from '@tvm/disk-guard';
+import fg from 'fast-glob';
+
+/** A configured log directory, as the detector needs it. */
+export interface WatchedDirectory {
+  /** The configured path (may be a symlink). */
+  path: string;
+  source: string;
+  /** A glob on the file's name (fnmatch rules, shared with the deletion gate). */
+  pattern: string;
+  recursive: boolean;
+}
+
+/** A regular file found in a log directory, with what identifies it. */
+export interface FoundFile {
+  path: string;
+  size: number;
+  mtimeMs: number;
+  dev: number;
+  ino: number;
+}
+
+/**
+ * Decides which paths under a directory are log files to upload:
+ * - the name matches `pattern`; with `recursive: false` only files directly in the directory;
+ * - hidden files and anything under a hidden directory are skipped (editors' swap files, `.nfs*` placeholders);
+ * - symlinks are never followed: a symlinked file or directory inside a log directory is skipped, so nothing
+ *   outside the configured trees is uploaded (or later deleted), and ROS's `latest` link does not upload a run
+ *   twice. The configured directory itself may be a symlink: it is resolved once, and files are named by the
+ *   resolved path.
+ */
+export class DirectoryFilter {
+  readonly #matches: (name: string) => boolean;
+
+  constructor(
+    readonly directory: WatchedDirectory,
+    /** The resolved (real) path of the directory. */
+    readonly root: string,
+  ) {
+    this.#matches = compileGlob(directory.pattern);
+  }
+
+  /** True when `path` (absolute) names a file this directory uploads, judged by the name alone. */
+  accepts(path: string): boolean {
+    const rel = relative(this.root, path);
+    if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) return false;
+    const segments = rel.split(sep);
+    if (!this.directory.recursive && segments.length > 1) return false;
+    if (segments.some((segment) => segment.startsWith('.'))) return false;
+    return this.#matches(basename(path));
+  }
+
+  /** Whether `path` or a directory on the way to it is hidden (watchers skip those subtrees). */
+  hidden(path: string): boolean {
+    const rel = relative(this.root, path);
+    if (rel === '' || rel.startsWith('..')) return false;
+    return rel.split(sep).some((segment) => segment.startsWith('.'));
+  }
+}
+
+/** The real path of a directory, or undefined when it does not exist (yet). */
+export async function resolveDirectory(path: string): Promise<string | undefined> {
+  try {
+    return await realpath(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/** `lstat` of a regular file, or undefined when it is gone, not a regular file, or a symlink. */
+export async function statFile(path: string): Promise<FoundFile | undefined> {
+  try {
+    const stat = await lstat(path);
+    if (!stat.isFile()) return undefined;
+    return { path, size: stat.size, mtimeMs: stat.mtimeMs, dev: stat.dev, ino: stat.ino };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Lists the files of one directory that `filter` accepts and that were modified at or after `minMtimeMs`
+ * (fast-glob, without following symlinks). Unreadable subdirectories are skipped, not fatal.
+ */
+export async function scanDirectory(filter: DirectoryFilter, minMtimeMs: number): Promise<FoundFile[]> {
+  const entries = await fg('**/*', {
+    cwd: filter.root,
+    dot: false,
+    onlyFiles: true,
+    followSymbolicLinks: false,
+    deep: filter.directory.recursive ? Infinity : 1,
+    stats: true,
+    suppressErrors: true,
+  });
+  const found: FoundFile[] = [];
+  for (const entry of entries) {
+    const stats = entry.stats;
+    if (!stats || !stats.isFile()) continue; // lstat: symlinks are not files here
+    const path = join(filter.root, entry.path);
+    if (!filter.accepts(path) || stats.mtimeMs < minMtimeMs) continue;
+    found.push({ path, size: stats.size, mtimeMs: stats.mtimeMs, dev: stats.dev, ino: stats.ino });
+  }
+  return found;
+}

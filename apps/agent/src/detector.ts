@@ -1,0 +1,250 @@
+import { watch, type FSWatcher } from 'chokidar';
+import {
+  DirectoryFilter,
+  resolveDirectory,
+  scanDirectory,
+  statFile,
+  type FoundFile,
+  type WatchedDirectory,
+} from './adapters/files.js';
+import type { Clock } from './clock.js';
+import type { AgentLogger } from './logger.js';
+import { StabilityTracker } from './stability.js';
+
+/** A finished file, ready to be queued. */
+export interface ReadyFile extends FoundFile {
+  directory: WatchedDirectory;
+}
+
+/** Options of {@link createDetector}. */
+export interface DetectorOptions {
+  directories: readonly WatchedDirectory[];
+  /** `file_stable_seconds` in ms. */
+  stableMs: number;
+  /**
+   * Scans (start-up and reconcile) consider files modified at or after this time (epoch ms): `now - max_age_days`,
+   * or the agent's start when `scan_existing_files` is off.
+   */
+  scanSince: () => number;
+  clock: Clock;
+  logger: AgentLogger;
+  /** Why a file needs no upload (queued, uploaded, failed unchanged), or undefined when it does. */
+  known: (file: FoundFile) => string | undefined;
+  /** Receives finished files, in batches. */
+  onReady: (files: ReadyFile[]) => Promise<void>;
+  /** How often the directories are re-scanned because watch events get lost. @default 60000 */
+  reconcileIntervalMs?: number;
+  /** How often candidate files are re-checked. @default stableMs / 4, between 100 ms and 5 s */
+  tickMs?: number;
+  /** Watch the directories (tests of the scan alone turn it off). @default true */
+  watch?: boolean;
+}
+
+/** Finds finished files: watch events, a start-up scan and a periodic reconcile scan, through a stability check. */
+export interface Detector {
+  /** Starts watching; with `startupScan`, queues existing files in the background (never blocks the watcher). */
+  start(options: { startupScan: boolean }): Promise<void>;
+  /** One scan of every directory now; resolves when its files were examined (not when they become stable). */
+  scan(reason: string): Promise<void>;
+  /** Re-checks candidate files now (the periodic tick does this by itself). */
+  check(): Promise<void>;
+  /** Files waiting to become stable. */
+  readonly pending: number;
+  close(): Promise<void>;
+}
+
+/** Creates the detector. */
+export function createDetector(options: DetectorOptions): Detector {
+  const { clock, logger } = options;
+  const tracker = new StabilityTracker(options.stableMs);
+  const tickMs = options.tickMs ?? Math.min(5_000, Math.max(100, options.stableMs / 4));
+  const reconcileMs = options.reconcileIntervalMs ?? 60_000;
+  const controller = new AbortController();
+  const filters = new Map<string, DirectoryFilter>(); // by configured path, once resolved
+  const watchers: FSWatcher[] = [];
+  const directoryOf = new Map<string, DirectoryFilter>(); // candidate path -> its directory
+  let ticking = false;
+  let checking: Promise<void> | undefined;
+  let closed = false;
+
+  async function resolveAll(): Promise<void> {
+    for (const directory of options.directories) {
+      if (filters.has(directory.path)) continue;
+      const root = await resolveDirectory(directory.path);
+      if (root === undefined) {
+        logger.debug(
+          `Log directory ${directory.path} (${directory.source}) does not exist yet; looking again later`,
+        );
+        continue;
+      }
+      const filter = new DirectoryFilter(directory, root);
+      filters.set(directory.path, filter);
+      if (options.watch !== false && !closed) startWatcher(filter);
+    }
+  }
+
+  function startWatcher(filter: DirectoryFilter): void {
+    const watcher = watch(filter.root, {
+      ignoreInitial: true,
+      followSymlinks: false,
+      ...(filter.directory.recursive ? {} : { depth: 0 }),
+      ignored: (path: string) => filter.hidden(path),
+    });
+    // A rename into place (logrotate's syslog -> syslog.1) arrives as `add` of the new name.
+    const seen = (path: string) => {
+      if (filter.accepts(path)) void consider(path, filter, 'watch');
+    };
+    watcher.on('add', seen);
+    watcher.on('change', seen);
+    watcher.on('unlink', (path: string) => {
+      tracker.forget(path);
+      directoryOf.delete(path);
+    });
+    watcher.on('error', (error: unknown) =>
+      logger.warn(
+        `Watching ${filter.root} failed (the reconcile scan still finds its files): ${String(error)}`,
+      ),
+    );
+    watchers.push(watcher);
+  }
+
+  async function consider(
+    path: string,
+    filter: DirectoryFilter,
+    why: string,
+    found?: FoundFile,
+  ): Promise<void> {
+    if (closed || tracker.has(path)) return;
+    const file = found ?? (await statFile(path));
+    if (!file) return;
+    const reason = options.known(file);
+    if (reason !== undefined) {
+      if (why === 'watch') logger.debug(`Ignoring ${path}: ${reason}`);
+      return;
+    }
+    directoryOf.set(path, filter);
+    const verdict = tracker.observe(path, file, clock.now());
+    if (verdict === 'ready') {
+      directoryOf.delete(path);
+      await options.onReady([{ ...file, directory: filter.directory }]);
+    } else {
+      logger.debug(`Waiting for ${path} to stay unchanged for ${options.stableMs / 1000}s (found by ${why})`);
+      ensureTicking();
+    }
+  }
+
+  function ensureTicking(): void {
+    if (ticking || closed) return;
+    ticking = true;
+    void (async () => {
+      try {
+        while (!closed && tracker.size > 0) {
+          await clock.sleep(tickMs, controller.signal);
+          await check();
+        }
+      } catch {
+        // Aborted by close().
+      } finally {
+        ticking = false;
+      }
+    })();
+  }
+
+  function check(): Promise<void> {
+    checking ??= (async () => {
+      try {
+        const ready: ReadyFile[] = [];
+        for (const path of [...tracker.paths()]) {
+          const filter = directoryOf.get(path);
+          const file = await statFile(path);
+          if (!filter || !file) {
+            tracker.forget(path);
+            directoryOf.delete(path);
+            continue;
+          }
+          if (tracker.observe(path, file, clock.now()) === 'ready') {
+            directoryOf.delete(path);
+            if (options.known(file) === undefined) ready.push({ ...file, directory: filter.directory });
+          }
+        }
+        if (ready.length > 0) await options.onReady(ready);
+      } finally {
+        checking = undefined;
+      }
+    })();
+    return checking;
+  }
+
+  async function scan(reason: string): Promise<void> {
+    await resolveAll();
+    const since = options.scanSince();
+    const ready: ReadyFile[] = [];
+    let found = 0;
+    for (const filter of filters.values()) {
+      let files: FoundFile[];
+      try {
+        files = await scanDirectory(filter, since);
+      } catch (error) {
+        logger.warn(`Scanning ${filter.root} failed: ${(error as Error).message}`);
+        continue;
+      }
+      for (const file of files) {
+        if (closed) return;
+        if (tracker.has(file.path) || options.known(file) !== undefined) continue;
+        found++;
+        directoryOf.set(file.path, filter);
+        if (tracker.observe(file.path, file, clock.now()) === 'ready') {
+          directoryOf.delete(file.path);
+          ready.push({ ...file, directory: filter.directory });
+        }
+      }
+    }
+    if (found > 0) logger.info(`${reason}: found ${found} new file(s), ${ready.length} ready to queue`);
+    else logger.debug(`${reason}: nothing new`);
+    if (ready.length > 0) await options.onReady(ready);
+    if (tracker.size > 0) ensureTicking();
+  }
+
+  async function reconcileLoop(): Promise<void> {
+    try {
+      for (;;) {
+        await clock.sleep(reconcileMs, controller.signal);
+        await scan('Reconcile scan').catch((error: unknown) =>
+          logger.warn(`Reconcile scan failed: ${(error as Error).message}`),
+        );
+      }
+    } catch {
+      // Aborted by close().
+    }
+  }
+
+  return {
+    async start({ startupScan }) {
+      await resolveAll();
+      for (const directory of options.directories) {
+        if (!filters.has(directory.path)) {
+          logger.warn(
+            `Log directory ${directory.path} (${directory.source}) does not exist; watching for it`,
+          );
+        }
+      }
+      if (startupScan) {
+        void scan('Startup scan').catch((error: unknown) =>
+          logger.warn(`Startup scan failed: ${(error as Error).message}`),
+        );
+      }
+      void reconcileLoop();
+    },
+    scan,
+    check,
+    get pending() {
+      return tracker.size;
+    },
+    async close() {
+      closed = true;
+      controller.abort();
+      await Promise.all(watchers.splice(0).map((w) => w.close()));
+      await checking;
+    },
+  };
+}

@@ -1,0 +1,152 @@
+import { mkdir, mkdtemp, rename, symlink, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createFakeClock } from '@tvm/test-utils';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { WatchedDirectory } from '../src/adapters/files.js';
+import { createDetector, type Detector, type ReadyFile } from '../src/detector.js';
+import { silentLogger } from '../src/logger.js';
+
+const HOUR = 3_600_000;
+let detector: Detector | undefined;
+afterEach(async () => {
+  await detector?.close();
+  detector = undefined;
+});
+
+async function tree(files: Record<string, string>, ageMs = HOUR): Promise<string> {
+  const root = await mkdtemp(join(tmpdir(), 'agent-detector-'));
+  const when = new Date(Date.now() - ageMs);
+  for (const [name, body] of Object.entries(files)) {
+    await mkdir(join(root, name, '..'), { recursive: true });
+    await writeFile(join(root, name), body);
+    await utimes(join(root, name), when, when);
+  }
+  return root;
+}
+
+function setup(
+  directories: WatchedDirectory[],
+  extra: { watch?: boolean; known?: (path: string) => boolean } = {},
+) {
+  const clock = createFakeClock(Date.now());
+  const ready: ReadyFile[] = [];
+  detector = createDetector({
+    directories,
+    stableMs: 60_000,
+    scanSince: () => clock.now() - 3 * 24 * HOUR,
+    clock,
+    logger: silentLogger,
+    known: (file) => (extra.known?.(file.path) ? 'known' : undefined),
+    onReady: async (files) => {
+      ready.push(...files);
+    },
+    watch: extra.watch ?? false,
+  });
+  return { clock, ready, detector };
+}
+
+async function until(predicate: () => boolean, ms = 5_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('createDetector', () => {
+  it('scans nested folders, skipping hidden files, other names, symlinks and known files', async () => {
+    const root = await tree({
+      'run-1/launch.log': 'a',
+      'run-1/deep/rosout.log': 'b',
+      '.hidden.log': 'c',
+      '.cache/x.log': 'd',
+      'top.log': 'e',
+      'known.log': 'f',
+    });
+    await symlink(join(root, 'run-1'), join(root, 'latest'));
+    await symlink(join(root, 'top.log'), join(root, 'link.log'));
+    const { ready, detector } = setup([{ path: root, source: 'ros', pattern: '*.log', recursive: true }], {
+      known: (path) => path.endsWith('known.log'),
+    });
+    await detector.scan('test');
+    expect(ready.map((f) => f.path.slice(root.length + 1)).sort()).toEqual([
+      'run-1/deep/rosout.log',
+      'run-1/launch.log',
+      'top.log',
+    ]);
+    expect(ready[0]?.directory.source).toBe('ros');
+  });
+
+  it('honours recursive: false and the fnmatch pattern on the name', async () => {
+    const root = await tree({
+      syslog: 'live',
+      'syslog.1': 'a',
+      'syslog.2.gz': 'b',
+      'sub/syslog.3': 'c',
+      'kern.log': 'd',
+    });
+    const { ready, detector } = setup([
+      { path: root, source: 'syslog', pattern: 'syslog.[1-9]*', recursive: false },
+    ]);
+    await detector.scan('test');
+    expect(ready.map((f) => f.path.slice(root.length + 1)).sort()).toEqual(['syslog.1', 'syslog.2.gz']);
+  });
+
+  it('ignores files older than the scan horizon', async () => {
+    const root = await tree({ 'old.log': 'x' }, 4 * 24 * HOUR);
+    const { ready, detector } = setup([{ path: root, source: 'a', pattern: '*', recursive: true }]);
+    await detector.scan('test');
+    expect(ready).toEqual([]);
+  });
+
+  it('waits until a fresh file has been unchanged for the stable period', async () => {
+    const root = await tree({}, 0);
+    await writeFile(join(root, 'fresh.log'), 'growing');
+    const { clock, ready, detector } = setup([{ path: root, source: 'a', pattern: '*', recursive: true }]);
+    await detector.scan('test');
+    expect(ready).toEqual([]);
+    expect(detector.pending).toBe(1);
+    await clock.advance(30_000);
+    await writeFile(join(root, 'fresh.log'), 'growing more');
+    await detector.check();
+    await clock.advance(59_000);
+    await detector.check();
+    expect(ready).toEqual([]);
+    await clock.advance(2_000);
+    await detector.check();
+    expect(ready.map((f) => f.size)).toEqual([12]);
+  });
+
+  it('sees a file renamed into place by logrotate (syslog -> syslog.1)', async () => {
+    const root = await tree({ syslog: 'yesterday' });
+    const { ready, detector } = setup(
+      [{ path: root, source: 'syslog', pattern: 'syslog.[1-9]*', recursive: false }],
+      {
+        watch: true,
+      },
+    );
+    await detector.start({ startupScan: true });
+    await new Promise((r) => setTimeout(r, 200)); // let the watcher settle
+    expect(ready).toEqual([]);
+    await rename(join(root, 'syslog'), join(root, 'syslog.1'));
+    await until(() => ready.length === 1);
+    expect(ready[0]?.path).toBe(join(root, 'syslog.1'));
+  });
+
+  it('sees files created in new nested folders', async () => {
+    const root = await tree({});
+    const { ready, detector } = setup([{ path: root, source: 'ros', pattern: '*', recursive: true }], {
+      watch: true,
+    });
+    await detector.start({ startupScan: false });
+    await new Promise((r) => setTimeout(r, 200));
+    await mkdir(join(root, 'run-2', 'nested'), { recursive: true });
+    await new Promise((r) => setTimeout(r, 100));
+    // Written elsewhere and moved in, so the first event already sees the finished file.
+    const staging = await tree({ 'a.log': 'x' });
+    const file = join(root, 'run-2', 'nested', 'a.log');
+    await rename(join(staging, 'a.log'), file);
+    await until(() => ready.some((f) => f.path === file));
+  });
+});
