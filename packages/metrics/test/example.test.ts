@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,5 +41,16 @@ describe('examples/basic.ts', () => {
       await cloudwatch.close();
       await rm(scratch, { recursive: true, force: true });
     }
+  });
+});
+
+describe('README.md', () => {
+  it('shows examples/basic.ts verbatim', async () => {
+    const [readme, example] = await Promise.all(
+      ['../README.md', '../examples/basic.ts'].map((file) =>
+        readFile(fileURLToPath(new URL(file, import.meta.url)), 'utf8'),
+      ),
+    );
+    expect(readme).toContain(`\`\`\`ts\n${example}\`\`\``);
   });
 });
