@@ -19,3 +19,5 @@ export type {
 } from './fake-cloudwatch.js';
 export { startFaultProxy } from './fault-proxy.js';
 export type { FaultMode, FaultProxy, FaultProxyOptions } from './fault-proxy.js';
+export { startMultipartShim } from './s3-multipart-shim.js';
+export type { MultipartShim, MultipartShimOptions } from './s3-multipart-shim.js';

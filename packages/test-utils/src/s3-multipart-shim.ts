@@ -1,0 +1,175 @@
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
+import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+
+/**
+ * s3rver 3.7 has no ListParts, ListMultipartUploads or AbortMultipartUpload, and answers an unknown upload id
+ * with a 500 (or silently creates it). A resumable uploader needs S3's behaviour for all of them, so this HTTP
+ * front answers those calls from s3rver's own upload directory (`<directory>/<bucket>/._S3rver_uploads/<id>/`) and
+ * passes everything else through unchanged.
+ */
+export interface MultipartShim {
+  /** `http://127.0.0.1:<port>`: a path-style endpoint. */
+  endpoint: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Options of {@link startMultipartShim}: the local S3 server behind it. */
+export interface MultipartShimOptions {
+  /** The s3rver port (`LocalS3.port`). */
+  port: number;
+  /** The s3rver storage directory (`LocalS3.directory`). */
+  directory: string;
+}
+
+const UPLOADS_DIR = '._S3rver_uploads';
+
+/** Starts the front on 127.0.0.1 (a free port). */
+export async function startMultipartShim(options: MultipartShimOptions): Promise<MultipartShim> {
+  const uploadDir = (bucket: string, uploadId: string) =>
+    join(options.directory, bucket, UPLOADS_DIR, uploadId);
+  const exists = (path: string) =>
+    stat(path).then(
+      () => true,
+      () => false,
+    );
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
+    const url = new URL(req.url ?? '/', 'http://shim');
+    const [, bucket = '', ...keyParts] = url.pathname.split('/');
+    const key = decodeURIComponent(keyParts.join('/'));
+    const uploadId = url.searchParams.get('uploadId');
+    if (uploadId !== null && key !== '') {
+      const dir = uploadDir(bucket, uploadId);
+      if (!/^[0-9a-f]+$/i.test(uploadId) || !(await exists(join(dir, 'key')))) {
+        await drain(req);
+        reply(res, 404, errorXml('NoSuchUpload', 'The specified upload does not exist.'));
+        return true;
+      }
+      if (req.method === 'GET') {
+        await drain(req);
+        reply(res, 200, await listPartsXml(dir, bucket, key, uploadId));
+        return true;
+      }
+      if (req.method === 'DELETE') {
+        await drain(req);
+        await rm(dir, { recursive: true, force: true });
+        res.writeHead(204).end();
+        return true;
+      }
+      return false; // UploadPart and CompleteMultipartUpload of a known upload: s3rver handles them.
+    }
+    if (req.method === 'GET' && key === '' && url.searchParams.has('uploads')) {
+      await drain(req);
+      reply(
+        res,
+        200,
+        await listUploadsXml(join(options.directory, bucket, UPLOADS_DIR), bucket, url.searchParams),
+      );
+      return true;
+    }
+    return false;
+  };
+
+  const pass = (req: IncomingMessage, res: ServerResponse): void => {
+    const upstream = httpRequest(
+      { host: '127.0.0.1', port: options.port, method: req.method, path: req.url, headers: req.headers },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    upstream.on('error', () => res.destroy());
+    req.on('error', () => upstream.destroy());
+    req.pipe(upstream);
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).then(
+      (handled) => {
+        if (!handled) pass(req, res);
+      },
+      (error: unknown) => reply(res, 500, errorXml('InternalError', String(error))),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+async function listPartsXml(dir: string, bucket: string, key: string, uploadId: string): Promise<string> {
+  const parts: string[] = [];
+  const names = (await readdir(dir))
+    .filter((name) => /^\d+$/.test(name))
+    .sort((a, b) => Number(a) - Number(b));
+  for (const name of names) {
+    // s3rver writes `<n>.md5` only once a part arrived whole: a part cut off mid-transfer is not listed, as in S3.
+    const md5 = await readFile(join(dir, `${name}.md5`), 'utf8').catch(() => undefined);
+    if (md5 === undefined) continue;
+    const { size, mtime } = await stat(join(dir, name));
+    parts.push(
+      `<Part><PartNumber>${name}</PartNumber><LastModified>${mtime.toISOString()}</LastModified>` +
+        `<ETag>"${md5}"</ETag><Size>${size}</Size></Part>`,
+    );
+  }
+  return (
+    `<?xml version="1.0" encoding="UTF-8"?>\n<ListPartsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">` +
+    `<Bucket>${escapeXml(bucket)}</Bucket><Key>${escapeXml(key)}</Key><UploadId>${uploadId}</UploadId>` +
+    `<IsTruncated>false</IsTruncated>${parts.join('')}</ListPartsResult>`
+  );
+}
+
+async function listUploadsXml(root: string, bucket: string, query: URLSearchParams): Promise<string> {
+  const prefix = query.get('prefix') ?? '';
+  const uploads: string[] = [];
+  const ids = await readdir(root).catch(() => [] as string[]);
+  for (const id of ids.sort()) {
+    const key = await readFile(join(root, id, 'key'), 'utf8').catch(() => undefined);
+    if (key === undefined || !key.startsWith(prefix)) continue;
+    const { mtime } = await stat(join(root, id, 'key'));
+    uploads.push(
+      `<Upload><Key>${escapeXml(key)}</Key><UploadId>${id}</UploadId>` +
+        `<Initiated>${mtime.toISOString()}</Initiated></Upload>`,
+    );
+  }
+  return (
+    `<?xml version="1.0" encoding="UTF-8"?>\n<ListMultipartUploadsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">` +
+    `<Bucket>${escapeXml(bucket)}</Bucket><Prefix>${escapeXml(prefix)}</Prefix>` +
+    `<IsTruncated>false</IsTruncated>${uploads.join('')}</ListMultipartUploadsResult>`
+  );
+}
+
+function errorXml(code: string, message: string): string {
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${escapeXml(message)}</Message><RequestId>SHIM</RequestId></Error>`;
+}
+
+function reply(res: ServerResponse, status: number, body: string): void {
+  res.writeHead(status, {
+    'content-type': 'application/xml',
+    'content-length': String(Buffer.byteLength(body)),
+  });
+  res.end(body);
+}
+
+/** S3 reads a request's body before answering; a client still sending would otherwise see a reset. */
+function drain(req: IncomingMessage): Promise<void> {
+  return new Promise((resolve) => {
+    req.resume();
+    req.on('end', resolve);
+    req.on('error', () => resolve());
+  });
+}
+
+function escapeXml(text: string): string {
+  return text.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`);
+}
