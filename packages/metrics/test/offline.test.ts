@@ -1,4 +1,5 @@
 import { readdir, readFile, writeFile, mkdir } from 'node:fs/promises';
+import { createServer, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import type { FakeCloudWatchMode } from '@tvm/test-utils';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -220,5 +221,24 @@ describe('createMetrics offline buffer', () => {
     const metrics = world.create();
     expect(metrics.snapshot().bufferedPoints).toBe(1);
     expect(world.logger.lines[0]?.message).toMatch(/skipped 2 invalid entries/);
+  });
+
+  it('ends stop() at stopTimeoutMs when the endpoint accepts and never answers, saving the points', async () => {
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => sockets.push(socket)); // reads nothing, answers nothing
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as { port: number };
+    try {
+      const client = world.cloudwatch.client({ endpoint: `http://127.0.0.1:${port}`, maxAttempts: 1 });
+      const metrics = world.create({ client, stopTimeoutMs: 200 });
+      metrics.start();
+      metrics.fileUploaded(3);
+      await metrics.stop();
+      expect(metrics.snapshot().lastError).toMatchObject({ code: 'publish-failed', category: 'aborted' });
+      expect(await bufferedOnDisk(world.bufferFile)).toHaveLength(2);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
   });
 });
