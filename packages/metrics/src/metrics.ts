@@ -256,14 +256,15 @@ export function createMetrics(options: MetricsOptions): Metrics {
         logger.warn(`Metrics buffer ${bufferFile}: skipped ${loaded.invalid} invalid entries`);
     } catch (error) {
       // Never let a metrics file stop the agent from starting: record, log, go on with an empty buffer.
-      noteError('buffer-io', error, `Could not read the metrics buffer ${bufferFile}`);
+      const { message } = noteError('buffer-io', error);
+      logger.warn(`Could not read the metrics buffer ${bufferFile}: ${message}`);
     }
   }
 
-  function noteError(code: MetricsErrorCode, cause: unknown, what: string): Classification {
+  /** Classifies an error and keeps it as the snapshot's `lastError`. */
+  function noteError(code: MetricsErrorCode, cause: unknown): Classification {
     const classification = classify(cause, { now: clock.now() });
     lastError = { code, category: classification.category, message: classification.message, at: clock.now() };
-    if (code === 'buffer-io') logger.warn(`${what}: ${classification.message}`);
     return classification;
   }
 
@@ -346,7 +347,8 @@ export function createMetrics(options: MetricsOptions): Metrics {
         await saveBuffer(bufferFile, pending);
         fileHasPoints = pending.length > 0;
       } catch (error) {
-        noteError('buffer-io', error, `Could not write the metrics buffer ${bufferFile}`);
+        const { message } = noteError('buffer-io', error);
+        logger.warn(`Could not write the metrics buffer ${bufferFile}: ${message}`);
       }
     }
     const result: PublishResult = { sent, buffered: pending.length };
@@ -363,7 +365,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
     error: unknown,
     group: readonly MetricPoint[],
   ): { classification: Classification; dropped: boolean } {
-    const classification = noteError('publish-failed', error, 'PutMetricData failed');
+    const classification = noteError('publish-failed', error);
     const droppable =
       classification.category !== 'aborted' &&
       (classification.scope === 'file' || classification.category === 'unknown');

@@ -241,4 +241,21 @@ describe('createMetrics offline buffer', () => {
       await new Promise<void>((resolve) => silent.close(() => resolve()));
     }
   });
+
+  it('keeps points in memory and says so when the buffer file cannot be written', async () => {
+    await writeFile(`${world.dir}/not-a-directory`, '');
+    const metrics = world.create({ bufferFile: `${world.dir}/not-a-directory/buffer.json` });
+    metrics.start();
+    await world.cloudwatch.setMode('refuse');
+    metrics.fileUploaded(1);
+    await world.tick(metrics);
+    expect(metrics.snapshot()).toMatchObject({ bufferedPoints: 2, lastError: { code: 'buffer-io' } });
+    expect(world.logger.lines.at(-1)?.message).toMatch(
+      /^Could not write the metrics buffer .*buffer\.json: /,
+    );
+
+    await world.cloudwatch.setMode('up');
+    await world.tick(metrics);
+    expect(world.cloudwatch.metricData()).toHaveLength(2);
+  });
 });
