@@ -55,17 +55,22 @@ export function createFakeClock(start = Date.UTC(2025, 9, 20)): FakeClock {
     sleep(ms, signal) {
       if (signal?.aborted) return Promise.reject(abortError(signal));
       return new Promise<void>((resolve, reject) => {
-        const sleeper: Sleeper = { at: current + Math.max(0, ms), seq: seq++, resolve: () => resolve() };
-        sleepers.push(sleeper);
-        signal?.addEventListener(
-          'abort',
-          () => {
-            const index = sleepers.indexOf(sleeper);
-            if (index >= 0) sleepers.splice(index, 1);
-            reject(abortError(signal));
+        // The listener goes when the sleep ends either way: long fake-time loops would otherwise pile them up.
+        const onAbort = () => {
+          const index = sleepers.indexOf(sleeper);
+          if (index >= 0) sleepers.splice(index, 1);
+          reject(abortError(signal as AbortSignal));
+        };
+        const sleeper: Sleeper = {
+          at: current + Math.max(0, ms),
+          seq: seq++,
+          resolve: () => {
+            signal?.removeEventListener('abort', onAbort);
+            resolve();
           },
-          { once: true },
-        );
+        };
+        sleepers.push(sleeper);
+        signal?.addEventListener('abort', onAbort, { once: true });
       });
     },
     advance: (ms) => wakeDue(current + ms),
