@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG_PATH, loadConfig, type LoadedConfig } from './config.js';
 import { describeConfig } from './config-summary.js';
+import { OPS_USAGE, runOpsCommand } from './commands/index.js';
 import { AgentError } from './errors.js';
 import { createLogger, isLogLevel } from './logger.js';
 import { VERSION } from './version.js';
@@ -9,12 +10,14 @@ import { VERSION } from './version.js';
 const USAGE = `Usage:
   tvm-upload run [--config <path>] [--log-level debug|info|warn|error] [--test-config]
   tvm-upload check-config [--config <path>]
-  tvm-upload --version
+${OPS_USAGE}  tvm-upload --version
 Default config: ${DEFAULT_CONFIG_PATH}
 `;
 
 /** Runs one `tvm-upload` command and resolves to its exit code. */
 async function main(argv: string[]): Promise<number> {
+  const opsExitCode = await runOpsCommand(argv);
+  if (opsExitCode !== undefined) return opsExitCode;
   let parsed;
   try {
     parsed = parseArgs({
@@ -58,6 +61,8 @@ async function main(argv: string[]): Promise<number> {
     const loaded = await readConfig(configPath);
     if (!loaded) return 1;
     const logger = createLogger({ level });
+    // The SDK's Node 20 end-of-support notice would open every journal after each start; toolchain.md tracks it.
+    process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
     const { runAgent } = await import('./run.js');
     return runAgent({ configPath, loaded, logger });
   }

@@ -106,11 +106,11 @@ const schema = z.strictObject({
       checksum_mode: z
         .enum(['when_supported', 'when_required'], { error: 'must be when_supported or when_required' })
         .default('when_supported'),
-      multipart_threshold_mb: positive().default(16),
+      multipart_threshold_mb: positive().default(8),
       part_size_mb: z
         .number({ error: 'must be a number' })
         .min(5, { error: 'must be >= 5 (S3 rejects smaller multipart parts)' })
-        .default(16),
+        .default(8),
       concurrency: int(1, 64).default(4),
     },
     { error: 'must be a mapping with at least bucket and region' },

@@ -49,8 +49,8 @@ describe('parseConfig', () => {
       credentials_path: '/home/u/.aws',
       force_path_style: false,
       checksum_mode: 'when_supported',
-      multipart_threshold_mb: 16,
-      part_size_mb: 16,
+      multipart_threshold_mb: 8,
+      part_size_mb: 8,
       concurrency: 4,
     });
     expect(config.upload).toEqual({

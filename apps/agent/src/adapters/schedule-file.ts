@@ -1,0 +1,45 @@
+import { open, readFile, rename } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+/** What `schedule.json` remembers: the occurrence date (`YYYY-MM-DD`) each daily job last ran for. */
+export interface ScheduleRecord {
+  daily_upload?: string;
+  age_based_cleanup?: string;
+}
+
+/** Reads the schedule record; a missing or unreadable file is an empty record (the job then runs, once). */
+export async function readScheduleRecord(path: string): Promise<ScheduleRecord> {
+  try {
+    const parsed: unknown = JSON.parse(await readFile(path, 'utf8'));
+    if (typeof parsed !== 'object' || parsed === null) return {};
+    const record: ScheduleRecord = {};
+    for (const key of ['daily_upload', 'age_based_cleanup'] as const) {
+      const value = (parsed as Record<string, unknown>)[key];
+      if (typeof value === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(value)) record[key] = value;
+    }
+    return record;
+  } catch {
+    return {};
+  }
+}
+
+/** Writes the record durably (temp file, fsync, rename, fsync of the directory), so power loss keeps a whole one. */
+export async function writeScheduleRecord(path: string, record: ScheduleRecord): Promise<void> {
+  const temp = `${path}.tmp`;
+  const handle = await open(temp, 'w');
+  try {
+    await handle.writeFile(`${JSON.stringify(record, null, 2)}\n`);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(temp, path);
+  const dir = await open(dirname(path), 'r');
+  try {
+    await dir.sync();
+  } catch {
+    // Some filesystems refuse fsync on a directory; the rename is still atomic.
+  } finally {
+    await dir.close();
+  }
+}
