@@ -143,15 +143,13 @@ describe('createUploader().upload with resumeState', () => {
       onStateChange: async (state) => {
         if (!aborted && state?.uploadId === saved.uploadId) {
           aborted = true; // e.g. the stale-upload clean-up of another process
-          await s3
-            .client({ endpoint: shim.endpoint })
-            .send(
-              new AbortMultipartUploadCommand({
-                Bucket: s3.bucket,
-                Key: state.key,
-                UploadId: state.uploadId,
-              }),
-            );
+          await s3.client({ endpoint: shim.endpoint }).send(
+            new AbortMultipartUploadCommand({
+              Bucket: s3.bucket,
+              Key: state.key,
+              UploadId: state.uploadId,
+            }),
+          );
         }
       },
     });
