@@ -197,7 +197,14 @@ type Out = Record<string, unknown>;
 /** Copies the fields normalisation does not own, so unknown fields survive every rewrite. */
 function copyExtras(out: Out, raw: Record<string, unknown>, known: ReadonlySet<string>): void {
   for (const key of Object.keys(raw)) {
-    if (!known.has(key) && raw[key] !== undefined) out[key] = raw[key];
+    if (known.has(key) || raw[key] === undefined) continue;
+    // defineProperty, not assignment: a hand-edited `"__proto__"` field must stay a field, not become a prototype.
+    Object.defineProperty(out, key, {
+      value: raw[key],
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
 }
 

@@ -55,7 +55,8 @@ export class UploadQueue {
 
   /**
    * Queues a file. De-duplicated by path: when `filepath` is queued already, the existing entry is kept as it is
-   * and the result is `false`.
+   * and the result is `false`. A path on the failed list leaves it (a failed file detected again is retried);
+   * skip `failed.has(path)` before calling this to leave failed files alone.
    * @throws QueueError `INVALID_ENTRY` without a non-empty string `filepath` or with a malformed field.
    */
   async add(input: QueueEntryInput): Promise<boolean> {
@@ -66,7 +67,15 @@ export class UploadQueue {
       return false;
     }
     this.#core.queueEntries.set(entry.filepath, entry);
-    await this.#core.changed('queue');
+    const failed = this.#core.failedEntries.get(entry.filepath);
+    if (failed) {
+      // A failed file detected again (the runbook's restart or `touch`) is queued again, and leaves the list.
+      this.#core.failedEntries.delete(entry.filepath);
+      this.#core.noteRequeued(failed);
+      await this.#core.changed('queue', 'failed');
+    } else {
+      await this.#core.changed('queue');
+    }
     return true;
   }
 

@@ -82,6 +82,20 @@ describe('FailedList', () => {
     ).toEqual(['/a', '/b']);
   });
 
+  it("leaves the list when the file is queued again (the runbook's restart or touch)", async () => {
+    const f = await fixture();
+    const store = await f.open();
+    await store.failed.add({ filepath: '/a', category: 'not_found', message: 'gone' });
+    await expect(store.queue.add({ filepath: '/a', size: 3 })).resolves.toBe(true);
+    expect(store.failed.has('/a')).toBe(false);
+    expect((await readJson(join(f.dir, 'failed.json'))).files).toEqual([]);
+    expect((await readJson(join(f.dir, 'queue.json'))).files[0]).toMatchObject({
+      filepath: '/a',
+      size: 3,
+      attempts: 0,
+    });
+  });
+
   it('removes an entry without requeueing it', async () => {
     const f = await fixture();
     const store = await f.open();
