@@ -1,0 +1,144 @@
+import { mkdir, mkdtemp, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { stringify } from 'yaml';
+import { parseConfig, type AgentConfig } from '../src/config.js';
+import { createLogger, type AgentLogger } from '../src/logger.js';
+
+/** A temp tree for one agent: log directories, state, AWS credentials. */
+export interface Workspace {
+  root: string;
+  logs: string;
+  state: string;
+  aws: string;
+  configFile: string;
+}
+
+/** Creates the tree and a credentials file whose `test` profile s3rver accepts. */
+export async function makeWorkspace(accessKeyId = 'S3RVER'): Promise<Workspace> {
+  const root = await mkdtemp(join(tmpdir(), 'agent-e2e-'));
+  const ws = {
+    root,
+    logs: join(root, 'logs'),
+    state: join(root, 'state'),
+    aws: join(root, 'aws'),
+    configFile: join(root, 'config.yaml'),
+  };
+  for (const dir of [ws.logs, ws.state, ws.aws]) await mkdir(dir, { recursive: true });
+  await writeCredentials(ws, accessKeyId);
+  return ws;
+}
+
+/** Rewrites the `test` profile of the workspace's credentials file. */
+export async function writeCredentials(ws: Workspace, accessKeyId: string): Promise<void> {
+  await writeFile(
+    join(ws.aws, 'credentials'),
+    `[test]\naws_access_key_id = ${accessKeyId}\naws_secret_access_key = S3RVER\n`,
+  );
+}
+
+/** The four sources of a vehicle, under the workspace's log directory. */
+export const SOURCES = ['terminal', 'ros', 'syslog', 'ros2'] as const;
+
+type Tree = Record<string, unknown>;
+
+function merge(base: Tree, extra: Tree): Tree {
+  const out: Tree = { ...base };
+  for (const [key, value] of Object.entries(extra)) {
+    const current = out[key];
+    out[key] =
+      value && typeof value === 'object' && !Array.isArray(value) && current && typeof current === 'object'
+        ? merge(current as Tree, value as Tree)
+        : value;
+  }
+  return out;
+}
+
+/** A config document for the workspace against `endpoint`; `extra` is merged in. */
+export function configDocument(ws: Workspace, endpoint: string, bucket: string, extra: Tree = {}): Tree {
+  return merge(
+    {
+      vehicle_id: 'vehicle-CN-001',
+      log_directories: SOURCES.map((source) => ({ path: join(ws.logs, source), source })),
+      s3: {
+        bucket,
+        region: 'cn-north-1',
+        profile: 'test',
+        credentials_path: ws.aws,
+        endpoint,
+        force_path_style: true,
+        checksum_mode: 'when_required',
+      },
+      upload: {
+        file_stable_seconds: 1,
+        operational_hours: { enabled: false },
+        queue_file: join(ws.state, 'queue.json'),
+        processed_files_registry: { registry_file: join(ws.state, 'processed_files.json') },
+        retry: { initial_delay_seconds: 0.05, max_delay_seconds: 0.5 },
+        timezone: 'UTC',
+      },
+      monitoring: { cloudwatch_enabled: false },
+    },
+    extra,
+  );
+}
+
+/** Writes the config file and returns it parsed. */
+export async function writeConfig(ws: Workspace, document: Tree): Promise<AgentConfig> {
+  const text = stringify(document);
+  await writeFile(ws.configFile, text);
+  return parseConfig(text, { env: {} }).config;
+}
+
+/** Writes a log file (creating folders), with its mtime `ageMs` in the past. */
+export async function writeLog(path: string, body: string | Buffer, ageMs = 3_600_000): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path, body);
+  const when = new Date(Date.now() - ageMs);
+  await utimes(path, when, when);
+}
+
+/** A logger that keeps its lines (without the journal prefix) for assertions. */
+export function captureLogger(): AgentLogger & { lines: string[] } {
+  const lines: string[] = [];
+  const logger = createLogger({
+    level: 'debug',
+    journal: true,
+    write: (line) => lines.push(line.replace(/^<\d>/, '').trimEnd()),
+  });
+  return Object.assign(logger, { lines });
+}
+
+/** Every object in the bucket: key -> bytes. */
+export async function objects(client: S3Client, bucket: string): Promise<Map<string, Buffer>> {
+  const out = new Map<string, Buffer>();
+  let token: string | undefined;
+  do {
+    const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }));
+    for (const item of page.Contents ?? []) {
+      const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: item.Key }));
+      out.set(
+        item.Key as string,
+        Buffer.from(
+          await (got.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),
+        ),
+      );
+    }
+    token = page.NextContinuationToken;
+  } while (token);
+  return out;
+}
+
+/** Polls `predicate` in real time. */
+export async function until(
+  predicate: () => boolean | Promise<boolean>,
+  ms = 10_000,
+  what = 'condition',
+): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
