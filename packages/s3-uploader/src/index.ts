@@ -8,6 +8,7 @@ export {
 } from './uploader.js';
 export type {
   StaleUploadsResult,
+  StreamUploadRequest,
   UploadProgress,
   UploadRequest,
   UploadResult,

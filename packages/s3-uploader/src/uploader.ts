@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
+import { Readable, Transform } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { classify, classifyObjectLimits, type Classification } from '@tvm/error-classification';
 import {
@@ -10,7 +11,7 @@ import {
   ShortReadError,
   type FileVersion,
 } from './adapters/file.js';
-import { s3Port, type ObjectHead, type PendingUpload, type S3Port } from './adapters/s3.js';
+import { s3Port, uploadStream, type ObjectHead, type PendingUpload, type S3Port } from './adapters/s3.js';
 import { requestBody } from './adapters/throttled-body.js';
 import {
   compositeSha256,
@@ -25,7 +26,7 @@ import { abortedClassification, errorName, httpStatus, sdkAttempts, UploadError 
 import { snapshot, stateMismatch, type CompletedPart, type MultipartState } from './multipart-state.js';
 import { integerOption, invalidOption } from './options.js';
 import { choosePartSize, MAX_PART_BYTES, MIN_PART_BYTES, partCount, partLength } from './part-size.js';
-import { createTokenBucket } from './token-bucket.js';
+import { createTokenBucket, THROTTLE_CHUNK_BYTES, type TokenBucket } from './token-bucket.js';
 
 const MIB = 1024 * 1024;
 /** Default size from which a file goes multipart. */
@@ -94,6 +95,17 @@ export interface UploadRequest {
   metadata?: Record<string, string>;
 }
 
+/** A stream of unknown length to upload (see {@link Uploader.uploadStream}). */
+export interface StreamUploadRequest {
+  body: Readable | AsyncIterable<Uint8Array>;
+  key: string;
+  /** Called as lib-storage completes parts. Errors it throws are ignored. */
+  onProgress?: (progress: { bytesSent: number }) => void;
+  signal?: AbortSignal | undefined;
+  /** Extra object metadata (`x-amz-meta-*`). */
+  metadata?: Record<string, string>;
+}
+
 /** What an upload achieved: plain data. */
 export interface UploadResult {
   key: string;
@@ -125,6 +137,13 @@ export interface Uploader {
    * @throws {UploadError} with the classification of the failure.
    */
   upload(request: UploadRequest): Promise<UploadResult>;
+  /**
+   * Uploads a stream of unknown length (e.g. a log being compressed on the fly) with lib-storage, then verifies the
+   * object's size. Not resumable, and no `sha256` metadata (it is known only at the end; it is returned instead), so
+   * never `skipped`. The bandwidth limit paces reading the stream; each part is then sent as one request.
+   * @throws {UploadError} with the classification of the failure.
+   */
+  uploadStream(request: StreamUploadRequest): Promise<Omit<UploadResult, 'skipped' | 'resumedParts'>>;
   /**
    * Changes the shared bandwidth limit (bytes/s, 0 = unlimited) for every upload of this uploader, in flight included.
    * @throws {TypeError} when `bytesPerSecond` is not a non-negative integer.
@@ -164,6 +183,54 @@ export function createUploader(options: UploaderOptions): Uploader {
         return await job.run();
       } catch (error) {
         throw asUploadError(error, request.key, request.signal);
+      }
+    },
+    async uploadStream(request) {
+      const { key, signal } = request;
+      if (typeof key !== 'string') invalidOption('key', 'a string', key);
+      try {
+        signal?.throwIfAborted();
+        const limits = classifyObjectLimits(key, 0);
+        if (limits) {
+          throw new UploadError('invalid-object', limits.message, {
+            cause: new Error(limits.message),
+            classification: limits,
+            key,
+          });
+        }
+        const hash = createHash('sha256');
+        let bytes = 0;
+        const meter = pacedMeter(bucket, signal, (chunk) => {
+          hash.update(chunk);
+          bytes += chunk.length;
+        });
+        const source = request.body instanceof Readable ? request.body : Readable.from(request.body);
+        source.on('error', (error) => meter.destroy(error));
+        source.pipe(meter);
+        const { etag } = await uploadStream(config.client, config.bucket, key, meter, {
+          partSize: config.partSizeBytes,
+          queueSize: config.concurrency,
+          algorithm: partAlgorithm(await checksumMode()),
+          metadata: { ...request.metadata },
+          signal,
+          onProgress: (bytesSent) => {
+            try {
+              request.onProgress?.({ bytesSent });
+            } catch {
+              // A progress bar must not be able to fail an upload.
+            }
+          },
+        }).catch((error: unknown) => {
+          throw requestFailed('Upload', key, error);
+        });
+        const head = await port.headObject(key, false, signal).catch((error: unknown) => {
+          throw requestFailed('HeadObject', key, error);
+        });
+        const problem = verificationProblem(head, { size: bytes });
+        if (problem !== undefined) throw verificationFailed(key, problem);
+        return { key, bytes, etag: etag ?? '', sha256: hash.digest('hex') };
+      } catch (error) {
+        throw asUploadError(error, key, signal);
       }
     },
     setBandwidthLimit(bytesPerSecond) {
@@ -277,7 +344,7 @@ class UploadJob {
   constructor(
     private readonly config: ResolvedOptions,
     private readonly port: S3Port,
-    private readonly bucket: ReturnType<typeof createTokenBucket>,
+    private readonly bucket: TokenBucket,
     private readonly request: UploadRequest,
     private readonly mode: ChecksumMode,
   ) {
@@ -529,23 +596,8 @@ class UploadJob {
 
   /** A HEAD after the upload: the object must have the file's size, SHA-256 metadata and (where kept) checksum. */
   private async verify(size: number, sha256: string, checksum: string | undefined): Promise<void> {
-    const head = await this.head();
-    const problem = !head
-      ? 'the object is missing'
-      : head.size !== size
-        ? `the object has ${head.size} bytes, the file ${size}`
-        : head.metadata[SHA256_METADATA_KEY] !== sha256
-          ? `the object's sha256 metadata is ${JSON.stringify(head.metadata[SHA256_METADATA_KEY])}, the file's ${sha256}`
-          : checksum !== undefined && head.checksumSha256 !== undefined && head.checksumSha256 !== checksum
-            ? `S3's checksum is ${head.checksumSha256}, expected ${checksum}`
-            : undefined;
-    if (problem === undefined) return;
-    const message = `Verification of ${JSON.stringify(this.key)} failed: ${problem}`;
-    throw new UploadError('verification-failed', message, {
-      cause: new Error(message),
-      classification: { kind: 'temporary', category: 'server-error', scope: 'service', message },
-      key: this.key,
-    });
+    const problem = verificationProblem(await this.head(), { size, sha256, checksum });
+    if (problem !== undefined) throw verificationFailed(this.key, problem);
   }
 
   private head(): Promise<ObjectHead | undefined> {
@@ -641,6 +693,59 @@ class UploadJob {
       throw requestFailed(operation, this.key, error, partNumber);
     }
   }
+}
+
+/** Why `head` is not the object expected, or undefined when it is. */
+function verificationProblem(
+  head: ObjectHead | undefined,
+  expected: { size: number; sha256?: string; checksum?: string | undefined },
+): string | undefined {
+  if (!head) return 'the object is missing';
+  if (head.size !== expected.size) return `the object has ${head.size} bytes, the file ${expected.size}`;
+  const stored = head.metadata[SHA256_METADATA_KEY];
+  if (expected.sha256 !== undefined && stored !== expected.sha256) {
+    return `the object's sha256 metadata is ${JSON.stringify(stored)}, the file's ${expected.sha256}`;
+  }
+  if (
+    expected.checksum !== undefined &&
+    head.checksumSha256 !== undefined &&
+    head.checksumSha256 !== expected.checksum
+  ) {
+    return `S3's checksum is ${head.checksumSha256}, expected ${expected.checksum}`;
+  }
+  return undefined;
+}
+
+function verificationFailed(key: string, problem: string): UploadError {
+  const message = `Verification of ${JSON.stringify(key)} failed: ${problem}`;
+  // The bytes S3 holds are not the ones sent: sending them again is the remedy, so temporary.
+  return new UploadError('verification-failed', message, {
+    cause: new Error(message),
+    classification: { kind: 'temporary', category: 'server-error', scope: 'service', message },
+    key,
+  });
+}
+
+/** A pass-through that observes every chunk and releases it as the shared token bucket allows. */
+function pacedMeter(
+  bucket: TokenBucket,
+  signal: AbortSignal | undefined,
+  observe: (chunk: Buffer) => void,
+): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      observe(chunk);
+      const pace = async (): Promise<void> => {
+        for (let offset = 0; offset < chunk.length; offset += THROTTLE_CHUNK_BYTES) {
+          await bucket.take(Math.min(THROTTLE_CHUNK_BYTES, chunk.length - offset), signal);
+        }
+      };
+      pace().then(
+        () => callback(null, chunk),
+        (error: unknown) => callback(error instanceof Error ? error : new Error(String(error))),
+      );
+    },
+  });
 }
 
 function insertPart(parts: CompletedPart[], part: CompletedPart): void {

@@ -219,6 +219,38 @@ describe('createUploader().upload', () => {
   });
 });
 
+describe('createUploader().uploadStream', () => {
+  async function* chunks(data: Buffer, size: number): AsyncGenerator<Buffer> {
+    for (let offset = 0; offset < data.length; offset += size) yield data.subarray(offset, offset + size);
+  }
+
+  it.each([1000, 20 * MiB + 5])(
+    'uploads a stream of unknown length (%i bytes) and verifies its size',
+    async (size) => {
+      const { data } = await randomFile(dir, `stream-${size}.bin`, size);
+      const uploader = createUploader({ client: s3.client(), bucket: s3.bucket });
+      const key = `stream/${size}.bin`;
+      const result = await uploader.uploadStream({ body: chunks(data, 64 * 1024), key });
+      expect(result).toMatchObject({ key, bytes: size, sha256: sha256(data) });
+      expect((await readObject(s3.client(), s3.bucket, key)).equals(data)).toBe(true);
+    },
+  );
+
+  it('rejects with the classified error of a failing source stream', async () => {
+    async function* failing(): AsyncGenerator<Buffer> {
+      yield Buffer.alloc(1024);
+      throw Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO' });
+    }
+    const uploader = createUploader({ client: s3.client(), bucket: s3.bucket });
+    await expect(uploader.uploadStream({ body: failing(), key: 'stream/failing.bin' })).rejects.toMatchObject(
+      {
+        name: 'UploadError',
+        classification: { category: 'disk-read-error' },
+      },
+    );
+  });
+});
+
 describe('createUploader', () => {
   it.each([
     [{ concurrency: 0 }, 'Expected `concurrency` to be an integer between 1 and 64, got 0'],

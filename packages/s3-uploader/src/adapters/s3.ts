@@ -11,6 +11,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import type { Readable } from 'node:stream';
+import { Upload } from '@aws-sdk/lib-storage';
 import type { PartChecksumAlgorithm } from '../checksums.js';
 import type { CompletedPart } from '../multipart-state.js';
 
@@ -249,6 +250,51 @@ export function s3Port(client: S3Client, bucket: string) {
       }
     },
   };
+}
+
+/** Options of `uploadStream` in {@link s3Port}. */
+export interface StreamUploadOptions {
+  partSize: number;
+  queueSize: number;
+  algorithm: PartChecksumAlgorithm;
+  metadata: Record<string, string>;
+  signal: AbortSignal | undefined;
+  onProgress: (loaded: number) => void;
+}
+
+/**
+ * Uploads a stream of unknown length with lib-storage: it buffers each part (a Buffer body, which the SDK can retry
+ * and s3rver stores byte for byte), uses one PutObject for short streams, and aborts the upload on failure.
+ */
+export async function uploadStream(
+  client: S3Client,
+  bucket: string,
+  key: string,
+  body: Readable,
+  options: StreamUploadOptions,
+): Promise<{ etag: string | undefined }> {
+  const upload = new Upload({
+    client,
+    params: {
+      Bucket: bucket,
+      Key: key,
+      Body: body,
+      Metadata: options.metadata,
+      ...(options.algorithm === 'SHA256' ? { ChecksumAlgorithm: 'SHA256' as const } : {}),
+    },
+    queueSize: options.queueSize,
+    partSize: options.partSize,
+    leavePartsOnError: false,
+  });
+  upload.on('httpUploadProgress', (progress) => options.onProgress(progress.loaded ?? 0));
+  const onAbort = (): void => void upload.abort().catch(() => undefined);
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    const result = await upload.done();
+    return { etag: result.ETag };
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort);
+  }
 }
 
 /** The S3 calls of one uploader. */
