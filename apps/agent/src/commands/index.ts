@@ -1,0 +1,48 @@
+import { alarmsCommand } from './alarms.js';
+import { cleanupCommand } from './cleanup.js';
+import { failedCommand, queueCommand } from './queue.js';
+import { requeueCommand } from './requeue.js';
+import type { OpsCommand } from './shared.js';
+import { statusCommand } from './status.js';
+import { verifyCommand } from './verify.js';
+
+/** The operator commands, by name (issue 8); `run` and `check-config` stay in cli.ts. */
+export const OPS_COMMANDS: Readonly<Record<string, OpsCommand>> = {
+  status: statusCommand,
+  queue: queueCommand,
+  failed: failedCommand,
+  requeue: requeueCommand,
+  verify: verifyCommand,
+  alarms: alarmsCommand,
+  cleanup: cleanupCommand,
+};
+
+/** One line per ops command, for the CLI's usage text. */
+export const OPS_USAGE = `  tvm-upload status|queue|failed [--config <path>] [--json]
+  tvm-upload requeue <path>... | --all-failed [--config <path>] [--json]
+  tvm-upload verify [--config <path>] [--json]
+  tvm-upload alarms apply [--config <path>] [--json]
+  tvm-upload cleanup [--dry-run] [--config <path>] [--json]
+`;
+
+/** Options of the CLI that take a value, so their value is not mistaken for the command's name. */
+const VALUE_OPTIONS = new Set(['--config', '-c', '--log-level', '--timeout', '--sns-topic-arn']);
+
+/**
+ * Runs the ops command named in `argv` (the first argument that is not an option or an option's value), or
+ * resolves to undefined when `argv` names none, for cli.ts to handle.
+ */
+export async function runOpsCommand(argv: string[]): Promise<number | undefined> {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (VALUE_OPTIONS.has(arg)) {
+      i += 1;
+      continue;
+    }
+    if (arg.startsWith('-')) continue;
+    const command = OPS_COMMANDS[arg];
+    if (!command || !Object.hasOwn(OPS_COMMANDS, arg)) return undefined;
+    return command([...argv.slice(0, i), ...argv.slice(i + 1)]);
+  }
+  return undefined;
+}
