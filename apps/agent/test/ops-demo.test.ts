@@ -1,0 +1,57 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isolatedEnv } from './ops-harness.js';
+
+const demo = fileURLToPath(new URL('../demo/run-demo.ts', import.meta.url));
+const tsx = createRequire(import.meta.url).resolve('tsx');
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'tvm-demo-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('the local demo (pnpm start)', () => {
+  it('uploads generated logs through the real agent, deletes them per policy, and stops cleanly on Ctrl-C', async () => {
+    const child = spawn(process.execPath, ['--import', tsx, demo, '--dir', dir, '--port', '0'], {
+      env: isolatedEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+
+    // Wait for the large file's multipart upload to finish: by then every kind of event has been shown.
+    const deadline = Date.now() + 60_000;
+    while (!/Uploaded \S+recording\.bag/.test(output) && Date.now() < deadline && child.exitCode === null) {
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+
+    expect(output).toMatch(/s3rver listening on http:\/\/127\.0\.0\.1:\d+/);
+    expect(output).toMatch(
+      /aws --endpoint-url http:\/\/127\.0\.0\.1:\d+ --region cn-north-1 s3 ls s3:\/\/tvm-demo --recursive/,
+    );
+    expect(output).toMatch(/agent +Queued \S+\/logs\/terminal\/terminal_\d+\.log/);
+    expect(output).toMatch(
+      /agent +Uploaded \S+ to s3:\/\/tvm-demo\/demo-vehicle-001\/\d{4}-\d\d-\d\d\/ros\/[^/]+\/camera_node\/stdout\.log/,
+    );
+    expect(output).toMatch(/progress +\[#*\.*\] \d+\/48 MiB \S+recording\.bag/);
+    expect(output).toMatch(/agent +Deleted \S+ \(\d+ bytes/);
+    expect(output).toContain('Ctrl-C: stopping the generator');
+    expect(output).toMatch(/agent +Stopped/);
+    expect(output).toMatch(/\d+ object\(s\) in s3:\/\/tvm-demo/);
+    expect(output).not.toMatch(/NodeVersionSupportWarning/);
+    // The objects are on disk where the demo said.
+    expect(await readdir(join(dir, 's3', 'tvm-demo', 'demo-vehicle-001'))).toHaveLength(1);
+  }, 90_000);
+});
