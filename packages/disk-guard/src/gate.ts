@@ -48,8 +48,8 @@ export interface GateContext {
   fs: DiskGuardFs;
   /** Real paths open for writing below the deletable directories; undefined when unknown. Memoized per operation. */
   openForWriting: () => Promise<ReadonlySet<string> | undefined>;
-  /** realpath of parent directories, shared by the files of one directory. */
-  realParents: Map<string, Promise<string>>;
+  /** realpath of parent directories, shared by the files of one directory (a promise until it settles). */
+  realParents: Map<string, string | Promise<string>>;
 }
 
 /** The gate's verdict: deletable (with the facts it saw) or refused (with a reason). */
@@ -135,7 +135,8 @@ export async function gate(path: string, ctx: GateContext): Promise<GateResult> 
 
   let stats: FileStats;
   try {
-    stats = await ctx.fs.lstat(path);
+    const answer = ctx.fs.lstat(path);
+    stats = answer instanceof Promise ? await answer : answer;
   } catch (error) {
     if (errnoCode(error) === 'ENOENT' || errnoCode(error) === 'ENOTDIR') {
       return refuse('not-found', `${path} does not exist`);
@@ -150,12 +151,17 @@ export async function gate(path: string, ctx: GateContext): Promise<GateResult> 
   let realParent: string;
   const parent = posix.dirname(path);
   try {
-    let pending = ctx.realParents.get(parent);
-    if (pending === undefined) {
-      pending = ctx.fs.realpath(parent);
-      ctx.realParents.set(parent, pending);
+    let known = ctx.realParents.get(parent);
+    if (known === undefined) {
+      known = ctx.fs.realpath(parent);
+      ctx.realParents.set(parent, known);
     }
-    realParent = await pending;
+    if (typeof known !== 'string') {
+      realParent = await known;
+      ctx.realParents.set(parent, realParent);
+    } else {
+      realParent = known;
+    }
   } catch (error) {
     return refuse('stat-failed', `${parent} cannot be resolved: ${describeError(error)}`);
   }

@@ -10,12 +10,13 @@ import type { DiskThresholds, Pressure } from './pressure.js';
 import { POLICY_NAMES, orderForPressure, selectAfterUpload, selectAgeBased } from './policies.js';
 import type { Candidate, PolicyName, Selection } from './policies.js';
 import { isInside } from './paths.js';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 
 const DAY_MS = 86_400_000;
 // Recorded mtimes may come from the old daemon's registry in float seconds; a sub-second difference is the same file.
 const MTIME_TOLERANCE_MS = 1000;
-// How many files are examined at once: enough to overlap lstat round trips, few enough to keep memory flat.
-const GATE_CONCURRENCY = 64;
+// The gate's lstat is synchronous in production: yield to the event loop after this many files (a few ms).
+const FILES_PER_YIELD = 512;
 
 /** One filesystem holding monitored directories, measured once however many directories it holds. */
 export interface FilesystemUsage extends Pressure {
@@ -335,12 +336,12 @@ export function createDiskGuard(options: DiskGuardOptions): DiskGuard {
       }
 
       const entries: PlanEntry[] = [];
-      for (let i = 0; i < selections.length; i += GATE_CONCURRENCY) {
-        const batch = selections.slice(i, i + GATE_CONCURRENCY);
-        for (const result of await Promise.all(batch.map((s) => admit(s, ctx, now)))) {
-          if ('code' in result) refused.push(result);
-          else entries.push(result);
-        }
+      let examined = 0;
+      for (const selection of selections) {
+        if (++examined % FILES_PER_YIELD === 0) await yieldToEventLoop();
+        const result = await admit(selection, ctx, now);
+        if ('code' in result) refused.push(result);
+        else entries.push(result);
       }
 
       let filesystems: FilesystemUsage[] = [];
@@ -359,6 +360,7 @@ export function createDiskGuard(options: DiskGuardOptions): DiskGuard {
           );
           for (const selection of orderForPressure(onThisFs, filesystem.level)) {
             if (planned >= filesystem.bytesToFree) break;
+            if (++examined % FILES_PER_YIELD === 0) await yieldToEventLoop();
             const result = await admit(selection, ctx, now);
             if ('code' in result) {
               refused.push(result);
@@ -399,8 +401,10 @@ export function createDiskGuard(options: DiskGuardOptions): DiskGuard {
       const planned = new Map(plan.filesystems.map((f) => [f.device, f]));
       const touched = new Map<number, FilesystemUsage>();
 
+      let examined = 0;
       for (const entry of plan.entries) {
         const { path, policy } = entry;
+        if (++examined % FILES_PER_YIELD === 0) await yieldToEventLoop();
         if (signal?.aborted) {
           result.skipped.push({ path, policy, reason: 'aborted' });
           continue;

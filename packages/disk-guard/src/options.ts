@@ -57,9 +57,12 @@ export interface FileStats {
   isSymbolicLink(): boolean;
 }
 
-/** The file system operations disk-guard performs; injectable for tests. Production: `node:fs/promises`. */
+/**
+ * The file system operations disk-guard performs; injectable for tests. Production: `node:fs`. `lstat` may answer
+ * synchronously: the production one does (see `nodeFs`), and the gate then skips a promise round trip per file.
+ */
 export interface DiskGuardFs {
-  lstat(path: string): Promise<FileStats>;
+  lstat(path: string): FileStats | Promise<FileStats>;
   stat(path: string): Promise<FileStats>;
   realpath(path: string): Promise<string>;
   unlink(path: string): Promise<void>;
