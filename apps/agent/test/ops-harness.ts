@@ -125,3 +125,69 @@ export async function writeState(
     );
   }
 }
+
+/** A running `tvm-upload run`, its combined output (as journald would hold it) mirrored into `logFile`. */
+export interface RunningAgent {
+  pid: number;
+  logFile: string;
+  output(): string;
+  /** Resolves once the output matches `pattern` (count times), rejects after `timeoutMs`. */
+  waitFor(pattern: RegExp, timeoutMs?: number, count?: number): Promise<void>;
+  /** SIGTERM, then resolves to the exit code. */
+  stop(): Promise<number | null>;
+}
+
+/** Starts the bundled agent in the background. */
+export async function startAgent(
+  cli: string,
+  config: string,
+  logFile: string,
+  env: Record<string, string> = {},
+): Promise<RunningAgent> {
+  const { spawn } = await import('node:child_process');
+  const { appendFileSync, writeFileSync } = await import('node:fs');
+  writeFileSync(logFile, '');
+  const child = spawn(process.execPath, [cli, 'run', '--config', config], {
+    env: isolatedEnv(env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let text = '';
+  const onData = (chunk: Buffer) => {
+    text += chunk.toString();
+    appendFileSync(logFile, chunk);
+  };
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return {
+    pid: child.pid ?? 0,
+    logFile,
+    output: () => text,
+    async waitFor(pattern, timeoutMs = 30_000, count = 1) {
+      const deadline = Date.now() + timeoutMs;
+      const global = new RegExp(
+        pattern.source,
+        pattern.flags.includes('g') ? pattern.flags : `${pattern.flags}g`,
+      );
+      while ((text.match(global)?.length ?? 0) < count) {
+        if (child.exitCode !== null)
+          throw new Error(`agent exited (${child.exitCode}) before ${pattern}:\n${text}`);
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern} x${count}:\n${text}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
+/** Runs a shell command line (the runbook's own pipelines) and returns what it printed. */
+export function sh(command: string): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile('bash', ['-c', command], { timeout: 30_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
