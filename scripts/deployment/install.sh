@@ -4,7 +4,7 @@
 # (with a dated backup), nothing is installed twice.
 #
 # Usage: sudo scripts/deployment/install.sh [options]
-#   --build DIR      the vehicle build (default: apps/agent/dist-bundle, made by `pnpm --filter @tvm/agent bundle`)
+#   --build DIR      the vehicle build (default: apps/agent/dist/vehicle, made by `pnpm --filter @tvm/agent bundle`)
 #   --config FILE    install FILE as /etc/tvm-upload/config.yaml (the current one is backed up first);
 #                    without it an existing config is kept and a new vehicle gets deploy/config/config.example.yaml
 #   --user USER      the account the agent runs as; its home holds the logs and ~/.aws (default: $SUDO_USER, else root)
@@ -16,7 +16,7 @@
 set -euo pipefail
 
 REPO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-BUILD_DIR="${REPO_DIR}/apps/agent/dist-bundle"
+BUILD_DIR="${REPO_DIR}/apps/agent/dist/vehicle"
 CONFIG_SOURCE=""
 SERVICE_USER="${SUDO_USER:-root}"
 ROOT=""

@@ -276,7 +276,9 @@ async function main(): Promise<number> {
     'bold',
     `objects stay on disk under ${relative(process.cwd(), join(demoDir, 's3', BUCKET))}/ until the next pnpm start`,
   );
-  return code === 0 ? 0 : 1;
+  if (keys.length === 0) say('demo', 'red', 'nothing was uploaded: see the agent lines above');
+  // A demo that uploaded nothing is a failure (CI runs it with --seconds).
+  return code === 0 && keys.length > 0 ? 0 : 1;
 }
 
 process.exitCode = await main();
