@@ -1,4 +1,5 @@
 import {
+  adoptCanonicalQueueEntry,
   identityKey,
   normaliseFailedEntry,
   normaliseQueueEntry,
@@ -22,6 +23,8 @@ export class CorruptFileError extends Error {
 /** A state file's entries, what was wrong with some of them, and whether the file should be rewritten. */
 export interface ParsedFile<T> {
   entries: T[];
+  /** The same entries by path (queue and failed list), built while de-duplicating, for the store to adopt. */
+  byPath?: Map<string, T>;
   /** One line per skipped entry or dropped field. */
   problems: string[];
   /** True when the file is in the old daemon's format, had defaults filled in, or had entries dropped. */
@@ -45,26 +48,26 @@ function collect<T extends { filepath: string }>(
   items: readonly unknown[],
   build: (raw: unknown, s: Strictness) => T,
   label: string,
-): { entries: T[]; problems: string[] } {
+): { entries: T[]; problems: string[]; byPath: Map<string, T> } {
   const problems: string[] = [];
-  const seen = new Set<string>();
+  const byPath = new Map<string, T>();
   const entries: T[] = [];
   items.forEach((raw, index) => {
     const s: Strictness = { strict: false, problems: [] };
     try {
       const entry = build(raw, s);
       for (const p of s.problems) problems.push(`${p} (field dropped)`);
-      if (seen.has(entry.filepath)) {
+      if (byPath.has(entry.filepath)) {
         problems.push(`duplicate ${label} ${JSON.stringify(entry.filepath)} at index ${index} skipped`);
         return;
       }
-      seen.add(entry.filepath);
+      byPath.set(entry.filepath, entry);
       entries.push(entry);
     } catch (error) {
       problems.push(`${label} at index ${index} skipped: ${messageOf(error)}`);
     }
   });
-  return { entries, problems };
+  return { entries, problems, byPath };
 }
 
 /** Reads `queue.json`: `{ "files": [...] }`, or the old daemon's bare array. Throws `CorruptFileError`. */
@@ -75,15 +78,23 @@ export function parseQueueFile(text: string, now: number): ParsedFile<QueueEntry
   if (Array.isArray(json)) items = json;
   else if (isRecord(json) && Array.isArray(json['files'])) items = json['files'];
   else throw new CorruptFileError('not a queue file: expected an object with a `files` array');
-  const { entries, problems } = collect(items, (raw, s) => normaliseQueueEntry(raw, now, s), 'queue entry');
   // Entries written by hand or by the old daemon lack fields that get defaults; writing them back makes the
   // defaults (the detection time in particular) stable across restarts.
-  const incomplete = items.some(
-    (raw) => !isRecord(raw) || !('detectedAt' in raw) || !('attempts' in raw) || !('nextAttemptAt' in raw),
+  let incomplete = false;
+  const { entries, problems, byPath } = collect(
+    items,
+    (raw, s) => {
+      const adopted = adoptCanonicalQueueEntry(raw);
+      if (adopted) return adopted;
+      incomplete = true;
+      return normaliseQueueEntry(raw, now, s);
+    },
+    'queue entry',
   );
   const versioned = isRecord(json) && json['version'] === FORMAT_VERSION;
   return {
     entries,
+    byPath,
     problems,
     legacy,
     needsRewrite: legacy || !versioned || incomplete || problems.length > 0,
@@ -97,9 +108,13 @@ export function parseFailedFile(text: string, now: number): ParsedFile<FailedEnt
   if (Array.isArray(json)) items = json;
   else if (isRecord(json) && Array.isArray(json['files'])) items = json['files'];
   else throw new CorruptFileError('not a failed-files list: expected an object with a `files` array');
-  const { entries, problems } = collect(items, (raw, s) => normaliseFailedEntry(raw, now, s), 'failed entry');
+  const { entries, problems, byPath } = collect(
+    items,
+    (raw, s) => normaliseFailedEntry(raw, now, s),
+    'failed entry',
+  );
   const versioned = isRecord(json) && json['version'] === FORMAT_VERSION;
-  return { entries, problems, legacy: false, needsRewrite: !versioned || problems.length > 0 };
+  return { entries, byPath, problems, legacy: false, needsRewrite: !versioned || problems.length > 0 };
 }
 
 /** Python's `time.time()` gives seconds; anything below this is taken as seconds, above as milliseconds. */

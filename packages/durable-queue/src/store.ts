@@ -164,7 +164,7 @@ class Store implements StateStore {
   readonly #logger: Logger;
   readonly #committer: GroupCommitter;
   readonly #release: () => Promise<void>;
-  readonly #queueEntries = new Map<string, QueueEntry>();
+  #queueEntries = new Map<string, QueueEntry>();
   readonly #failedEntries = new Map<string, FailedEntry>();
   /** Requeued entries whose move is not durable yet: they stay in `failed.json` until `queue.json` has them. */
   #requeued = new Map<string, FailedEntry>();
@@ -184,9 +184,13 @@ class Store implements StateStore {
     this.#logger = logger;
     this.#release = release;
     this.#committer = new GroupCommitter((kinds) => this.#write(kinds), clock, delayMs);
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the getter below needs the store, not the object
+    const store = this;
     this.core = {
       clock,
-      queueEntries: this.#queueEntries,
+      get queueEntries() {
+        return store.#queueEntries;
+      },
       failedEntries: this.#failedEntries,
       changed: (...kinds) => this.#committer.changed(...kinds),
       flush: () => this.#committer.flush(),
@@ -207,7 +211,8 @@ class Store implements StateStore {
     registry: ParsedFile<RegistryEntry>,
   ): StateKind[] {
     const kinds = new Set<StateKind>();
-    for (const entry of queue.entries) this.#queueEntries.set(entry.filepath, entry);
+    if (queue.byPath) this.#queueEntries = queue.byPath;
+    else for (const entry of queue.entries) this.#queueEntries.set(entry.filepath, entry);
     if (queue.needsRewrite) kinds.add('queue');
     let both = 0;
     for (const entry of failed.entries) {
