@@ -1,6 +1,5 @@
 /** What went wrong while measuring or deleting; callers branch on this, never on the message. */
-export type DiskGuardErrorCode =
-  'DIRECTORY_UNAVAILABLE' | 'STATFS_FAILED' | 'STAT_FAILED' | 'UNLINK_FAILED' | 'OPEN_FILES_SCAN_FAILED';
+export type DiskGuardErrorCode = 'DIRECTORY_UNAVAILABLE' | 'STATFS_FAILED' | 'UNLINK_FAILED';
 
 /**
  * A failure of one file system operation. Disk-guard never throws these out of `usage()`, `plan()` or `apply()`:

@@ -7,12 +7,11 @@ import { defaultLogger, normalizeOptions, systemClock } from './options.js';
 import type { DiskGuardFs, DiskGuardOptions, OpenForWritingProbe } from './options.js';
 import { assessPressure, formatPercent } from './pressure.js';
 import type { DiskThresholds, Pressure } from './pressure.js';
-import { POLICY_NAMES, orderForPressure, selectAfterUpload, selectAgeBased } from './policies.js';
+import { DAY_MS, POLICY_NAMES, orderForPressure, selectAfterUpload, selectAgeBased } from './policies.js';
 import type { Candidate, PolicyName, Selection } from './policies.js';
 import { isInside } from './paths.js';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 
-const DAY_MS = 86_400_000;
 // Recorded mtimes may come from the old daemon's registry in float seconds; a sub-second difference is the same file.
 const MTIME_TOLERANCE_MS = 1000;
 // The gate's lstat is synchronous in production: yield to the event loop after this many files (a few ms).
@@ -74,7 +73,7 @@ export interface Plan {
 export interface PlanInput {
   candidates: readonly Candidate[];
   /** Which policies to run (each must also be enabled in the options). @default every policy */
-  policies?: readonly PolicyName[];
+  policies?: readonly PolicyName[] | undefined;
 }
 
 /** A file `apply()` deleted. */
@@ -124,7 +123,7 @@ export interface DiskGuard {
    * Deletes a plan's entries in order, each through the safety gate again and only if unchanged since planning;
    * emergency entries only while their filesystem is still unhealthy (re-measured before each one).
    */
-  apply(plan: Plan, options?: { signal?: AbortSignal }): Promise<ApplyResult>;
+  apply(plan: Plan, options?: { signal?: AbortSignal | undefined }): Promise<ApplyResult>;
 }
 
 /**

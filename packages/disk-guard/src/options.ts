@@ -39,11 +39,11 @@ export interface DirectoryOptions {
   /** The source name (`terminal`, `ros`, `syslog`); used in reasons. */
   source: string;
   /** Glob on the basename (fnmatch: `*`, `?`, `[1-9]`, `[!x]`); only matching files may be deleted. */
-  pattern?: string;
+  pattern?: string | undefined;
   /** Whether files in subdirectories belong to the directory. @default true */
-  recursive?: boolean;
+  recursive?: boolean | undefined;
   /** Whether files may be deleted from here at all. @default true */
-  allowDeletion?: boolean;
+  allowDeletion?: boolean | undefined;
 }
 
 /** The lstat facts the safety gate needs (a subset of Node's `Stats`). */
@@ -85,28 +85,34 @@ export interface DiskGuardOptions {
    * Extra protected directories, added to `DEFAULT_PROTECTED_PATHS` (`/var /etc /usr /opt /sys /proc /boot /dev`),
    * which always apply. @default []
    */
-  protectedPaths?: readonly string[];
+  protectedPaths?: readonly string[] | undefined;
   /** `deletion.after_upload`. @default { enabled: true, keepDays: 7 } */
-  afterUpload?: { enabled?: boolean; keepDays?: number };
+  afterUpload?: { enabled?: boolean | undefined; keepDays?: number | undefined } | undefined;
   /** `deletion.age_based` (the schedule is the caller's). @default { enabled: true, maxAgeDays: 14 } */
-  ageBased?: { enabled?: boolean; maxAgeDays?: number };
+  ageBased?: { enabled?: boolean | undefined; maxAgeDays?: number | undefined } | undefined;
   /** `deletion.emergency`; `threshold` defaults to `disk.criticalThreshold`. @default { enabled: true } */
-  emergency?: { enabled?: boolean; threshold?: number };
+  emergency?: { enabled?: boolean | undefined; threshold?: number | undefined } | undefined;
   /**
    * `disk`: `reservedBytes` (`reserved_gb` * 2^30; 0 = only the warning threshold counts), `warningThreshold`,
    * `criticalThreshold`. @default { reservedBytes: 0, warningThreshold: 0.9, criticalThreshold: 0.95 }
    */
-  disk?: { reservedBytes?: number; warningThreshold?: number; criticalThreshold?: number };
+  disk?:
+    | {
+        reservedBytes?: number | undefined;
+        warningThreshold?: number | undefined;
+        criticalThreshold?: number | undefined;
+      }
+    | undefined;
   /** @default systemClock */
-  clock?: Clock;
+  clock?: Clock | undefined;
   /** @default fs.promises.statfs */
-  statfs?: StatfsFunction;
+  statfs?: StatfsFunction | undefined;
   /** Overrides for single file system operations. @default node:fs/promises */
-  fs?: Partial<DiskGuardFs>;
+  fs?: Partial<DiskGuardFs> | undefined;
   /** Open-for-writing detection; `false` disables it. @default the /proc scan on Linux, none elsewhere */
-  openForWriting?: OpenForWritingProbe | false;
+  openForWriting?: OpenForWritingProbe | false | undefined;
   /** Receives one `error` line per file deleted that was never uploaded (data loss). @default stderr for warn/error */
-  logger?: Logger;
+  logger?: Logger | undefined;
 }
 
 /** A directory after validation and defaults. */

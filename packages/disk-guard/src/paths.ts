@@ -38,9 +38,3 @@ export function isNormalizedAbsolute(path: string): boolean {
   if (path.length > 1 && path.endsWith('/')) return false;
   return posix.normalize(path) === path;
 }
-
-/** The first of `roots` that contains `path`, or undefined. */
-export function findContaining(path: string, roots: readonly string[]): string | undefined {
-  for (const root of roots) if (isInside(path, root)) return root;
-  return undefined;
-}

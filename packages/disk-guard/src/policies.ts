@@ -30,7 +30,8 @@ export interface Selection {
   uploaded: boolean;
 }
 
-const DAY_MS = 86_400_000;
+/** One day in milliseconds: `keepDays` and `maxAgeDays` count whole 24-hour days, not calendar days. */
+export const DAY_MS = 86_400_000;
 
 /** True when the candidate's content is known to be in S3: uploaded and not queued again since. */
 export function isUploaded(candidate: Candidate): boolean {
