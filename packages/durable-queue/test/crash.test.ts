@@ -44,16 +44,24 @@ describe('a store killed with SIGKILL', () => {
         const child = spawnFixture('crash-child.ts', [dir, String(round)]);
         let buffered = '';
         const lines: string[] = [];
+        // Kill after a random number of acknowledged operations (a count, not a delay, so a busy machine still
+        // gets thousands of operations done), or now and then within milliseconds of the start. The child writes
+        // all the time, so the kill lands in the middle of a write more often than not.
+        const target = round % 4 === 0 ? 0 : 100 + Math.floor(Math.random() * 300);
+        let acknowledged = 0;
+        let reached!: () => void;
+        const enough = new Promise<void>((resolve) => (reached = resolve));
         child.stdout.on('data', (chunk: Buffer) => {
           buffered += chunk.toString('utf8');
           const complete = buffered.split('\n');
           buffered = complete.pop() ?? '';
           lines.push(...complete);
+          for (const line of complete) if (/^[A-Z] /.test(line)) acknowledged++;
+          if (acknowledged >= target) reached();
         });
         await waitForLine(child, /^READY$/);
-        // Sometimes at once, mostly after some hundreds of operations; the child writes all the time, so the
-        // kill lands in the middle of a write more often than not.
-        await new Promise((resolve) => setTimeout(resolve, round % 4 === 0 ? 5 : 100 + Math.random() * 400));
+        if (target === 0) await new Promise((resolve) => setTimeout(resolve, Math.random() * 20));
+        else await enough;
         child.kill('SIGKILL');
         await once(child, 'close');
 
