@@ -44,6 +44,7 @@ describe('createDiskGuard plan() and apply()', () => {
         dataLoss: false,
         size: 100,
       });
+      expect(existsSync(at('due.log'))).toBe(true); // planning is a dry run
 
       const result = await guard.apply(plan);
       expect(names(result.deleted)).toEqual(['due.log']);
