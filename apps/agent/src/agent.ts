@@ -78,6 +78,9 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       clock,
       logger,
       registryRetentionDays: config.upload.processed_files_registry.retention_days,
+      // Each write rewrites whole files: gathering a quarter second of changes keeps a busy run from writing
+      // queue.json and the registry once per uploaded file.
+      commitDelayMs: 250,
     });
   } catch (error) {
     if (error instanceof QueueError && error.code === 'LOCKED') {

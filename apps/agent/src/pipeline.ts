@@ -67,6 +67,7 @@ export class Pipeline {
   readonly #o: PipelineOptions;
   readonly #inFlight = new Map<string, Promise<void>>();
   readonly #immediate = new Set<string>();
+  readonly #writes = new Set<Promise<void>>();
   readonly #controller = new AbortController();
   #work: QueueEntry[] = [];
   #cursor = 0;
@@ -90,7 +91,11 @@ export class Pipeline {
       this.#runActive = true;
       this.#runStartedAt = this.#o.clock.now();
       this.#runUploaded = 0;
-      this.#o.logger.info(`Upload run started (${reason}): ${this.#o.store.queue.size} file(s) queued`);
+      const queued = this.#o.store.queue.size;
+      // An empty run (upload_on_start with nothing queued) is not an event worth a line at info.
+      this.#o.logger[queued > 0 ? 'info' : 'debug'](
+        `Upload run started (${reason}): ${queued} file(s) queued`,
+      );
     } else {
       this.#o.logger.debug(`Upload run already active; ${reason} joins it`);
     }
@@ -116,9 +121,21 @@ export class Pipeline {
     return { inFlight: this.#inFlight.size, runActive: this.#runActive, paused: this.#paused };
   }
 
-  /** Resolves when nothing is in flight (tests, shutdown). */
+  /** Resolves when nothing is in flight and every state change made so far is durable (tests, shutdown). */
   async idle(): Promise<void> {
-    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight.values()]);
+    while (this.#inFlight.size > 0 || this.#writes.size > 0) {
+      await Promise.allSettled([...this.#inFlight.values(), ...this.#writes]);
+    }
+  }
+
+  #track(write: Promise<unknown>, what: string): void {
+    const tracked = write.then(
+      () => undefined,
+      (error: unknown) =>
+        this.#o.logger.error(`Writing the state failed while ${what}: ${(error as Error).message}`),
+    );
+    this.#writes.add(tracked);
+    void tracked.finally(() => this.#writes.delete(tracked));
   }
 
   /**
@@ -195,8 +212,9 @@ export class Pipeline {
   #endRun(): void {
     this.#runActive = false;
     const seconds = ((this.#o.clock.now() - this.#runStartedAt) / 1000).toFixed(1);
-    this.#o.logger.info(
-      `Upload run finished: ${this.#runUploaded} file(s) uploaded in ${seconds}s, ${this.#o.store.queue.size} still queued`,
+    const left = this.#o.store.queue.size;
+    this.#o.logger[this.#runUploaded > 0 || left > 0 ? 'info' : 'debug'](
+      `Upload run finished: ${this.#runUploaded} file(s) uploaded in ${seconds}s, ${left} still queued`,
     );
     this.#o.metrics.queueDepth(this.#o.store.queue.size);
     const onRunEnd = this.#o.onRunEnd;
@@ -296,17 +314,22 @@ export class Pipeline {
     // Register the version that was sent: the uploader verified size and SHA-256 of exactly that content.
     const sent =
       before.size === result.bytes ? before : after && after.size === result.bytes ? after : before;
-    await Promise.all([
-      store.registry.mark({
-        filepath: path,
-        size: result.bytes,
-        mtimeMs: sent.mtimeMs,
-        dev: sent.dev,
-        ino: sent.ino,
-        key: result.key,
-      }),
-      store.queue.remove(path),
-    ]);
+    // Both change memory at once; the slot does not wait for the write. A crash before it lands re-queues the file,
+    // and the uploader then finds the identical object in S3 and sends nothing: at least once, never lost.
+    this.#track(
+      Promise.all([
+        store.registry.mark({
+          filepath: path,
+          size: result.bytes,
+          mtimeMs: sent.mtimeMs,
+          dev: sent.dev,
+          ino: sent.ino,
+          key: result.key,
+        }),
+        store.queue.remove(path),
+      ]),
+      `recording the upload of ${path}`,
+    );
     this.#runUploaded++;
     this.#o.metrics.fileUploaded(result.skipped ? 0 : result.bytes);
     const notes = [
