@@ -171,6 +171,8 @@ export function createUploader(options: UploaderOptions): Uploader {
   const port = s3Port(config.client, config.bucket);
   const bucket = createTokenBucket(config.clock, config.bandwidthLimitBytesPerSecond);
   let mode: Promise<ChecksumMode> | undefined;
+  // Shared by the uploads of this uploader: learnt once from the server.
+  const conditionalWrites = { supported: true };
   const checksumMode = (): Promise<ChecksumMode> =>
     (mode ??= config.checksumMode ? Promise.resolve(config.checksumMode) : clientChecksumMode(config.client));
 
@@ -179,7 +181,7 @@ export function createUploader(options: UploaderOptions): Uploader {
       checkRequest(request);
       try {
         request.signal?.throwIfAborted();
-        const job = new UploadJob(config, port, bucket, request, await checksumMode());
+        const job = new UploadJob(config, port, bucket, request, await checksumMode(), conditionalWrites);
         return await job.run();
       } catch (error) {
         throw asUploadError(error, request.key, request.signal);
@@ -346,7 +348,8 @@ class UploadJob {
     private readonly port: S3Port,
     private readonly bucket: TokenBucket,
     private readonly request: UploadRequest,
-    private readonly mode: ChecksumMode,
+    mode: ChecksumMode,
+    private readonly conditionalWrites: { supported: boolean },
   ) {
     this.key = request.key;
     this.algorithm = partAlgorithm(mode);
@@ -373,30 +376,60 @@ class UploadJob {
     }
   }
 
-  /** One PutObject with a Buffer body: the SDK can retry it, and s3rver stores it byte for byte. */
+  /**
+   * One PutObject with a Buffer body: the SDK can retry it, and s3rver stores it byte for byte. The duplicate check
+   * rides on the write itself (`If-None-Match: *`), so a new small file costs one request instead of a HEAD and a
+   * PUT; only when the key exists (412) does a HEAD decide between "already present" and overwriting.
+   */
   private async single(handle: FileHandle, before: FileVersion): Promise<UploadResult> {
     const data = Buffer.allocUnsafe(before.size);
     await this.file(() => readFully(handle, data, 0));
     const sha256 = createHash('sha256').update(data).digest('hex');
+    const md5 = createHash('md5').update(data).digest();
     await this.ensureUnchanged(before);
-    const present = await this.alreadyPresent(before.size, sha256);
-    if (present) return present;
-    const checksum = this.algorithm === 'SHA256' ? hexToBase64(sha256) : partChecksum(data, 'MD5');
-    const { etag } = await this.s3('PutObject', undefined, () =>
-      this.port.putObject(
-        this.key,
-        {
-          body: requestBody(data, this.bucket, this.signal),
-          length: data.length,
-          algorithm: this.algorithm,
-          checksum,
-        },
-        this.objectMetadata(sha256),
-        this.signal,
-      ),
-    );
+    const checksum = this.algorithm === 'SHA256' ? hexToBase64(sha256) : md5.toString('base64');
+    const put = (onlyIfAbsent: boolean) =>
+      this.s3('PutObject', undefined, () =>
+        this.port.putObject(
+          this.key,
+          {
+            body: requestBody(data, this.bucket, this.signal),
+            length: data.length,
+            algorithm: this.algorithm,
+            checksum,
+          },
+          this.objectMetadata(sha256),
+          onlyIfAbsent,
+          this.signal,
+        ),
+      );
+
+    let etag: string | undefined;
+    if (this.conditionalWrites.supported) {
+      try {
+        ({ etag } = await put(true));
+      } catch (error) {
+        const status = httpStatus((error as UploadError).cause);
+        if (status === 501) {
+          // A server that refuses conditional writes: check with a HEAD first from now on.
+          this.conditionalWrites.supported = false;
+        } else if (status !== 412) {
+          throw error;
+        }
+      }
+    }
+    if (etag === undefined) {
+      const present = await this.alreadyPresent(before.size, sha256);
+      if (present) return present;
+      ({ etag } = await put(false));
+    }
     this.progress(before.size, before.size);
-    await this.verify(before.size, sha256, this.algorithm === 'SHA256' ? checksum : undefined);
+    // S3 (and every S3-compatible server we know) answers a plain PutObject with the MD5 of the bytes it stored:
+    // equal to ours, it proves the content without a HEAD, which would cost another request per small file.
+    // Anything else (SSE-KMS ETags, a server that stored something different) is checked with a HEAD.
+    if (etag === undefined || etag.replace(/"/g, '').toLowerCase() !== md5.toString('hex')) {
+      await this.verify(before.size, sha256, this.algorithm === 'SHA256' ? checksum : undefined);
+    }
     return { key: this.key, bytes: before.size, etag: etag ?? '', sha256 };
   }
 

@@ -4,8 +4,9 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 
 /**
- * s3rver 3.7 has no ListParts, ListMultipartUploads or AbortMultipartUpload, and answers an unknown upload id
- * with a 500 (or silently creates it). A resumable uploader needs S3's behaviour for all of them, so this HTTP
+ * s3rver 3.7 has no ListParts, ListMultipartUploads or AbortMultipartUpload, answers an unknown upload id with a
+ * 500 (or silently creates it), and ignores `If-None-Match: *` on PutObject (S3's conditional write, answered with
+ * 412 when the key exists). A resumable uploader needs S3's behaviour for all of them, so this HTTP
  * front answers those calls from s3rver's own upload directory (`<directory>/<bucket>/._S3rver_uploads/<id>/`) and
  * passes everything else through unchanged.
  */
@@ -61,6 +62,19 @@ export async function startMultipartShim(options: MultipartShimOptions): Promise
       }
       return false; // UploadPart and CompleteMultipartUpload of a known upload: s3rver handles them.
     }
+    if (req.method === 'PUT' && key !== '' && req.headers['if-none-match'] === '*') {
+      // A conditional write (S3 since 2024): refuse to overwrite an existing object.
+      if (await objectExists(options.port, url.pathname)) {
+        await drain(req);
+        reply(
+          res,
+          412,
+          errorXml('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold'),
+        );
+        return true;
+      }
+      return false;
+    }
     if (req.method === 'GET' && key === '' && url.searchParams.has('uploads')) {
       await drain(req);
       reply(
@@ -105,6 +119,17 @@ export async function startMultipartShim(options: MultipartShimOptions): Promise
         server.close(() => resolve());
       }),
   };
+}
+
+function objectExists(port: number, path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const head = httpRequest({ host: '127.0.0.1', port, method: 'HEAD', path }, (answer) => {
+      answer.resume();
+      resolve(answer.statusCode === 200);
+    });
+    head.on('error', () => resolve(false));
+    head.end();
+  });
 }
 
 async function listPartsXml(dir: string, bucket: string, key: string, uploadId: string): Promise<string> {

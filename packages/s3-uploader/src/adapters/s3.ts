@@ -85,10 +85,12 @@ export function s3Port(client: S3Client, bucket: string) {
       }
     },
 
+    /** `onlyIfAbsent` sends `If-None-Match: *`: S3 then answers 412 instead of overwriting an existing object. */
     async putObject(
       key: string,
       body: ChecksummedBody,
       metadata: Record<string, string>,
+      onlyIfAbsent: boolean,
       signal?: AbortSignal,
     ): Promise<{ etag: string | undefined }> {
       const result = await client.send(
@@ -98,6 +100,7 @@ export function s3Port(client: S3Client, bucket: string) {
           Body: body.body,
           ContentLength: body.length,
           Metadata: metadata,
+          ...(onlyIfAbsent ? { IfNoneMatch: '*' } : {}),
           ...checksumFields(body),
         }),
         options(signal),
