@@ -65,7 +65,7 @@ export async function runGenerator(options: GeneratorOptions): Promise<void> {
     );
     tasks.push(writeOver(term, 'terminal', 20, 2, signal).then(() => onFile(`wrote ${term}`)));
 
-    if (cycle % 2 === 1) {
+    if (cycle % 2 === 1 || (cycle === 2 && !largeWritten)) {
       // A ROS run: a folder per launch, with nested per-node folders.
       const run = join(ros, rosRunName(now));
       await mkdir(join(run, 'camera_node'), { recursive: true });
@@ -76,7 +76,7 @@ export async function runGenerator(options: GeneratorOptions): Promise<void> {
           writeOver(join(run, 'camera_node', 'stdout.log'), 'camera_node', 10, 3, signal),
         ]).then(() => onFile(`wrote ROS run ${run} (launch.log, rosout.log, camera_node/stdout.log)`)),
       );
-      if (!largeWritten && cycle >= 3) {
+      if (!largeWritten && cycle >= 2) {
         largeWritten = true;
         const bag = join(run, 'recording.bag');
         const size = options.largeFileBytes ?? 48 * 1024 * 1024;

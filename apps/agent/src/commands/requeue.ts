@@ -81,6 +81,8 @@ export async function requeueCommand(args: string[], io: CommandIo = processIo):
     for (const target of targets) files.push(await requestRequeue(storePaths, target));
     if (state.agentPid !== undefined) {
       // The running agent polls its requests directory; wait for it to take ours.
+      if (!values.json)
+        io.stdout(`Waiting up to ${timeoutSeconds} s for the running agent (pid ${state.agentPid})...\n`);
       appliedBy = (await waitForRequests(
         resolvePaths(storePaths).requestsDirectory,
         files,
