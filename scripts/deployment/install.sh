@@ -169,7 +169,9 @@ if [[ -n "${ROOT}" ]]; then
   say "Installed into ${ROOT} (no service started: --root)"
   exit 0
 fi
-command -v systemctl >/dev/null 2>&1 || die "systemctl not found: start the agent yourself with '${BIN_LINK} run'"
+if [[ "${DRY_RUN}" != 1 ]] && ! command -v systemctl >/dev/null 2>&1; then
+  die "systemctl not found: start the agent yourself with '${BIN_LINK} run'"
+fi
 run systemctl daemon-reload
 run systemctl enable "${SERVICE}"
 if [[ "${START}" == 0 ]]; then

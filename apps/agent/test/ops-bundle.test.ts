@@ -147,6 +147,19 @@ describe('install.sh / verify_deployment.sh / uninstall.sh', () => {
     expect(await exists(join(root, 'etc/tvm-upload'))).toBe(false);
   });
 
+  it('prints the whole system install with --dry-run, touching nothing', async () => {
+    const result = await run(script('install.sh'), ['--build', build, '--dry-run', '--user', 'root']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('Config OK');
+    expect(result.stdout).toContain(
+      '[dry-run] ln -sfn /opt/tvm-upload/bin/tvm-upload /usr/local/bin/tvm-upload',
+    );
+    expect(result.stdout).toContain('[dry-run] systemctl enable tvm-upload');
+    expect(result.stdout).toContain('[dry-run] systemctl restart tvm-upload');
+    expect(result.stdout).toMatch(/^User=root$/m);
+  });
+
   it('changes nothing with --dry-run', async () => {
     const root = join(work, 'dry');
     await mkdir(root);
