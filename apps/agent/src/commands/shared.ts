@@ -137,7 +137,7 @@ export function table(header: string[], rows: string[][]): string {
  */
 export function createProgress(io: CommandIo, label: string, total: number, every = 100) {
   let done = 0;
-  let lastPrinted = -1;
+  let lastPrinted = 0;
   const render = () => `${label}: ${done}/${total}`;
   return {
     tick(n = 1): void {
