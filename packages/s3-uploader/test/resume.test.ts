@@ -37,10 +37,15 @@ afterAll(async () => {
 const client = () => s3.client({ endpoint: proxy.endpoint });
 
 /** Starts an upload of `path` and cancels it once `parts` parts are recorded; returns the last state saved. */
-async function interrupted(path: string, key: string, parts: number): Promise<MultipartState> {
+async function interrupted(
+  path: string,
+  key: string,
+  parts: number,
+  partSizeBytes = 8 * MiB,
+): Promise<MultipartState> {
   const controller = new AbortController();
   let saved: MultipartState | undefined;
-  const error = await createUploader({ client: client(), bucket: s3.bucket, concurrency: 2 })
+  const error = await createUploader({ client: client(), bucket: s3.bucket, concurrency: 2, partSizeBytes })
     .upload({
       filePath: path,
       key,
@@ -85,8 +90,8 @@ describe('createUploader().upload with resumeState', () => {
   });
 
   it('keeps a part S3 holds that the saved state never recorded (ListParts reconciliation)', async () => {
-    const { path, data } = await randomFile(dir, 'reconcile.bin', 40 * MiB);
-    const saved = await interrupted(path, 'resume/reconcile.bin', 3);
+    const { path, data } = await randomFile(dir, 'reconcile.bin', 20 * MiB);
+    const saved = await interrupted(path, 'resume/reconcile.bin', 3, 5 * MiB);
     const forgetful = { ...saved, parts: saved.parts.slice(0, -1) };
     const result = await createUploader({ client: client(), bucket: s3.bucket }).upload({
       filePath: path,
@@ -98,8 +103,8 @@ describe('createUploader().upload with resumeState', () => {
   });
 
   it('restarts cleanly when S3 no longer knows the upload (NoSuchUpload)', async () => {
-    const { path, data } = await randomFile(dir, 'gone.bin', 24 * MiB);
-    const saved = await interrupted(path, 'resume/gone.bin', 1);
+    const { path, data } = await randomFile(dir, 'gone.bin', 12 * MiB);
+    const saved = await interrupted(path, 'resume/gone.bin', 1, 5 * MiB);
     await s3
       .client()
       .send(
@@ -126,15 +131,15 @@ describe('createUploader().upload with resumeState', () => {
         states.push(state);
       },
     });
-    expect(result).toMatchObject({ parts: 3, resumedParts: 0 });
+    expect(result).toMatchObject({ parts: 2, resumedParts: 0 });
     expect(states[0]).toBeUndefined();
     expect(states[1]?.uploadId).not.toBe(saved.uploadId);
     expect((await readObject(s3.client(), s3.bucket, 'resume/gone.bin')).equals(data)).toBe(true);
   });
 
   it('restarts cleanly when the upload disappears while parts are being sent', async () => {
-    const { path, data } = await randomFile(dir, 'vanish.bin', 24 * MiB);
-    const saved = await interrupted(path, 'resume/vanish.bin', 1);
+    const { path, data } = await randomFile(dir, 'vanish.bin', 12 * MiB);
+    const saved = await interrupted(path, 'resume/vanish.bin', 1, 5 * MiB);
     let aborted = false;
     const result = await createUploader({ client: client(), bucket: s3.bucket, concurrency: 1 }).upload({
       filePath: path,
@@ -153,13 +158,13 @@ describe('createUploader().upload with resumeState', () => {
         }
       },
     });
-    expect(result).toMatchObject({ parts: 3, resumedParts: 0 });
+    expect(result).toMatchObject({ parts: 2, resumedParts: 0 });
     expect((await readObject(s3.client(), s3.bucket, 'resume/vanish.bin')).equals(data)).toBe(true);
   });
 
   it('starts over when the file changed since the state was saved', async () => {
-    const { path, data } = await randomFile(dir, 'touched.bin', 24 * MiB);
-    const saved = await interrupted(path, 'resume/touched.bin', 1);
+    const { path, data } = await randomFile(dir, 'touched.bin', 12 * MiB);
+    const saved = await interrupted(path, 'resume/touched.bin', 1, 5 * MiB);
     await utimes(path, new Date(), new Date(Date.now() + 5_000));
     const states: Array<MultipartState | undefined> = [];
     const result = await createUploader({ client: client(), bucket: s3.bucket }).upload({
