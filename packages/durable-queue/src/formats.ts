@@ -44,30 +44,132 @@ function parseJson(text: string): unknown {
 const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/** Gathers a file's entries: de-duplicated by path (the first wins), invalid ones skipped, each problem noted. */
+class Collector<T extends { filepath: string }> {
+  readonly problems: string[] = [];
+  readonly byPath = new Map<string, T>();
+  readonly entries: T[] = [];
+  readonly #build: (raw: unknown, s: Strictness) => T;
+  readonly #label: string;
+
+  constructor(build: (raw: unknown, s: Strictness) => T, label: string) {
+    this.#build = build;
+    this.#label = label;
+  }
+
+  /** One for all entries: most have no problems, and a queue can hold 100,000 of them. */
+  readonly #strictness: Strictness = { strict: false, problems: [] };
+
+  add(raw: unknown, index: number): void {
+    const s = this.#strictness;
+    if (s.problems.length > 0) s.problems.length = 0;
+    try {
+      const entry = this.#build(raw, s);
+      for (const p of s.problems) this.problems.push(`${p} (field dropped)`);
+      if (this.byPath.has(entry.filepath)) {
+        this.problems.push(
+          `duplicate ${this.#label} ${JSON.stringify(entry.filepath)} at index ${index} skipped`,
+        );
+        return;
+      }
+      this.byPath.set(entry.filepath, entry);
+      this.entries.push(entry);
+    } catch (error) {
+      this.problems.push(`${this.#label} at index ${index} skipped: ${messageOf(error)}`);
+    }
+  }
+}
+
 function collect<T extends { filepath: string }>(
   items: readonly unknown[],
   build: (raw: unknown, s: Strictness) => T,
   label: string,
-): { entries: T[]; problems: string[]; byPath: Map<string, T> } {
-  const problems: string[] = [];
-  const byPath = new Map<string, T>();
-  const entries: T[] = [];
-  items.forEach((raw, index) => {
-    const s: Strictness = { strict: false, problems: [] };
-    try {
-      const entry = build(raw, s);
-      for (const p of s.problems) problems.push(`${p} (field dropped)`);
-      if (byPath.has(entry.filepath)) {
-        problems.push(`duplicate ${label} ${JSON.stringify(entry.filepath)} at index ${index} skipped`);
-        return;
+): Collector<T> {
+  const collector = new Collector(build, label);
+  items.forEach((raw, index) => collector.add(raw, index));
+  return collector;
+}
+
+/** Builds queue entries, noting whether any needed defaults or fixes (then the file is written back). */
+function queueBuilder(now: number) {
+  const state = { incomplete: false };
+  const build = (raw: unknown, s: Strictness): QueueEntry => {
+    const adopted = adoptCanonicalQueueEntry(raw);
+    if (adopted) return adopted;
+    // Entries written by hand or by the old daemon lack fields that get defaults; writing them back makes the
+    // defaults (the detection time in particular) stable across restarts.
+    state.incomplete = true;
+    return normaliseQueueEntry(raw, now, s);
+  };
+  return { state, build };
+}
+
+type LineStep = 'open' | 'version' | 'files' | 'entries' | 'close' | 'end';
+
+/**
+ * Reads `queue.json` line by line when it is exactly in the layout `serialiseList()` writes (one entry per
+ * line): each line is parsed on its own, so a 100,000-entry queue never exists as one 20 MB string plus its
+ * parse. Anything else (a hand edit, the old format, a truncated file) makes `line()` return false and
+ * `finish()` undefined, and the caller reads the file the ordinary way, which accepts the same documents.
+ */
+export class QueueLineParser {
+  #step: LineStep = 'open';
+  #count = 0;
+  #comma = false;
+  readonly #builder: ReturnType<typeof queueBuilder>;
+  readonly #collector: Collector<QueueEntry>;
+
+  constructor(now: number) {
+    this.#builder = queueBuilder(now);
+    this.#collector = new Collector(this.#builder.build, 'queue entry');
+  }
+
+  /** Takes the next line; false when the file is not in the written layout (stop reading). */
+  line(text: string): boolean {
+    const line = text.trim();
+    if (line === '') return true;
+    switch (this.#step) {
+      case 'open':
+        return this.#next(line === '{', 'version');
+      case 'version':
+        return this.#next(line === `"version": ${FORMAT_VERSION},`, 'files');
+      case 'files':
+        if (line === '"files": []') return this.#next(true, 'close');
+        return this.#next(line === '"files": [', 'entries');
+      case 'entries': {
+        if (line === ']') return this.#next(this.#count === 0 || !this.#comma, 'close');
+        if (this.#count > 0 && !this.#comma) return false;
+        this.#comma = line.endsWith(',');
+        const body = this.#comma ? line.slice(0, -1) : line;
+        if (!body.startsWith('{') || !body.endsWith('}')) return false;
+        let raw: unknown;
+        try {
+          raw = JSON.parse(body);
+        } catch {
+          return false;
+        }
+        this.#collector.add(raw, this.#count++);
+        return true;
       }
-      byPath.set(entry.filepath, entry);
-      entries.push(entry);
-    } catch (error) {
-      problems.push(`${label} at index ${index} skipped: ${messageOf(error)}`);
+      case 'close':
+        return this.#next(line === '}', 'end');
+      case 'end':
+        return false;
     }
-  });
-  return { entries, problems, byPath };
+  }
+
+  /** The parsed file, or undefined when the document was not complete in the written layout. */
+  finish(): ParsedFile<QueueEntry> | undefined {
+    if (this.#step !== 'end') return undefined;
+    const { entries, byPath, problems } = this.#collector;
+    const needsRewrite = this.#builder.state.incomplete || problems.length > 0;
+    return { entries, byPath, problems, legacy: false, needsRewrite };
+  }
+
+  #next(ok: boolean, step: LineStep): boolean {
+    if (ok) this.#step = step;
+    return ok;
+  }
 }
 
 /** Reads `queue.json`: `{ "files": [...] }`, or the old daemon's bare array. Throws `CorruptFileError`. */
@@ -78,19 +180,9 @@ export function parseQueueFile(text: string, now: number): ParsedFile<QueueEntry
   if (Array.isArray(json)) items = json;
   else if (isRecord(json) && Array.isArray(json['files'])) items = json['files'];
   else throw new CorruptFileError('not a queue file: expected an object with a `files` array');
-  // Entries written by hand or by the old daemon lack fields that get defaults; writing them back makes the
-  // defaults (the detection time in particular) stable across restarts.
-  let incomplete = false;
-  const { entries, problems, byPath } = collect(
-    items,
-    (raw, s) => {
-      const adopted = adoptCanonicalQueueEntry(raw);
-      if (adopted) return adopted;
-      incomplete = true;
-      return normaliseQueueEntry(raw, now, s);
-    },
-    'queue entry',
-  );
+  const builder = queueBuilder(now);
+  const { entries, problems, byPath } = collect(items, builder.build, 'queue entry');
+  const incomplete = builder.state.incomplete;
   const versioned = isRecord(json) && json['version'] === FORMAT_VERSION;
   return {
     entries,

@@ -1,6 +1,7 @@
-import { readTextIfExists, setAside } from './adapters/files.js';
+import { forEachLine, readTextIfExists, setAside } from './adapters/files.js';
+import type { QueueEntry } from './entries.js';
 import { messageOf } from './errors.js';
-import { CorruptFileError, type ParsedFile } from './formats.js';
+import { CorruptFileError, QueueLineParser, parseQueueFile, type ParsedFile } from './formats.js';
 import type { Logger } from './logger.js';
 
 /** Where a loaded state came from. */
@@ -68,14 +69,23 @@ export async function loadStateFile<T>(
       say('warn', `${problem}; restored ${backup.parsed.entries.length} entries from ${backupPath}`);
       return { parsed: { ...backup.parsed, needsRewrite: true }, source: 'backup', recovered: true };
     }
-    if (text === undefined) {
-      say('error', `${problem} and ${backupPath} is corrupt too (${backup.reason}); starting empty`);
-      return { parsed: { ...empty, needsRewrite: true }, source: 'none', recovered: true };
-    }
     say('error', `${problem}; ${backupPath} is corrupt too (${backup.reason}); starting empty`);
     return { parsed: { ...empty, needsRewrite: true }, source: 'none', recovered: true };
   }
   if (text === undefined) return { parsed: empty, source: 'none', recovered: false };
   say('error', `${problem}; no backup (${backupPath}) to restore from; starting empty`);
   return { parsed: { ...empty, needsRewrite: true }, source: 'none', recovered: true };
+}
+
+/**
+ * Loads `queue.json`: line by line when it is in the layout this package writes (the fast path for a large
+ * queue), otherwise, and for every kind of damage, through `loadStateFile()`.
+ */
+export async function loadQueueFile(path: string, options: LoadOptions): Promise<Loaded<QueueEntry>> {
+  const parser = new QueueLineParser(options.now);
+  if (await forEachLine(path, (line) => parser.line(line))) {
+    const parsed = parser.finish();
+    if (parsed) return { parsed, source: 'file', recovered: false };
+  }
+  return loadStateFile(path, parseQueueFile, options);
 }

@@ -2,8 +2,8 @@ import { basename, dirname, join } from 'node:path';
 import { inspectLock } from './adapters/lock.js';
 import { systemClock, type Clock } from './clock.js';
 import type { FailedEntry, QueueEntry, RegistryEntry } from './entries.js';
-import { parseFailedFile, parseQueueFile, parseRegistryFile } from './formats.js';
-import { loadStateFile } from './load.js';
+import { parseFailedFile, parseRegistryFile } from './formats.js';
+import { loadQueueFile, loadStateFile } from './load.js';
 import { stderrLogger } from './logger.js';
 import { resolvePaths, type StatePaths, type StatePathsOptions } from './options.js';
 import { readPendingRequests, type PendingRequest } from './requests.js';
@@ -36,7 +36,7 @@ export async function readStateSnapshot(
   const warnings: string[] = [];
   const load = { readOnly: true, now, logger: stderrLogger, warnings };
   const [queue, failed, registry] = await Promise.all([
-    loadStateFile(paths.queueFile, parseQueueFile, load),
+    loadQueueFile(paths.queueFile, load),
     loadStateFile(paths.failedFile, parseFailedFile, load),
     loadStateFile(paths.registryFile, parseRegistryFile, load),
   ]);

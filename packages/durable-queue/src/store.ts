@@ -9,13 +9,12 @@ import { invalidOption, messageOf } from './errors.js';
 import { FailedList } from './failed-list.js';
 import {
   parseFailedFile,
-  parseQueueFile,
   parseRegistryFile,
   serialiseList,
   serialiseRegistry,
   type ParsedFile,
 } from './formats.js';
-import { loadStateFile } from './load.js';
+import { loadQueueFile, loadStateFile } from './load.js';
 import { stderrLogger, type Logger } from './logger.js';
 import { resolvePaths, type StatePaths, type StatePathsOptions } from './options.js';
 import { UploadQueue } from './queue.js';
@@ -131,7 +130,7 @@ export async function openStateStore(options: StateStoreOptions): Promise<StateS
     }
     const now = clock.now();
     const loadOptions = { readOnly: false, now, logger };
-    const queueLoaded = await loadStateFile(paths.queueFile, parseQueueFile, loadOptions);
+    const queueLoaded = await loadQueueFile(paths.queueFile, loadOptions);
     const failedLoaded = await loadStateFile(paths.failedFile, parseFailedFile, loadOptions);
     const registryLoaded = await loadStateFile(paths.registryFile, parseRegistryFile, loadOptions);
     reportProblems(logger, paths.queueFile, queueLoaded.parsed);

@@ -16,3 +16,12 @@ describe('examples/basic.ts', () => {
     ]);
   });
 });
+
+describe('README.md', () => {
+  it('shows examples/basic.ts verbatim', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
+    const example = await readFile(new URL('../examples/basic.ts', import.meta.url), 'utf8');
+    expect(readme).toContain(`\`\`\`ts\n${example.trimEnd()}\n\`\`\``);
+  });
+});

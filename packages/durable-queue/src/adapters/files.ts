@@ -1,5 +1,6 @@
 import { copyFile, link, mkdir, open, readdir, readFile, rename, rm, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
 import { QueueError, messageOf } from '../errors.js';
 
 const codeOf = (error: unknown): string | undefined =>
@@ -140,4 +141,43 @@ export async function listDirectory(dir: string): Promise<string[]> {
 /** Renames a file, replacing the target. */
 export async function renameFile(from: string, to: string): Promise<void> {
   await rename(from, to);
+}
+
+/**
+ * Calls `visit` with each line of a file, read in 1 MiB chunks (multi-byte characters split between chunks are
+ * decoded whole). Resolves `undefined` when the file does not exist, `false` when `visit` stopped early, `true`
+ * when every line was visited.
+ */
+export async function forEachLine(
+  path: string,
+  visit: (line: string) => boolean,
+): Promise<boolean | undefined> {
+  let handle;
+  try {
+    handle = await open(path, 'r');
+  } catch (error) {
+    if (codeOf(error) === 'ENOENT') return undefined;
+    throw new QueueError('READ_FAILED', `Cannot read ${path}: ${messageOf(error)}`, { cause: error });
+  }
+  try {
+    const chunk = Buffer.allocUnsafe(1 << 20);
+    const decoder = new StringDecoder('utf8');
+    let carry = '';
+    for (;;) {
+      const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
+      const text = carry + (bytesRead > 0 ? decoder.write(chunk.subarray(0, bytesRead)) : decoder.end());
+      let start = 0;
+      for (let newline = text.indexOf('\n'); newline >= 0; newline = text.indexOf('\n', start)) {
+        if (!visit(text.slice(start, newline))) return false;
+        start = newline + 1;
+      }
+      carry = text.slice(start);
+      if (bytesRead === 0) return carry === '' || visit(carry);
+    }
+  } catch (error) {
+    if (error instanceof QueueError) throw error;
+    throw new QueueError('READ_FAILED', `Cannot read ${path}: ${messageOf(error)}`, { cause: error });
+  } finally {
+    await handle.close();
+  }
 }
