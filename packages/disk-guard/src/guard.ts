@@ -1,6 +1,6 @@
 import { DiskGuardError, describeError, invalidOption } from './errors.js';
 import { gate, governing, resolveDirectories, resolveProtected } from './gate.js';
-import type { GateContext, Refusal, ResolvedDirectory } from './gate.js';
+import type { GateContext, GateResult, Refusal, ResolvedDirectory } from './gate.js';
 import { nodeFs, nodeStatfs } from './adapters/node-fs.js';
 import { scanProcForWriters } from './adapters/open-files.js';
 import { defaultLogger, normalizeOptions, systemClock } from './options.js';
@@ -163,30 +163,33 @@ export function createDiskGuard(options: DiskGuardOptions): DiskGuard {
     const directories = await resolveDirectories(config.directories, fs);
     protectedForms ??= resolveProtected(config.protectedPaths, fs);
     let writers: Promise<ReadonlySet<string> | undefined> | undefined;
-    let known: boolean | undefined;
+    let scanned: { set: ReadonlySet<string> | undefined } | undefined;
     const ctx: GateContext = {
       directories,
       protectedForms: await protectedForms,
       fs,
       realParents: new Map(),
-      openForWriting: () =>
-        (writers ??= (async () => {
-          if (probe === false) return undefined;
-          const roots = directories.flatMap((d) =>
-            d.allowDeletion && d.realPath !== undefined ? [d.realPath] : [],
-          );
-          try {
-            const set = await probe(roots);
-            known = set !== undefined;
-            return set;
-          } catch (error) {
-            known = false;
-            logger.warn(
-              `disk-guard: open-file detection failed, skipping that check: ${describeError(error)}`,
+      openForWriting: () => {
+        if (scanned !== undefined) return scanned.set;
+        writers ??= (async () => {
+          let set: ReadonlySet<string> | undefined;
+          if (probe !== false) {
+            const roots = directories.flatMap((d) =>
+              d.allowDeletion && d.realPath !== undefined ? [d.realPath] : [],
             );
-            return undefined;
+            try {
+              set = await probe(roots);
+            } catch (error) {
+              logger.warn(
+                `disk-guard: open-file detection failed, skipping that check: ${describeError(error)}`,
+              );
+            }
           }
-        })()),
+          scanned = { set };
+          return set;
+        })();
+        return writers;
+      },
     };
     return {
       ctx,
@@ -195,7 +198,7 @@ export function createDiskGuard(options: DiskGuardOptions): DiskGuard {
           ? 'disabled'
           : writers === undefined
             ? 'not-needed'
-            : known
+            : scanned?.set !== undefined
               ? 'checked'
               : 'unavailable',
     };
@@ -243,9 +246,18 @@ export function createDiskGuard(options: DiskGuardOptions): DiskGuard {
   }
 
   /** Gate plus the checks that tie a candidate's recorded facts to the file on disk. */
-  async function admit(selection: Selection, ctx: GateContext, now: number): Promise<PlanEntry | Refusal> {
+  function admit(
+    selection: Selection,
+    ctx: GateContext,
+    now: number,
+  ): PlanEntry | Refusal | Promise<PlanEntry | Refusal> {
+    const verdict = gate(selection.candidate.path, ctx);
+    if (verdict instanceof Promise) return verdict.then((v) => judge(selection, v, now));
+    return judge(selection, verdict, now);
+  }
+
+  function judge(selection: Selection, verdict: GateResult, now: number): PlanEntry | Refusal {
     const { candidate, policy } = selection;
-    const verdict = await gate(candidate.path, ctx);
     if (!verdict.ok) return { path: candidate.path, code: verdict.code, reason: verdict.reason, policy };
     const { stats } = verdict;
     if (
@@ -338,7 +350,8 @@ export function createDiskGuard(options: DiskGuardOptions): DiskGuard {
       let examined = 0;
       for (const selection of selections) {
         if (++examined % FILES_PER_YIELD === 0) await yieldToEventLoop();
-        const result = await admit(selection, ctx, now);
+        const admitted = admit(selection, ctx, now);
+        const result = admitted instanceof Promise ? await admitted : admitted;
         if ('code' in result) refused.push(result);
         else entries.push(result);
       }
@@ -360,7 +373,8 @@ export function createDiskGuard(options: DiskGuardOptions): DiskGuard {
           for (const selection of orderForPressure(onThisFs, filesystem.level)) {
             if (planned >= filesystem.bytesToFree) break;
             if (++examined % FILES_PER_YIELD === 0) await yieldToEventLoop();
-            const result = await admit(selection, ctx, now);
+            const admitted = admit(selection, ctx, now);
+            const result = admitted instanceof Promise ? await admitted : admitted;
             if ('code' in result) {
               refused.push(result);
               continue;
@@ -433,7 +447,8 @@ export function createDiskGuard(options: DiskGuardOptions): DiskGuard {
           }
           current = measured;
         }
-        const verdict = await gate(path, ctx);
+        const gated = gate(path, ctx);
+        const verdict = gated instanceof Promise ? await gated : gated;
         if (!verdict.ok) {
           result.refused.push({ path, code: verdict.code, reason: verdict.reason, policy });
           continue;

@@ -1,3 +1,5 @@
+import fc from 'fast-check';
+import { posix } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_PROTECTED_PATHS, isInside } from '../src/index.js';
 import { isNormalizedAbsolute } from '../src/paths.js';
@@ -44,5 +46,20 @@ describe('DEFAULT_PROTECTED_PATHS', () => {
       '/dev',
     ]);
     expect(DEFAULT_PROTECTED_PATHS.some((p) => isInside('/tmp/x', p))).toBe(false);
+  });
+});
+
+describe('isNormalizedAbsolute agrees with posix.normalize', () => {
+  it('for any path made of segments, dots and slashes', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.constantFrom('a', '.', '..', '', 'b.log', '...', '.x'), { maxLength: 6 }),
+        (segments) => {
+          const path = `/${segments.join('/')}`;
+          const expected = path === '/' || (!path.endsWith('/') && posix.normalize(path) === path);
+          expect(isNormalizedAbsolute(path)).toBe(expected);
+        },
+      ),
+    );
   });
 });
