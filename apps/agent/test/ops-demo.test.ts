@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -33,6 +33,21 @@ describe('the local demo (pnpm start)', () => {
     const deadline = Date.now() + 60_000;
     while (!/Uploaded \S+recording\.bag/.test(output) && Date.now() < deadline && child.exitCode === null) {
       await new Promise((r) => setTimeout(r, 250));
+    }
+    // The command the demo prints to list what landed works as printed (when the AWS CLI is installed).
+    const listCommand =
+      /(AWS_ACCESS_KEY_ID=\S+ AWS_SECRET_ACCESS_KEY=\S+ aws --endpoint-url \S+ .*--recursive)/.exec(
+        output,
+      )?.[1];
+    if (spawnSync('sh', ['-c', 'command -v aws']).status === 0 && listCommand) {
+      const listed = spawnSync('bash', ['-c', listCommand], {
+        encoding: 'utf8',
+        env: isolatedEnv(),
+        timeout: 30_000,
+      });
+      expect(listed.stdout).toMatch(/demo-vehicle-001\/\d{4}-\d\d-\d\d\/ros\/.+\/recording\.bag/);
+    } else {
+      process.stdout.write('SKIP: the AWS CLI is not installed; the printed aws s3 ls command was not run\n');
     }
     child.kill('SIGINT');
     expect(await exited).toBe(0);
