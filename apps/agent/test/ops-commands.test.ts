@@ -11,6 +11,7 @@ import {
   type LocalS3,
 } from '@tvm/test-utils';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { writeAgentStatus } from '../src/commands/agent-status.js';
 import type { StatusReport } from '../src/commands/status.js';
 import { buildCli, createWorkspace, runCli, writeState, type Workspace } from './ops-harness.js';
 
@@ -128,6 +129,53 @@ describe('status, queue and failed', () => {
     });
     expect(json.agent).toMatchObject({ running: false, pid: null });
     expect(json.disk.length).toBeGreaterThan(0);
+  });
+
+  it("shows the running agent's own view (destination, next run, metrics) and ignores it once the agent is gone", async () => {
+    const store = await openStateStore({
+      queueFile: join(ws.state, 'queue.json'),
+      registryFile: join(ws.state, 'processed_files.json'),
+    });
+    const now = Date.now();
+    await writeAgentStatus(ws.state, {
+      pid: process.pid,
+      version: '0.0.0',
+      startedAt: now - 60_000,
+      updatedAt: now,
+      destination: {
+        state: 'paused-outage',
+        reason: 'ECONNREFUSED: connect ECONNREFUSED 127.0.0.1:9',
+        since: now - 30_000,
+      },
+      nextRunAt: now + 5 * 60_000,
+      metricsBuffered: 12,
+    });
+    try {
+      const human = await runCli(cli, ['status', '--config', ws.config]);
+      expect(human.stdout).toContain(`agent running (pid ${process.pid})`);
+      expect(human.stdout).toMatch(
+        /destination: +paused-outage: ECONNREFUSED: connect ECONNREFUSED 127\.0\.0\.1:9 \(since /,
+      );
+      expect(human.stdout).toMatch(/next run: +every 2 h 0 min; next in (4|5) min/);
+      expect(human.stdout).toContain('12 point(s) buffered');
+      const json = JSON.parse(
+        (await runCli(cli, ['status', '--json', '--config', ws.config])).stdout,
+      ) as StatusReport;
+      expect(json.destination).toMatchObject({
+        state: 'paused-outage',
+        reason: expect.stringContaining('ECONNREFUSED'),
+      });
+      expect(json.metricsBuffered).toBe(12);
+    } finally {
+      await store.close();
+    }
+    // No live lock holder: the file is left over from a stopped agent and says nothing about now.
+    const after = JSON.parse(
+      (await runCli(cli, ['status', '--json', '--config', ws.config])).stdout,
+    ) as StatusReport;
+    expect(after.agent.running).toBe(false);
+    expect(after.destination.state).toBe('agent not running');
+    expect(after.metricsBuffered).toBeNull();
   });
 
   it('exit 2 on a usage error and 1 on an invalid config', async () => {
