@@ -41,6 +41,12 @@ export interface AgentOptions {
   diskCheckMs?: number;
   /** How often requeue requests from ops commands are applied. @default 5000 */
   requestPollMs?: number;
+  /**
+   * How long the state store gathers changes before a write. Each write rewrites whole files, so a busy run must not
+   * write queue.json and the registry once per uploaded file. The store waits on `clock`: tests with a fake clock
+   * pass 0. @default 250
+   */
+  commitDelayMs?: number;
   /** Watch directories with inotify (tests of scans alone turn it off). @default true */
   watch?: boolean;
 }
@@ -78,9 +84,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       clock,
       logger,
       registryRetentionDays: config.upload.processed_files_registry.retention_days,
-      // Each write rewrites whole files: gathering a quarter second of changes keeps a busy run from writing
-      // queue.json and the registry once per uploaded file.
-      commitDelayMs: 250,
+      commitDelayMs: options.commitDelayMs ?? 250,
     });
   } catch (error) {
     if (error instanceof QueueError && error.code === 'LOCKED') {

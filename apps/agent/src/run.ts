@@ -21,21 +21,44 @@ export async function runAgent(options: RunOptions): Promise<number> {
   const { configPath, logger } = options;
   for (const warning of options.loaded.warnings) logger.warn(`Config: ${warning}`);
   let config = options.loaded.config;
-  let agent: Agent;
-  try {
-    agent = await createAgent({ config, logger });
-  } catch (error) {
-    if (error instanceof AgentError) {
-      logger.error(error.message);
-      return 1;
-    }
-    throw error;
-  }
-
-  // Nothing else may keep the event loop alive (library timers are unref'd): this handle is the daemon's life.
+  // Library timers are unref'd, so nothing else keeps the event loop alive, not even while the state store waits
+  // to write during start-up: this handle is the daemon's life.
   const keepAlive = setInterval(() => undefined, 1 << 30);
+  let agent: Agent | undefined;
   let reloading: Promise<void> = Promise.resolve();
+  let starting: Promise<unknown> = Promise.resolve();
   let stopping = false;
+  let requestStop: (signal: string) => void = () => undefined;
+  const done = new Promise<number>((resolve) => {
+    requestStop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info(`${signal}: stopping (no new uploads; in-flight multipart state is kept)`);
+      const deadline = setTimeout(() => {
+        logger.warn(`Stopping took over ${STOP_DEADLINE_MS / 1000}s; exiting with the state flushed so far`);
+        resolve(0);
+      }, STOP_DEADLINE_MS);
+      deadline.unref();
+      void starting
+        .catch(() => undefined)
+        .then(() => reloading)
+        .then(() => agent?.stop())
+        .then(
+          () => {
+            logger.info('Stopped');
+            resolve(0);
+          },
+          (error: unknown) => {
+            logger.error(`Stopping failed: ${(error as Error).message}`);
+            resolve(1);
+          },
+        )
+        .finally(() => clearTimeout(deadline));
+    };
+  });
+  // Installed before start-up, so a SIGTERM while the state opens still stops cleanly (and releases the lock).
+  process.on('SIGTERM', () => requestStop('SIGTERM'));
+  process.on('SIGINT', () => requestStop('SIGINT'));
 
   const reload = async (): Promise<void> => {
     logger.info(`SIGHUP: reloading the configuration from ${configPath}`);
@@ -54,7 +77,7 @@ export async function runAgent(options: RunOptions): Promise<number> {
       return;
     }
     for (const warning of next.warnings) logger.warn(`Config: ${warning}`);
-    if (stopping) return;
+    if (stopping || !agent) return;
     // The whole agent restarts in-process with the new config: every key takes effect, in-flight multipart uploads
     // resume from their saved parts, and a destination pause is lifted (the new agent checks afresh).
     await agent.stop();
@@ -69,38 +92,23 @@ export async function runAgent(options: RunOptions): Promise<number> {
       agent = await createAgent({ config, logger });
     }
   };
-
-  const done = new Promise<number>((resolve) => {
-    const stop = (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      logger.info(`${signal}: stopping (no new uploads; in-flight multipart state is kept)`);
-      const deadline = setTimeout(() => {
-        logger.warn(`Stopping took over ${STOP_DEADLINE_MS / 1000}s; exiting with the state flushed so far`);
-        resolve(0);
-      }, STOP_DEADLINE_MS);
-      deadline.unref();
-      void reloading
-        .then(() => agent.stop())
-        .then(
-          () => {
-            logger.info('Stopped');
-            resolve(0);
-          },
-          (error: unknown) => {
-            logger.error(`Stopping failed: ${(error as Error).message}`);
-            resolve(1);
-          },
-        )
-        .finally(() => clearTimeout(deadline));
-    };
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGINT', () => stop('SIGINT'));
-    process.on('SIGHUP', () => {
-      if (stopping) return;
-      reloading = reloading.then(reload, reload);
-    });
+  process.on('SIGHUP', () => {
+    if (stopping) return;
+    reloading = reloading.then(reload, reload);
   });
+
+  const start = createAgent({ config, logger });
+  starting = start;
+  try {
+    agent = await start;
+  } catch (error) {
+    clearInterval(keepAlive);
+    if (error instanceof AgentError) {
+      logger.error(error.message);
+      return 1;
+    }
+    throw error;
+  }
   const code = await done;
   clearInterval(keepAlive);
   // Sockets of the SDK's keep-alive agents may linger; the state is flushed and the lock released.
