@@ -9,6 +9,7 @@ import { createCloudWatchClient, createDestination, type Destination } from './a
 import { readScheduleRecord, writeScheduleRecord, type ScheduleRecord } from './adapters/schedule-file.js';
 import { systemClock, type Clock } from './clock.js';
 import { statePaths, type AgentConfig } from './config.js';
+import { writeAgentStatus } from './commands/agent-status.js';
 import { createDetector, type Detector, type ReadyFile } from './detector.js';
 import { AgentError } from './errors.js';
 import { Housekeeping } from './housekeeping.js';
@@ -16,6 +17,7 @@ import type { AgentLogger } from './logger.js';
 import { buildObjectKey } from './object-key.js';
 import { Pipeline, type FileHome } from './pipeline.js';
 import { dailyDue, insideOperationalHours } from './schedule.js';
+import { VERSION } from './version.js';
 
 const DAY_MS = 86_400_000;
 
@@ -313,11 +315,14 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       }
     }
   };
+  let nextRunAt: number | undefined;
   if (schedule.mode === 'interval') {
     const intervalMs = (schedule.interval_hours * 60 + schedule.interval_minutes) * 60_000;
-    every(intervalMs, async () =>
-      pipeline.startRun(`scheduled every ${schedule.interval_hours} h ${schedule.interval_minutes} min`),
-    );
+    nextRunAt = startedAt + intervalMs;
+    every(intervalMs, async () => {
+      nextRunAt = clock.now() + intervalMs;
+      pipeline.startRun(`scheduled every ${schedule.interval_hours} h ${schedule.interval_minutes} min`);
+    });
   }
   every(options.schedulerTickMs ?? 30_000, dailyJobs);
   every(options.diskCheckMs ?? 60_000, () => housekeeping.checkDisk('periodic check'));
@@ -331,6 +336,29 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     for (const entry of store.queue.list()) oldest = Math.min(oldest, entry.detectedAt);
     if (oldest !== Infinity) metrics.oldestPendingAge(Math.max(0, (clock.now() - oldest) / 1000));
   });
+
+  // What only the daemon knows, for `tvm-upload status` (best effort: it never stops the daemon).
+  const publishStatus = async (): Promise<void> => {
+    const paused = pipeline.paused;
+    await writeAgentStatus(paths.stateDir, {
+      pid: process.pid,
+      version: VERSION,
+      startedAt,
+      updatedAt: clock.now(),
+      destination:
+        paused === undefined
+          ? { state: 'online' }
+          : {
+              state: paused.kind === 'outage' ? 'paused-outage' : 'paused-destination',
+              reason: paused.message,
+              since: paused.since,
+            },
+      ...(nextRunAt === undefined ? {} : { nextRunAt }),
+      ...(pipeline.lastUpload ? { lastUpload: pipeline.lastUpload } : {}),
+      metricsBuffered: metrics.snapshot().bufferedPoints,
+    }).catch(() => undefined);
+  };
+  every(10_000, publishStatus);
 
   // A changed credentials file may fix a destination error: rebuild the client (static credentials are cached).
   let credentialsWatcher: FSWatcher | undefined;
@@ -361,6 +389,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
   if (config.upload.upload_on_start) pipeline.startRun('upload_on_start');
   else pipeline.pump(); // retries already scheduled in the queue still go at their time
   void housekeeping.checkDisk('start-up');
+  void publishStatus();
 
   let stopping: Promise<void> | undefined;
   return {

@@ -79,6 +79,8 @@ export class Pipeline {
   #timer: AbortController | undefined;
   #pauseLoop: AbortController | undefined;
   #stopping = false;
+  /** The last successful upload, for `tvm-upload status`. */
+  lastUpload: { at: number; filepath: string; key: string } | undefined;
 
   constructor(options: PipelineOptions) {
     this.#o = options;
@@ -331,6 +333,7 @@ export class Pipeline {
       `recording the upload of ${path}`,
     );
     this.#runUploaded++;
+    this.lastUpload = { at: this.#o.clock.now(), filepath: path, key: result.key };
     this.#o.metrics.fileUploaded(result.skipped ? 0 : result.bytes);
     const notes = [
       result.skipped ? 'already in S3, nothing sent' : undefined,
