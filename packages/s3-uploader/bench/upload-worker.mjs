@@ -17,7 +17,13 @@ const client = new S3Client({
   requestChecksumCalculation: 'WHEN_REQUIRED',
   responseChecksumValidation: 'WHEN_REQUIRED',
 });
-const uploader = createUploader({ client, bucket });
+// Knobs for experiments; the printed benchmark uses the defaults.
+const uploader = createUploader({
+  client,
+  bucket,
+  ...(process.env.BENCH_CONCURRENCY ? { concurrency: Number(process.env.BENCH_CONCURRENCY) } : {}),
+  ...(process.env.BENCH_CHECKSUM_MODE ? { checksumMode: process.env.BENCH_CHECKSUM_MODE } : {}),
+});
 
 const files = (await stat(target)).isDirectory()
   ? (await readdir(target)).sort().map((name) => join(target, name))
