@@ -217,6 +217,11 @@ describe('createUploader().upload', () => {
       .upload({ filePath: path, key: 'creds.log' })
       .catch((e: unknown) => e);
     expect(error).toMatchObject({ classification: { category: 'invalid-credentials', kind: 'permanent' } });
+    // HeadBucket's bare 403 would only say "access denied"; the check asks again to learn the real reason.
+    await expect(createUploader({ client, bucket: s3.bucket }).checkDestination()).rejects.toMatchObject({
+      operation: 'HeadBucket',
+      classification: { category: 'invalid-credentials', code: 'InvalidAccessKeyId' },
+    });
   });
 
   it('rejects with aborted when the signal fires, keeping the state for resume', async () => {

@@ -5,6 +5,7 @@ import {
   HeadBucketCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
+  ListObjectsV2Command,
   ListPartsCommand,
   PutObjectCommand,
   UploadPartCommand,
@@ -52,7 +53,17 @@ export function s3Port(client: S3Client, bucket: string) {
 
   return {
     async headBucket(signal?: AbortSignal): Promise<void> {
-      await client.send(new HeadBucketCommand({ Bucket: bucket }), options(signal));
+      try {
+        await client.send(new HeadBucketCommand({ Bucket: bucket }), options(signal));
+      } catch (error) {
+        const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+        if (status !== 400 && status !== 403) throw error;
+        // A HEAD response has no body, so a 403 cannot tell a wrong access key from a missing permission. The same
+        // question as a GET (same permission, s3:ListBucket) gets S3's error document, whose code operators need
+        // (InvalidAccessKeyId, SignatureDoesNotMatch, AccessDenied ...).
+        await client.send(new ListObjectsV2Command({ Bucket: bucket, MaxKeys: 0 }), options(signal));
+        throw error;
+      }
     },
 
     /** The object at `key`, or undefined when there is none. */
