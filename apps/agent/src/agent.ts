@@ -362,11 +362,17 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
 
   // A changed credentials file may fix a destination error: rebuild the client (static credentials are cached).
   let credentialsWatcher: FSWatcher | undefined;
+  const retired = new Set<Destination>();
   let credentialsTimer: NodeJS.Timeout | undefined;
   const refreshDestination = async (reason: string): Promise<void> => {
     const old = destination;
     destination = makeDestination(config, clock);
-    old.close();
+    // Uploads in flight finish on the old client; closing it now would cut them off mid-request.
+    retired.add(old);
+    setTimeout(() => {
+      retired.delete(old);
+      old.close();
+    }, 600_000).unref();
     await pipeline.recheckDestination(reason);
   };
   try {
@@ -407,7 +413,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
         await pipeline.stop();
         await store.close();
         await metrics.stop();
-        destination.close();
+        for (const d of [...retired, destination]) d.close();
       })();
       return stopping;
     },
