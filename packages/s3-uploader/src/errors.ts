@@ -84,3 +84,79 @@ export function httpStatus(error: unknown): number | undefined {
   const status = (error as { $metadata?: { httpStatusCode?: unknown } }).$metadata?.httpStatusCode;
   return typeof status === 'number' ? status : undefined;
 }
+
+/** An S3 request failed: classified from the SDK's error. An UploadError passes through unchanged. */
+export function requestFailed(
+  operation: string,
+  key: string | undefined,
+  error: unknown,
+  partNumber?: number,
+): UploadError {
+  if (error instanceof UploadError) return error;
+  const classification = classify(error);
+  const what = `${operation}${partNumber === undefined ? '' : ` of part ${partNumber}`}`;
+  const target = key === undefined ? '' : ` for ${JSON.stringify(key)}`;
+  return new UploadError('request-failed', `${what}${target} failed: ${classification.message}`, {
+    cause: error,
+    classification,
+    key,
+    operation,
+    partNumber,
+    attempt: sdkAttempts(error),
+  });
+}
+
+/** The file changed under the upload: temporary and about this file only, so the caller retries later. */
+export function fileChanged(key: string, path: string, detail: string): UploadError {
+  const message = `File changed while uploading: ${path} (${detail})`;
+  const classification: Classification = { kind: 'temporary', category: 'unknown', scope: 'file', message };
+  return new UploadError('file-changed', message, { cause: new Error(message), classification, key });
+}
+
+/** S3 could never store this key or size (from `classifyObjectLimits`). */
+export function invalidObject(key: string, classification: Classification): UploadError {
+  return new UploadError('invalid-object', classification.message, {
+    cause: new Error(classification.message),
+    classification,
+    key,
+  });
+}
+
+/** S3 holds something other than what was sent. */
+export function verificationFailed(key: string, problem: string): UploadError {
+  const message = `Verification of ${JSON.stringify(key)} failed: ${problem}`;
+  // The bytes S3 holds are not the ones sent: sending them again is the remedy, so temporary.
+  return new UploadError('verification-failed', message, {
+    cause: new Error(message),
+    classification: { kind: 'temporary', category: 'server-error', scope: 'service', message },
+    key,
+  });
+}
+
+/** Normalises whatever a public method caught: a fired signal always reads as `aborted`. */
+export function asUploadError(
+  error: unknown,
+  key: string | undefined,
+  signal: AbortSignal | undefined,
+): UploadError {
+  if (signal?.aborted) {
+    if (error instanceof UploadError && error.code === 'aborted') return error;
+    const message = `Upload${key === undefined ? '' : ` of ${JSON.stringify(key)}`} cancelled`;
+    return new UploadError('aborted', message, {
+      cause: error,
+      classification: abortedClassification(message),
+      key,
+    });
+  }
+  if (error instanceof UploadError) return error;
+  const classification = classify(error);
+  return new UploadError(
+    'request-failed',
+    `Upload of ${JSON.stringify(key)} failed: ${classification.message}`,
+    {
+      cause: error,
+      classification,
+      key,
+    },
+  );
+}

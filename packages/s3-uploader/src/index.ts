@@ -1,20 +1,15 @@
+export { createUploader } from './uploader.js';
+export type { StaleUploadsResult, Uploader } from './uploader.js';
 export {
-  createUploader,
   DEFAULT_CONCURRENCY,
   DEFAULT_MULTIPART_THRESHOLD_BYTES,
   DEFAULT_PART_SIZE_BYTES,
   DEFAULT_STALE_UPLOAD_AGE_MS,
-  SHA256_METADATA_KEY,
-} from './uploader.js';
-export type {
-  StaleUploadsResult,
-  StreamUploadRequest,
-  UploadProgress,
-  UploadRequest,
-  UploadResult,
-  Uploader,
-  UploaderOptions,
-} from './uploader.js';
+} from './options.js';
+export type { UploaderOptions } from './options.js';
+export type { UploadProgress, UploadRequest, UploadResult } from './upload-job.js';
+export type { StreamUploadRequest, StreamUploadResult } from './upload-stream.js';
+export { SHA256_METADATA_KEY } from './verification.js';
 export type { PendingUpload } from './adapters/s3.js';
 export { UploadError } from './errors.js';
 export type { UploadErrorCode, UploadErrorOptions } from './errors.js';

@@ -1,3 +1,102 @@
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { ChecksumMode } from './checksums.js';
+import { systemClock, type Clock } from './clock.js';
+import { MAX_PART_BYTES, MIN_PART_BYTES } from './part-size.js';
+
+const MIB = 1024 * 1024;
+/** Default size from which a file goes multipart. */
+export const DEFAULT_MULTIPART_THRESHOLD_BYTES = 8 * MIB;
+/** Default (and preferred) part size. */
+export const DEFAULT_PART_SIZE_BYTES = 8 * MIB;
+/** Default number of parts in flight per upload. */
+export const DEFAULT_CONCURRENCY = 4;
+/** Default age after which an unfinished multipart upload is aborted by `abortStaleUploads()`. */
+export const DEFAULT_STALE_UPLOAD_AGE_MS = 7 * 24 * 60 * 60 * 1000;
+// PutObject accepts at most 5 GiB, so no file above that may take the single-request path.
+const MAX_SINGLE_PUT_BYTES = 5 * 1024 ** 3;
+
+/** Options of `createUploader()`. */
+export interface UploaderOptions {
+  /** The S3 client to send with; never created here. Its region, endpoint, credentials and retries apply. */
+  client: S3Client;
+  /** The destination bucket. */
+  bucket: string;
+  /** Time source for the bandwidth limiter and the stale-upload age. @default systemClock */
+  clock?: Clock;
+  /** Files of at least this size go multipart (empty files never do). @default 8 MiB */
+  multipartThresholdBytes?: number;
+  /** Preferred part size, grown in whole MiB when a file would need more than 10,000 parts. @default 8 MiB */
+  partSizeBytes?: number;
+  /** Parts in flight per upload; memory is bounded by `concurrency` x part size. @default 4 */
+  concurrency?: number;
+  /**
+   * `when_supported`: SHA-256 per part and a checksum S3 verifies over the whole object; `when_required`:
+   * `Content-MD5` only, for S3-compatible servers without flexible checksums.
+   * @default the client's `requestChecksumCalculation` (`WHEN_REQUIRED` -> `when_required`)
+   */
+  checksumMode?: ChecksumMode;
+  /** Bytes per second shared by all uploads of this uploader; 0 = unlimited. @default 0 */
+  bandwidthLimitBytesPerSecond?: number;
+  /** Multipart uploads older than this are aborted by `abortStaleUploads`. @default 7 days */
+  staleUploadAgeMs?: number;
+}
+
+/** The options with every default applied. */
+export type ResolvedOptions = Required<Omit<UploaderOptions, 'checksumMode'>> & {
+  checksumMode: ChecksumMode | undefined;
+};
+
+/**
+ * Validates the options and applies the defaults.
+ * @throws {TypeError} naming the first invalid option.
+ */
+export function resolveOptions(options: UploaderOptions): ResolvedOptions {
+  if (typeof options !== 'object' || options === null) invalidOption('options', 'an object', options);
+  const { client, bucket } = options;
+  if (typeof client !== 'object' || client === null || typeof client.send !== 'function') {
+    invalidOption('client', 'an S3Client', client);
+  }
+  if (typeof bucket !== 'string' || bucket.length === 0)
+    invalidOption('bucket', 'a non-empty string', bucket);
+  const clock = options.clock ?? systemClock;
+  if (typeof clock.now !== 'function' || typeof clock.sleep !== 'function') {
+    invalidOption('clock', 'an object with now() and sleep()', clock);
+  }
+  const checksumMode = options.checksumMode;
+  if (checksumMode !== undefined && checksumMode !== 'when_supported' && checksumMode !== 'when_required') {
+    invalidOption('checksumMode', `'when_supported' or 'when_required'`, checksumMode);
+  }
+  return {
+    client,
+    bucket,
+    clock,
+    multipartThresholdBytes: integerOption(
+      'multipartThresholdBytes',
+      options.multipartThresholdBytes ?? DEFAULT_MULTIPART_THRESHOLD_BYTES,
+      0,
+      MAX_SINGLE_PUT_BYTES,
+    ),
+    partSizeBytes: integerOption(
+      'partSizeBytes',
+      options.partSizeBytes ?? DEFAULT_PART_SIZE_BYTES,
+      MIN_PART_BYTES,
+      MAX_PART_BYTES,
+    ),
+    concurrency: integerOption('concurrency', options.concurrency ?? DEFAULT_CONCURRENCY, 1, 64),
+    checksumMode,
+    bandwidthLimitBytesPerSecond: integerOption(
+      'bandwidthLimitBytesPerSecond',
+      options.bandwidthLimitBytesPerSecond ?? 0,
+      0,
+    ),
+    staleUploadAgeMs: integerOption(
+      'staleUploadAgeMs',
+      options.staleUploadAgeMs ?? DEFAULT_STALE_UPLOAD_AGE_MS,
+      0,
+    ),
+  };
+}
+
 /** Throws the house-style TypeError for an invalid option: names the option and the offending value. */
 export function invalidOption(name: string, expected: string, value: unknown): never {
   throw new TypeError(`Expected \`${name}\` to be ${expected}, got ${formatValue(value)}`);

@@ -1,0 +1,91 @@
+import { createHash } from 'node:crypto';
+import { Readable, Transform } from 'node:stream';
+import { classifyObjectLimits } from '@tvm/error-classification';
+import { uploadStream, type S3Port } from './adapters/s3.js';
+import { partAlgorithm, type ChecksumMode } from './checksums.js';
+import { asUploadError, invalidObject, requestFailed, verificationFailed } from './errors.js';
+import { invalidOption, type ResolvedOptions } from './options.js';
+import { notify } from './upload-job.js';
+import type { UploadResult } from './upload-job.js';
+import { THROTTLE_CHUNK_BYTES, type TokenBucket } from './token-bucket.js';
+import { verificationProblem } from './verification.js';
+
+/** A stream of unknown length to upload (see {@link Uploader.uploadStream}). */
+export interface StreamUploadRequest {
+  body: Readable | AsyncIterable<Uint8Array>;
+  key: string;
+  /** Called as lib-storage completes parts. Errors it throws are ignored. */
+  onProgress?: (progress: { bytesSent: number }) => void;
+  signal?: AbortSignal | undefined;
+  /** Extra object metadata (`x-amz-meta-*`). */
+  metadata?: Record<string, string>;
+}
+
+/** What `uploadStream` resolves with: an upload result that is never skipped nor resumed. */
+export type StreamUploadResult = Omit<UploadResult, 'skipped' | 'resumedParts'>;
+
+/** Uploads a stream with lib-storage, then checks the object's size with a HEAD. */
+export async function runStreamUpload(
+  config: ResolvedOptions,
+  port: S3Port,
+  bucket: TokenBucket,
+  mode: () => Promise<ChecksumMode>,
+  request: StreamUploadRequest,
+): Promise<StreamUploadResult> {
+  const { key, signal } = request;
+  if (typeof key !== 'string') invalidOption('key', 'a string', key);
+  try {
+    signal?.throwIfAborted();
+    const limits = classifyObjectLimits(key, 0);
+    if (limits) throw invalidObject(key, limits);
+    const hash = createHash('sha256');
+    let bytes = 0;
+    const meter = pacedMeter(bucket, signal, (chunk) => {
+      hash.update(chunk);
+      bytes += chunk.length;
+    });
+    const source = request.body instanceof Readable ? request.body : Readable.from(request.body);
+    source.on('error', (error) => meter.destroy(error));
+    source.pipe(meter);
+    const { etag } = await uploadStream(config.client, config.bucket, key, meter, {
+      partSize: config.partSizeBytes,
+      queueSize: config.concurrency,
+      algorithm: partAlgorithm(await mode()),
+      metadata: { ...request.metadata },
+      signal,
+      onProgress: (bytesSent) => notify(request.onProgress, { bytesSent }),
+    }).catch((error: unknown) => {
+      throw requestFailed('Upload', key, error);
+    });
+    const head = await port.headObject(key, false, signal).catch((error: unknown) => {
+      throw requestFailed('HeadObject', key, error);
+    });
+    const problem = verificationProblem(head, { size: bytes });
+    if (problem !== undefined) throw verificationFailed(key, problem);
+    return { key, bytes, etag: etag ?? '', sha256: hash.digest('hex') };
+  } catch (error) {
+    throw asUploadError(error, key, signal);
+  }
+}
+
+/** A pass-through that observes every chunk and releases it as the shared token bucket allows. */
+function pacedMeter(
+  bucket: TokenBucket,
+  signal: AbortSignal | undefined,
+  observe: (chunk: Buffer) => void,
+): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      observe(chunk);
+      const pace = async (): Promise<void> => {
+        for (let offset = 0; offset < chunk.length; offset += THROTTLE_CHUNK_BYTES) {
+          await bucket.take(Math.min(THROTTLE_CHUNK_BYTES, chunk.length - offset), signal);
+        }
+      };
+      pace().then(
+        () => callback(null, chunk),
+        (error: unknown) => callback(error instanceof Error ? error : new Error(String(error))),
+      );
+    },
+  });
+}
