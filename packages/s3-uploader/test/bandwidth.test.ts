@@ -1,24 +1,9 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { startFaultProxy, startLocalS3, type FaultProxy, type LocalS3 } from '@tvm/test-utils';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createUploader } from '../src/index.js';
-import { MiB, randomFile, readObject, tempDir } from './helpers.js';
+import { MiB, randomFile, readObject, useServers } from './helpers.js';
 
-let s3: LocalS3;
-let proxy: FaultProxy;
-let dir: string;
-let cleanup: () => Promise<void>;
-
-beforeAll(async () => {
-  s3 = await startLocalS3();
-  proxy = await startFaultProxy({ targetPort: s3.port });
-  ({ dir, cleanup } = await tempDir());
-});
-afterAll(async () => {
-  await proxy.close();
-  await s3.close();
-  await cleanup();
-});
+const env = useServers({ proxy: true });
 
 describe('createUploader({ bandwidthLimitBytesPerSecond })', () => {
   // The one real-time test of the package: the limit is about wall-clock bytes per second on a real socket.
@@ -27,11 +12,11 @@ describe('createUploader({ bandwidthLimitBytesPerSecond })', () => {
     { timeout: 30_000 },
     async () => {
       const rate = 2 * MiB;
-      const big = await randomFile(dir, 'big.bin', 14 * MiB); // multipart, 2 parts in flight
-      const small = await randomFile(dir, 'small.bin', 6 * MiB); // one PutObject
+      const big = await randomFile(env.dir, 'big.bin', 14 * MiB); // multipart, 2 parts in flight
+      const small = await randomFile(env.dir, 'small.bin', 6 * MiB); // one PutObject
       const uploader = createUploader({
-        client: s3.client({ endpoint: proxy.endpoint }),
-        bucket: s3.bucket,
+        client: env.s3.client({ endpoint: env.proxy.endpoint }),
+        bucket: env.s3.bucket,
         bandwidthLimitBytesPerSecond: rate,
       });
       const started = performance.now();
@@ -40,9 +25,9 @@ describe('createUploader({ bandwidthLimitBytesPerSecond })', () => {
         uploader.upload({ filePath: small.path, key: 'bw/small.bin' }),
       ]);
       await delay(2_000);
-      const at2s = proxy.bytesUpstream;
+      const at2s = env.proxy.bytesUpstream;
       await delay(6_000);
-      const at8s = proxy.bytesUpstream;
+      const at8s = env.proxy.bytesUpstream;
       await uploads;
       const seconds = (performance.now() - started) / 1000;
 
@@ -51,8 +36,10 @@ describe('createUploader({ bandwidthLimitBytesPerSecond })', () => {
       expect(steady).toBeLessThan(rate * 1.1);
       expect(seconds).toBeGreaterThan(10 * 0.9);
       expect(seconds).toBeLessThan(10 * 1.1);
-      expect((await readObject(s3.client(), s3.bucket, 'bw/big.bin')).equals(big.data)).toBe(true);
-      expect((await readObject(s3.client(), s3.bucket, 'bw/small.bin')).equals(small.data)).toBe(true);
+      expect((await readObject(env.s3.client(), env.s3.bucket, 'bw/big.bin')).equals(big.data)).toBe(true);
+      expect((await readObject(env.s3.client(), env.s3.bucket, 'bw/small.bin')).equals(small.data)).toBe(
+        true,
+      );
     },
   );
 });

@@ -1,40 +1,17 @@
 import { utimes } from 'node:fs/promises';
 import { AbortMultipartUploadCommand, CreateMultipartUploadCommand } from '@aws-sdk/client-s3';
-import {
-  createFakeClock,
-  startFaultProxy,
-  startLocalS3,
-  startMultipartShim,
-  type FaultProxy,
-  type LocalS3,
-  type MultipartShim,
-} from '@tvm/test-utils';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createFakeClock } from '@tvm/test-utils';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { createUploader, DEFAULT_STALE_UPLOAD_AGE_MS, type MultipartState } from '../src/index.js';
-import { MiB, randomFile, readObject, tempDir } from './helpers.js';
+import { MiB, randomFile, readObject, useServers } from './helpers.js';
+
+const env = useServers({ shim: true, proxy: true });
 
 // client -> fault proxy (counts bytes) -> multipart shim (ListParts, Abort, NoSuchUpload as S3 has them) -> s3rver
-let s3: LocalS3;
-let shim: MultipartShim;
-let proxy: FaultProxy;
-let dir: string;
-let cleanup: () => Promise<void>;
 
-beforeAll(async () => {
-  s3 = await startLocalS3();
-  shim = await startMultipartShim({ port: s3.port, directory: s3.directory });
-  proxy = await startFaultProxy({ targetPort: shim.port });
-  ({ dir, cleanup } = await tempDir());
-});
-beforeEach(() => proxy.resetCounters());
-afterAll(async () => {
-  await proxy.close();
-  await shim.close();
-  await s3.close();
-  await cleanup();
-});
+beforeEach(() => env.proxy.resetCounters());
 
-const client = () => s3.client({ endpoint: proxy.endpoint });
+const client = () => env.s3.client({ endpoint: env.proxy.endpoint });
 
 /** Starts an upload of `path` and cancels it once `parts` parts are recorded; returns the last state saved. */
 async function interrupted(
@@ -45,7 +22,12 @@ async function interrupted(
 ): Promise<MultipartState> {
   const controller = new AbortController();
   let saved: MultipartState | undefined;
-  const error = await createUploader({ client: client(), bucket: s3.bucket, concurrency: 2, partSizeBytes })
+  const error = await createUploader({
+    client: client(),
+    bucket: env.s3.bucket,
+    concurrency: 2,
+    partSizeBytes,
+  })
     .upload({
       filePath: path,
       key,
@@ -63,14 +45,14 @@ async function interrupted(
 
 describe('createUploader().upload with resumeState', () => {
   it('sends only the missing parts of an interrupted 64 MiB upload and the object is byte-identical', async () => {
-    const { path, data } = await randomFile(dir, 'resume.bin', 64 * MiB);
+    const { path, data } = await randomFile(env.dir, 'resume.bin', 64 * MiB);
     const saved = await interrupted(path, 'resume/resume.bin', 3);
     // Persisted as JSON between processes.
     const restored = JSON.parse(JSON.stringify(saved)) as MultipartState;
 
-    proxy.resetCounters();
+    env.proxy.resetCounters();
     const states: Array<MultipartState | undefined> = [];
-    const result = await createUploader({ client: client(), bucket: s3.bucket }).upload({
+    const result = await createUploader({ client: client(), bucket: env.s3.bucket }).upload({
       filePath: path,
       key: 'resume/resume.bin',
       resumeState: restored,
@@ -82,48 +64,40 @@ describe('createUploader().upload with resumeState', () => {
     // ListParts may find a part that finished after the cancel but before it was recorded: it is kept too.
     expect(result.resumedParts).toBeGreaterThanOrEqual(3);
     const missingBytes = (8 - (result.resumedParts ?? 0)) * 8 * MiB;
-    expect(proxy.bytesUpstream).toBeGreaterThanOrEqual(missingBytes);
-    expect(proxy.bytesUpstream).toBeLessThan(missingBytes + 64 * 1024); // headers and XML only
+    expect(env.proxy.bytesUpstream).toBeGreaterThanOrEqual(missingBytes);
+    expect(env.proxy.bytesUpstream).toBeLessThan(missingBytes + 64 * 1024); // headers and XML only
     expect(states.at(-1)).toBeUndefined();
     expect(states[0]?.uploadId).toBe(saved.uploadId);
-    expect((await readObject(s3.client(), s3.bucket, 'resume/resume.bin')).equals(data)).toBe(true);
+    expect((await readObject(env.s3.client(), env.s3.bucket, 'resume/resume.bin')).equals(data)).toBe(true);
   });
 
   it('keeps a part S3 holds that the saved state never recorded (ListParts reconciliation)', async () => {
-    const { path, data } = await randomFile(dir, 'reconcile.bin', 20 * MiB);
+    const { path, data } = await randomFile(env.dir, 'reconcile.bin', 20 * MiB);
     const saved = await interrupted(path, 'resume/reconcile.bin', 3, 5 * MiB);
     const forgetful = { ...saved, parts: saved.parts.slice(0, -1) };
-    const result = await createUploader({ client: client(), bucket: s3.bucket }).upload({
+    const result = await createUploader({ client: client(), bucket: env.s3.bucket }).upload({
       filePath: path,
       key: 'resume/reconcile.bin',
       resumeState: forgetful,
     });
     expect(result.resumedParts).toBeGreaterThanOrEqual(saved.parts.length);
-    expect((await readObject(s3.client(), s3.bucket, 'resume/reconcile.bin')).equals(data)).toBe(true);
+    expect((await readObject(env.s3.client(), env.s3.bucket, 'resume/reconcile.bin')).equals(data)).toBe(
+      true,
+    );
   });
 
   it('restarts cleanly when S3 no longer knows the upload (NoSuchUpload)', async () => {
-    const { path, data } = await randomFile(dir, 'gone.bin', 12 * MiB);
+    const { path, data } = await randomFile(env.dir, 'gone.bin', 12 * MiB);
     const saved = await interrupted(path, 'resume/gone.bin', 1, 5 * MiB);
-    await s3
-      .client()
-      .send(
-        new AbortMultipartUploadCommand({
-          Bucket: s3.bucket,
-          Key: 'resume/gone.bin',
-          UploadId: saved.uploadId,
-        }),
-      )
-      .catch(() => undefined); // s3rver itself cannot abort; the shim below can
     await client().send(
       new AbortMultipartUploadCommand({
-        Bucket: s3.bucket,
+        Bucket: env.s3.bucket,
         Key: 'resume/gone.bin',
         UploadId: saved.uploadId,
       }),
     );
     const states: Array<MultipartState | undefined> = [];
-    const result = await createUploader({ client: client(), bucket: s3.bucket }).upload({
+    const result = await createUploader({ client: client(), bucket: env.s3.bucket }).upload({
       filePath: path,
       key: 'resume/gone.bin',
       resumeState: saved,
@@ -134,23 +108,23 @@ describe('createUploader().upload with resumeState', () => {
     expect(result).toMatchObject({ parts: 2, resumedParts: 0 });
     expect(states[0]).toBeUndefined();
     expect(states[1]?.uploadId).not.toBe(saved.uploadId);
-    expect((await readObject(s3.client(), s3.bucket, 'resume/gone.bin')).equals(data)).toBe(true);
+    expect((await readObject(env.s3.client(), env.s3.bucket, 'resume/gone.bin')).equals(data)).toBe(true);
   });
 
   it('restarts cleanly when the upload disappears while parts are being sent', async () => {
-    const { path, data } = await randomFile(dir, 'vanish.bin', 12 * MiB);
+    const { path, data } = await randomFile(env.dir, 'vanish.bin', 12 * MiB);
     const saved = await interrupted(path, 'resume/vanish.bin', 1, 5 * MiB);
     let aborted = false;
-    const result = await createUploader({ client: client(), bucket: s3.bucket, concurrency: 1 }).upload({
+    const result = await createUploader({ client: client(), bucket: env.s3.bucket, concurrency: 1 }).upload({
       filePath: path,
       key: 'resume/vanish.bin',
       resumeState: saved,
       onStateChange: async (state) => {
         if (!aborted && state?.uploadId === saved.uploadId) {
           aborted = true; // e.g. the stale-upload clean-up of another process
-          await s3.client({ endpoint: shim.endpoint }).send(
+          await env.s3.client({ endpoint: env.shim.endpoint }).send(
             new AbortMultipartUploadCommand({
-              Bucket: s3.bucket,
+              Bucket: env.s3.bucket,
               Key: state.key,
               UploadId: state.uploadId,
             }),
@@ -159,15 +133,15 @@ describe('createUploader().upload with resumeState', () => {
       },
     });
     expect(result).toMatchObject({ parts: 2, resumedParts: 0 });
-    expect((await readObject(s3.client(), s3.bucket, 'resume/vanish.bin')).equals(data)).toBe(true);
+    expect((await readObject(env.s3.client(), env.s3.bucket, 'resume/vanish.bin')).equals(data)).toBe(true);
   });
 
   it('starts over when the file changed since the state was saved', async () => {
-    const { path, data } = await randomFile(dir, 'touched.bin', 12 * MiB);
+    const { path, data } = await randomFile(env.dir, 'touched.bin', 12 * MiB);
     const saved = await interrupted(path, 'resume/touched.bin', 1, 5 * MiB);
     await utimes(path, new Date(), new Date(Date.now() + 5_000));
     const states: Array<MultipartState | undefined> = [];
-    const result = await createUploader({ client: client(), bucket: s3.bucket }).upload({
+    const result = await createUploader({ client: client(), bucket: env.s3.bucket }).upload({
       filePath: path,
       key: 'resume/touched.bin',
       resumeState: saved,
@@ -177,22 +151,22 @@ describe('createUploader().upload with resumeState', () => {
     });
     expect(result.resumedParts).toBe(0);
     expect(states[0]).toBeUndefined();
-    expect((await readObject(s3.client(), s3.bucket, 'resume/touched.bin')).equals(data)).toBe(true);
+    expect((await readObject(env.s3.client(), env.s3.bucket, 'resume/touched.bin')).equals(data)).toBe(true);
   });
 });
 
 describe('createUploader().abortStaleUploads', () => {
   it('aborts multipart uploads older than staleUploadAgeMs under a prefix and keeps younger ones', async () => {
     const created = await client().send(
-      new CreateMultipartUploadCommand({ Bucket: s3.bucket, Key: 'stale/v1/old.bin' }),
+      new CreateMultipartUploadCommand({ Bucket: env.s3.bucket, Key: 'stale/v1/old.bin' }),
     );
-    await client().send(new CreateMultipartUploadCommand({ Bucket: s3.bucket, Key: 'other/v2/old.bin' }));
+    await client().send(new CreateMultipartUploadCommand({ Bucket: env.s3.bucket, Key: 'other/v2/old.bin' }));
     const now = createFakeClock(Date.now());
-    const young = createUploader({ client: client(), bucket: s3.bucket, clock: now });
+    const young = createUploader({ client: client(), bucket: env.s3.bucket, clock: now });
     expect(await young.abortStaleUploads('stale/')).toEqual({ aborted: [], kept: 1 });
 
     const later = createFakeClock(Date.now() + DEFAULT_STALE_UPLOAD_AGE_MS + 60_000);
-    const old = createUploader({ client: client(), bucket: s3.bucket, clock: later });
+    const old = createUploader({ client: client(), bucket: env.s3.bucket, clock: later });
     const result = await old.abortStaleUploads('stale/');
     expect(result).toEqual({
       aborted: [{ key: 'stale/v1/old.bin', uploadId: created.UploadId, initiatedAt: expect.any(Number) }],
@@ -202,7 +176,7 @@ describe('createUploader().abortStaleUploads', () => {
   });
 
   it('rejects with a classified UploadError when the server cannot list uploads', async () => {
-    const uploader = createUploader({ client: s3.client(), bucket: s3.bucket });
+    const uploader = createUploader({ client: env.s3.client(), bucket: env.s3.bucket });
     await expect(uploader.abortStaleUploads()).rejects.toMatchObject({
       name: 'UploadError',
       code: 'request-failed',

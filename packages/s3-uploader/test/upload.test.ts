@@ -2,26 +2,11 @@ import { createHash } from 'node:crypto';
 import { appendFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { startLocalS3, startMultipartShim, type LocalS3, type MultipartShim } from '@tvm/test-utils';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createUploader, UploadError, type MultipartState } from '../src/index.js';
-import { MiB, randomFile, readObject, tempDir } from './helpers.js';
+import { MiB, randomFile, readObject, useServers } from './helpers.js';
 
-let s3: LocalS3;
-let shim: MultipartShim;
-let dir: string;
-let cleanup: () => Promise<void>;
-
-beforeAll(async () => {
-  s3 = await startLocalS3();
-  shim = await startMultipartShim({ port: s3.port, directory: s3.directory });
-  ({ dir, cleanup } = await tempDir());
-});
-afterAll(async () => {
-  await shim.close();
-  await s3.close();
-  await cleanup();
-});
+const env = useServers({ shim: true });
 
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 
@@ -31,36 +16,36 @@ describe('createUploader().upload', () => {
     ['when_supported', 'small-supported.log', 100 * 1024],
     ['when_required', 'empty.log', 0],
   ] as const)('uploads a single-request file byte for byte (%s, %s)', async (checksumMode, name, size) => {
-    const { path, data } = await randomFile(dir, name, size);
-    const uploader = createUploader({ client: s3.client(), bucket: s3.bucket, checksumMode });
+    const { path, data } = await randomFile(env.dir, name, size);
+    const uploader = createUploader({ client: env.s3.client(), bucket: env.s3.bucket, checksumMode });
     const key = `v1/2025-10-20/ros/${name}`;
     const result = await uploader.upload({ filePath: path, key });
     expect(result).toEqual({ key, bytes: size, etag: expect.any(String), sha256: sha256(data) });
-    expect((await readObject(s3.client(), s3.bucket, key)).equals(data)).toBe(true);
+    expect((await readObject(env.s3.client(), env.s3.bucket, key)).equals(data)).toBe(true);
   });
 
   it('keeps a unicode key with spaces exactly', async () => {
-    const { path, data } = await randomFile(dir, 'unicode.log', 2048);
+    const { path, data } = await randomFile(env.dir, 'unicode.log', 2048);
     const key = 'vehicle-CN-001/2025-10-20/terminal/日志 文件 #1+plus (copy).log';
-    const uploader = createUploader({ client: s3.client(), bucket: s3.bucket });
+    const uploader = createUploader({ client: env.s3.client(), bucket: env.s3.bucket });
     await uploader.upload({ filePath: path, key });
-    expect((await readObject(s3.client(), s3.bucket, key)).equals(data)).toBe(true);
+    expect((await readObject(env.s3.client(), env.s3.bucket, key)).equals(data)).toBe(true);
   });
 
   it.each([5 * MiB - 1, 5 * MiB, 5 * MiB + 1, 10 * MiB + 3])(
     'splits a file of %i bytes at the 5 MiB boundary and reassembles it exactly',
     async (size) => {
-      const { path, data } = await randomFile(dir, `boundary-${size}.bin`, size);
+      const { path, data } = await randomFile(env.dir, `boundary-${size}.bin`, size);
       const uploader = createUploader({
-        client: s3.client(),
-        bucket: s3.bucket,
+        client: env.s3.client(),
+        bucket: env.s3.bucket,
         multipartThresholdBytes: 5 * MiB,
         partSizeBytes: 5 * MiB,
       });
       const key = `boundary/${size}.bin`;
       const result = await uploader.upload({ filePath: path, key });
       expect(result.parts).toBe(size < 5 * MiB ? undefined : Math.ceil(size / (5 * MiB)));
-      expect((await readObject(s3.client(), s3.bucket, key)).equals(data)).toBe(true);
+      expect((await readObject(env.s3.client(), env.s3.bucket, key)).equals(data)).toBe(true);
     },
   );
 
@@ -71,8 +56,8 @@ describe('createUploader().upload', () => {
     'uploads in parts, reporting state and progress, and verifies the object (%s, %i parts of 8 MiB)',
     async (checksumMode, parts) => {
       const size = parts * 8 * MiB;
-      const { path, data } = await randomFile(dir, `big-${checksumMode}.bin`, size);
-      const uploader = createUploader({ client: s3.client(), bucket: s3.bucket, checksumMode });
+      const { path, data } = await randomFile(env.dir, `big-${checksumMode}.bin`, size);
+      const uploader = createUploader({ client: env.s3.client(), bucket: env.s3.bucket, checksumMode });
       const states: Array<MultipartState | undefined> = [];
       const progress: number[] = [];
       const key = `big/${checksumMode}.bin`;
@@ -94,8 +79,8 @@ describe('createUploader().upload', () => {
       expect(states[parts]?.parts.map((part) => part.partNumber)).toEqual(numbers);
       expect(states[parts]?.checksumAlgorithm).toBe(checksumMode === 'when_supported' ? 'SHA256' : 'MD5');
       expect(progress.at(-1)).toBe(size);
-      expect((await readObject(s3.client(), s3.bucket, key)).equals(data)).toBe(true);
-      const head = await s3.client().send(new HeadObjectCommand({ Bucket: s3.bucket, Key: key }));
+      expect((await readObject(env.s3.client(), env.s3.bucket, key)).equals(data)).toBe(true);
+      const head = await env.s3.client().send(new HeadObjectCommand({ Bucket: env.s3.bucket, Key: key }));
       expect(head.Metadata?.['sha256']).toBe(sha256(data));
     },
   );
@@ -107,10 +92,10 @@ describe('createUploader().upload', () => {
   ])(
     'skips %s already present with the same size and SHA-256, and overwrites one of the same size only',
     async (_, size, options) => {
-      const { path, data } = await randomFile(dir, `dup-${size}.log`, size);
+      const { path, data } = await randomFile(env.dir, `dup-${size}.log`, size);
       const uploader = createUploader({
-        client: s3.client({ endpoint: shim.endpoint }),
-        bucket: s3.bucket,
+        client: env.s3.client({ endpoint: env.shim.endpoint }),
+        bucket: env.s3.bucket,
         ...options,
       });
       const key = `dup/${size}.log`;
@@ -125,26 +110,28 @@ describe('createUploader().upload', () => {
       await writeFile(path, other);
       const again = await uploader.upload({ filePath: path, key });
       expect(again.skipped).toBeUndefined();
-      expect((await readObject(s3.client(), s3.bucket, key)).equals(other)).toBe(true);
+      expect((await readObject(env.s3.client(), env.s3.bucket, key)).equals(other)).toBe(true);
       expect(data.equals(other)).toBe(false);
     },
   );
 
   it('overwrites an object of the same size that has no SHA-256 metadata', async () => {
-    const { path, data } = await randomFile(dir, 'nometa.log', 1000);
+    const { path, data } = await randomFile(env.dir, 'nometa.log', 1000);
     const key = 'dup/nometa.log';
-    await s3.client().send(new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: Buffer.alloc(1000) }));
-    const result = await createUploader({ client: s3.client(), bucket: s3.bucket }).upload({
+    await env.s3
+      .client()
+      .send(new PutObjectCommand({ Bucket: env.s3.bucket, Key: key, Body: Buffer.alloc(1000) }));
+    const result = await createUploader({ client: env.s3.client(), bucket: env.s3.bucket }).upload({
       filePath: path,
       key,
     });
     expect(result.skipped).toBeUndefined();
-    expect((await readObject(s3.client(), s3.bucket, key)).equals(data)).toBe(true);
+    expect((await readObject(env.s3.client(), env.s3.bucket, key)).equals(data)).toBe(true);
   });
 
   it('rejects a file appended to while it uploads with file-changed and does not complete the upload', async () => {
-    const { path } = await randomFile(dir, 'growing.log', 24 * MiB);
-    const uploader = createUploader({ client: s3.client(), bucket: s3.bucket, concurrency: 1 });
+    const { path } = await randomFile(env.dir, 'growing.log', 24 * MiB);
+    const uploader = createUploader({ client: env.s3.client(), bucket: env.s3.bucket, concurrency: 1 });
     const key = 'growing/growing.log';
     const states: Array<MultipartState | undefined> = [];
     const error = await uploader
@@ -164,17 +151,17 @@ describe('createUploader().upload', () => {
       classification: { kind: 'temporary', scope: 'file' },
     });
     expect(states.at(-1)).toBeUndefined();
-    const head = await s3
+    const head = await env.s3
       .client()
-      .send(new HeadObjectCommand({ Bucket: s3.bucket, Key: key }))
+      .send(new HeadObjectCommand({ Bucket: env.s3.bucket, Key: key }))
       .catch((e: unknown) => e);
     expect(head).toMatchObject({ $metadata: { httpStatusCode: 404 } });
   });
 
   it('rejects an invalid key before reading the file', async () => {
-    const uploader = createUploader({ client: s3.client(), bucket: s3.bucket });
+    const uploader = createUploader({ client: env.s3.client(), bucket: env.s3.bucket });
     const error = await uploader
-      .upload({ filePath: join(dir, 'small.log'), key: 'bad\u0001key' })
+      .upload({ filePath: join(env.dir, 'small.log'), key: 'bad\u0001key' })
       .catch((e: unknown) => e);
     expect(error).toMatchObject({
       code: 'invalid-object',
@@ -183,8 +170,8 @@ describe('createUploader().upload', () => {
   });
 
   it('classifies a missing file as a permanent file-not-found', async () => {
-    const uploader = createUploader({ client: s3.client(), bucket: s3.bucket });
-    const missing = join(dir, 'gone.log');
+    const uploader = createUploader({ client: env.s3.client(), bucket: env.s3.bucket });
+    const missing = join(env.dir, 'gone.log');
     const error = await uploader.upload({ filePath: missing, key: 'gone.log' }).catch((e: unknown) => e);
     expect(error).toMatchObject({
       name: 'UploadError',
@@ -198,37 +185,37 @@ describe('createUploader().upload', () => {
   });
 
   it('classifies a missing bucket as bucket-not-found', async () => {
-    const { path } = await randomFile(dir, 'nobucket.log', 10);
-    const uploader = createUploader({ client: s3.client(), bucket: 'no-such-bucket' });
+    const { path } = await randomFile(env.dir, 'nobucket.log', 10);
+    const uploader = createUploader({ client: env.s3.client(), bucket: 'no-such-bucket' });
     const error = await uploader.upload({ filePath: path, key: 'x.log' }).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'request-failed', classification: { category: 'bucket-not-found' } });
     await expect(uploader.checkDestination()).rejects.toMatchObject({
       classification: { category: 'bucket-not-found', kind: 'permanent' },
     });
     await expect(
-      createUploader({ client: s3.client(), bucket: s3.bucket }).checkDestination(),
+      createUploader({ client: env.s3.client(), bucket: env.s3.bucket }).checkDestination(),
     ).resolves.toBeUndefined();
   });
 
   it('classifies a wrong access key as invalid-credentials', async () => {
-    const { path } = await randomFile(dir, 'creds.log', 10);
-    const client = s3.client({ credentials: { accessKeyId: 'WRONG', secretAccessKey: 'x' } });
-    const error = await createUploader({ client, bucket: s3.bucket })
+    const { path } = await randomFile(env.dir, 'creds.log', 10);
+    const client = env.s3.client({ credentials: { accessKeyId: 'WRONG', secretAccessKey: 'x' } });
+    const error = await createUploader({ client, bucket: env.s3.bucket })
       .upload({ filePath: path, key: 'creds.log' })
       .catch((e: unknown) => e);
     expect(error).toMatchObject({ classification: { category: 'invalid-credentials', kind: 'permanent' } });
     // HeadBucket's bare 403 would only say "access denied"; the check asks again to learn the real reason.
-    await expect(createUploader({ client, bucket: s3.bucket }).checkDestination()).rejects.toMatchObject({
+    await expect(createUploader({ client, bucket: env.s3.bucket }).checkDestination()).rejects.toMatchObject({
       operation: 'HeadBucket',
       classification: { category: 'invalid-credentials', code: 'InvalidAccessKeyId' },
     });
   });
 
   it('rejects with aborted when the signal fires, keeping the state for resume', async () => {
-    const { path } = await randomFile(dir, 'cancel.bin', 24 * MiB);
+    const { path } = await randomFile(env.dir, 'cancel.bin', 24 * MiB);
     const controller = new AbortController();
     const states: Array<MultipartState | undefined> = [];
-    const error = await createUploader({ client: s3.client(), bucket: s3.bucket, concurrency: 1 })
+    const error = await createUploader({ client: env.s3.client(), bucket: env.s3.bucket, concurrency: 1 })
       .upload({
         filePath: path,
         key: 'cancel.bin',
@@ -252,12 +239,12 @@ describe('createUploader().uploadStream', () => {
   it.each([1000, 20 * MiB + 5])(
     'uploads a stream of unknown length (%i bytes) and verifies its size',
     async (size) => {
-      const { data } = await randomFile(dir, `stream-${size}.bin`, size);
-      const uploader = createUploader({ client: s3.client(), bucket: s3.bucket });
+      const { data } = await randomFile(env.dir, `stream-${size}.bin`, size);
+      const uploader = createUploader({ client: env.s3.client(), bucket: env.s3.bucket });
       const key = `stream/${size}.bin`;
       const result = await uploader.uploadStream({ body: chunks(data, 64 * 1024), key });
       expect(result).toMatchObject({ key, bytes: size, sha256: sha256(data) });
-      expect((await readObject(s3.client(), s3.bucket, key)).equals(data)).toBe(true);
+      expect((await readObject(env.s3.client(), env.s3.bucket, key)).equals(data)).toBe(true);
     },
   );
 
@@ -266,7 +253,7 @@ describe('createUploader().uploadStream', () => {
       yield Buffer.alloc(1024);
       throw Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO' });
     }
-    const uploader = createUploader({ client: s3.client(), bucket: s3.bucket });
+    const uploader = createUploader({ client: env.s3.client(), bucket: env.s3.bucket });
     await expect(uploader.uploadStream({ body: failing(), key: 'stream/failing.bin' })).rejects.toMatchObject(
       {
         name: 'UploadError',
@@ -293,7 +280,7 @@ describe('createUploader', () => {
     ],
     [{ bucket: '' }, 'Expected `bucket` to be a non-empty string, got ""'],
   ])('throws a TypeError naming an invalid option %j', (override, message) => {
-    expect(() => createUploader({ client: s3.client(), bucket: 'b', ...override } as never)).toThrow(
+    expect(() => createUploader({ client: env.s3.client(), bucket: 'b', ...override } as never)).toThrow(
       new TypeError(message),
     );
   });

@@ -2,14 +2,11 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { S3Client } from '@aws-sdk/client-s3';
 import { localClientConfig, s3ErrorXml, startHttpResponder, type HttpResponder } from '@tvm/test-utils';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createUploader } from '../src/index.js';
-import { randomFile, tempDir } from './helpers.js';
+import { randomFile, useTempDir } from './helpers.js';
 
-let dir: string;
-let cleanup: () => Promise<void>;
-beforeAll(async () => ({ dir, cleanup } = await tempDir()));
-afterAll(() => cleanup());
+const temp = useTempDir();
 
 interface Script {
   /** Headers of a HEAD once an object is stored. */
@@ -47,7 +44,7 @@ function server(script: Script): Promise<HttpResponder> {
 }
 
 async function fixture(name: string): Promise<{ path: string; sha256: string }> {
-  const { path, data } = await randomFile(dir, name, 3000);
+  const { path, data } = await randomFile(temp.dir, name, 3000);
   return { path, sha256: createHash('sha256').update(data).digest('hex') };
 }
 
