@@ -236,12 +236,16 @@ describe('createUploader().uploadStream', () => {
     for (let offset = 0; offset < data.length; offset += size) yield data.subarray(offset, offset + size);
   }
 
-  it.each([1000, 20 * MiB + 5])(
-    'uploads a stream of unknown length (%i bytes) and verifies its size',
-    async (size) => {
-      const { data } = await randomFile(env.dir, `stream-${size}.bin`, size);
-      const uploader = createUploader({ client: env.s3.client(), bucket: env.s3.bucket });
-      const key = `stream/${size}.bin`;
+  it.each([
+    [1000, 'when_required'],
+    [20 * MiB + 5, 'when_required'],
+    [20 * MiB + 5, 'when_supported'],
+  ] as const)(
+    'uploads a stream of unknown length (%i bytes, %s) and verifies its size',
+    async (size, checksumMode) => {
+      const { data } = await randomFile(env.dir, `stream-${size}-${checksumMode}.bin`, size);
+      const uploader = createUploader({ client: env.s3.client(), bucket: env.s3.bucket, checksumMode });
+      const key = `stream/${size}-${checksumMode}.bin`;
       const result = await uploader.uploadStream({ body: chunks(data, 64 * 1024), key });
       expect(result).toMatchObject({ key, bytes: size, sha256: sha256(data) });
       expect((await readObject(env.s3.client(), env.s3.bucket, key)).equals(data)).toBe(true);
