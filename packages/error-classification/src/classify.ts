@@ -62,20 +62,11 @@ type Found = { classification: Classification } | { category: Category; node: un
 
 /** Breadth-first over the error and its causes: the outermost recognisable error decides. */
 function findCategory(root: unknown): Found {
-  let level: unknown[] = [root];
-  const seen = new Set<unknown>();
-  for (let depth = 0; depth < MAX_DEPTH && level.length > 0; depth++) {
-    const next: unknown[] = [];
-    for (const node of level) {
-      if (node === null || node === undefined || seen.has(node)) continue;
-      seen.add(node);
-      const carried = carriedClassification(node);
-      if (carried) return { classification: carried };
-      const category = categoryOf(node);
-      if (category) return { category, node };
-      next.push(...childrenOf(node));
-    }
-    level = next;
+  for (const node of walk(root)) {
+    const carried = carriedClassification(node);
+    if (carried) return { classification: carried };
+    const category = categoryOf(node);
+    if (category) return { category, node };
   }
   return { category: 'unknown', node: root };
 }
