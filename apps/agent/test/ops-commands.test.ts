@@ -1,6 +1,8 @@
+import { spawnSync } from 'node:child_process';
 import { readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { openStateStore } from '@tvm/durable-queue';
 import {
   startFakeCloudWatch,
@@ -13,14 +15,25 @@ import {
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { writeAgentStatus } from '../src/commands/agent-status.js';
 import type { StatusReport } from '../src/commands/status.js';
-import { buildCli, createWorkspace, runCli, writeState, type Workspace } from './ops-harness.js';
+import {
+  buildCli,
+  createWorkspace,
+  isolatedEnv,
+  runCli,
+  runFile,
+  writeState,
+  type Workspace,
+} from './ops-harness.js';
 
 const DAY = 24 * 60 * 60 * 1000;
 let cli: string;
+let launcher: string;
 let cleanupCli: () => Promise<void>;
 
 beforeAll(async () => {
-  ({ cli, cleanup: cleanupCli } = await buildCli());
+  let dir: string;
+  ({ cli, dir, cleanup: cleanupCli } = await buildCli());
+  launcher = join(dir, 'vehicle', 'bin', 'tvm-upload');
 }, 120_000);
 afterAll(async () => {
   await cleanupCli();
@@ -351,6 +364,46 @@ describe('verify and alarms apply', () => {
       expect(result.code).toBe(2);
     } finally {
       await ws.cleanup();
+    }
+  });
+
+  it('verify_aws_credentials.sh and health_check.sh run the same checks through the installed command', async () => {
+    const good = await createWorkspace({ endpoint: s3.endpoint, bucket: s3.bucket });
+    const bad = await createWorkspace({ endpoint: s3.endpoint, bucket: 'no-such-bucket' });
+    const scripts = fileURLToPath(new URL('../../../scripts/', import.meta.url));
+    try {
+      const env = {
+        ...isolatedEnv(),
+        TVM_UPLOAD_BIN: launcher,
+        AWS_ENDPOINT_URL_STS: sts.endpoint,
+        AWS_ENDPOINT_URL_CLOUDWATCH: cloudwatch.endpoint,
+      };
+      const wrapper = (config: string) =>
+        runFile(join(scripts, 'diagnostics/verify_aws_credentials.sh'), ['--config', config], env);
+      const ok = await wrapper(good.config);
+      expect(ok.stdout).toContain('All checks passed.');
+      expect(ok.code).toBe(0);
+      const failing = await wrapper(bad.config);
+      expect(failing.stdout).toContain('[FAIL] bucket');
+      expect(failing.code).toBe(2);
+
+      const health = (ws: Workspace) =>
+        runFile(join(scripts, 'deployment/health_check.sh'), [], {
+          ...env,
+          TVM_CONFIG: ws.config,
+          TVM_STATE_DIR: ws.state,
+          TVM_SKIP_SERVICE: '1',
+          TVM_LOG_FILE: join(ws.root, 'none.log'),
+          TVM_DISK_PATHS: ws.root,
+        });
+      const healthy = await health(good);
+      expect(healthy.stdout).toContain('[PASS] aws: tvm-upload verify passed');
+      if (spawnSync('sh', ['-c', 'command -v jq']).status === 0) expect(healthy.code).toBe(0);
+      const unhealthy = await health(bad);
+      expect(unhealthy.stdout).toContain('[FAIL] aws: tvm-upload verify reported 2 failed check(s)');
+      expect(unhealthy.stdout).toMatch(/^ {7}\[FAIL\] bucket: bucket no-such-bucket/m);
+    } finally {
+      await Promise.all([good.cleanup(), bad.cleanup()]);
     }
   });
 

@@ -191,3 +191,12 @@ export function sh(command: string): Promise<CliResult> {
     });
   });
 }
+
+/** Runs an executable with exactly `env`, without blocking the event loop (the test's servers run in-process). */
+export function runFile(file: string, args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(file, args, { env, timeout: 60_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
