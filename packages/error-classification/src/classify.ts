@@ -114,12 +114,15 @@ function categoryOf(node: unknown): Category | undefined {
   }
   if (bag['aborted'] === true && 'reason' in bag) return 'aborted'; // an AbortSignal passed as the error
   const status = statusOf(bag);
-  if (status !== undefined) {
-    const byStatus = HTTP_STATUSES[status];
-    if (byStatus) return byStatus;
-  }
-  return undefined;
+  if (status === undefined) return undefined;
+  // A 404 that names its own code (NoSuchUpload, NoSuchKey) is about that object, not the bucket: only a bare 404
+  // (a bodiless HEAD) may be read as "no such bucket".
+  if (status === 404 && code !== undefined && !BODILESS_CODES.has(code)) return undefined;
+  return HTTP_STATUSES[status];
 }
+
+// What the SDK calls an error whose response had no body to name it.
+const BODILESS_CODES = new Set(['NotFound', 'Unknown', 'UnknownError']);
 
 function codeOf(bag: Bag | undefined): string | undefined {
   if (!bag) return undefined;

@@ -145,6 +145,8 @@ describe('classify', () => {
     ['InvalidBucketName', serviceError('InvalidBucketName', 400), 'invalid-bucket-name'],
     // neither
     ['an unrecognised error', new Error('something odd happened'), 'unknown'],
+    ['NoSuchUpload (a 404 about an upload, not the bucket)', serviceError('NoSuchUpload', 404), 'unknown'],
+    ['NoSuchKey (a 404 about an object, not the bucket)', serviceError('NoSuchKey', 404), 'unknown'],
     ['a thrown string', 'boom', 'unknown'],
     ['undefined', undefined, 'unknown'],
     ['AbortError', new DOMException('This operation was aborted', 'AbortError'), 'aborted'],
