@@ -26,6 +26,17 @@ afterAll(async () => {
   await cleanupCli();
 });
 
+/** Runs `tvm-upload status` until its output matches (the agent rewrites its status file every 10 s). */
+async function statusUntil(config: string, pattern: RegExp, timeoutMs = 15_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  let output = (await runCli(cli, ['status', '--config', config])).stdout;
+  while (!pattern.test(output) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 500));
+    output = (await runCli(cli, ['status', '--config', config])).stdout;
+  }
+  return output;
+}
+
 describe("the runbook's commands against a real agent run", () => {
   let unavailable: HttpResponder;
   let s3: LocalS3;
@@ -101,7 +112,10 @@ describe("the runbook's commands against a real agent run", () => {
       extra: 'monitoring: { cloudwatch_enabled: false }',
     });
     const file = join(ws.logs, 'terminal', 'test.log');
+    const other = join(ws.logs, 'ros', 'launch.log');
     await writeFile(file, 'hello\n');
+    // Written later, so it queues behind test.log and meets the paused destination instead of the bad key.
+    setTimeout(() => void writeFile(other, 'world\n'), 1500);
     const agent = await startAgent(cli, ws.config, join(ws.root, 'agent.log'));
     try {
       await agent.waitFor(/PERMANENT FAILURE/);
@@ -118,6 +132,13 @@ describe("the runbook's commands against a real agent run", () => {
         '1',
       );
 
+      // The rest of the queue pauses on the destination error; status says so, with the reason.
+      // The agent refreshes its status file every 10 s.
+      await agent.waitFor(/Queued \S+launch\.log/);
+      const paused = await statusUntil(ws.config, /paused-destination/);
+      expect(paused).toMatch(/destination: +paused-destination: InvalidAccessKeyId/);
+      expect(paused).toMatch(/queue: +1 file\(s\)/);
+
       const failed = await runCli(cli, ['failed', '--json', '--config', ws.config]);
       expect(JSON.parse(failed.stdout)).toEqual([
         expect.objectContaining({ filepath: file, category: 'invalid-credentials' }),
@@ -131,18 +152,22 @@ describe("the runbook's commands against a real agent run", () => {
       const requeue = await runCli(cli, ['requeue', file, '--config', ws.config]);
       expect(requeue.stdout).toContain(`the running agent (pid ${agent.pid}) took the request`);
       await agent.waitFor(/Uploaded \S+test\.log to s3:\/\//, 30_000);
+      await agent.waitFor(/Uploaded \S+launch\.log to s3:\/\//, 30_000);
       // The log line comes first, the durable queue write right after it.
       const queueLength = () => sh(`cat ${join(ws.state, 'queue.json')} | jq '.files | length'`);
       for (let i = 0; i < 50 && (await queueLength()).stdout.trim() !== '0'; i++)
         await new Promise((r) => setTimeout(r, 100));
       expect((await queueLength()).stdout.trim()).toBe('0');
       expect(JSON.parse((await runCli(cli, ['failed', '--json', '--config', ws.config])).stdout)).toEqual([]);
+      await statusUntil(ws.config, /destination: +online/);
       const status = JSON.parse((await runCli(cli, ['status', '--json', '--config', ws.config])).stdout) as {
         agent: { running: boolean; pid: number };
+        destination: { state: string };
         lastUpload: { filepath: string };
       };
       expect(status.agent).toMatchObject({ running: true, pid: agent.pid });
-      expect(status.lastUpload.filepath).toBe(file);
+      expect(status.destination.state).toBe('online');
+      expect([file, other]).toContain(status.lastUpload.filepath);
     } finally {
       expect(await agent.stop()).toBe(0);
       await ws.cleanup();
