@@ -192,9 +192,14 @@ async function main(): Promise<number> {
     `[demo]\naws_access_key_id = ${CREDENTIALS.accessKeyId}\naws_secret_access_key = ${CREDENTIALS.secretAccessKey}\n`,
   );
   const config = join(demoDir, 'config.yaml');
-  await writeFile(config, await readFile(join(agentDir, 'demo', 'config.yaml'), 'utf8'));
+  // The variables are filled in here, so `tvm-upload status --config .demo/config.yaml` works from any shell.
+  const template = await readFile(join(agentDir, 'demo', 'config.yaml'), 'utf8');
 
   const { server, endpoint } = await startS3(Number(values.port));
+  await writeFile(
+    config,
+    template.replaceAll('${TVM_DEMO_DIR}', demoDir).replaceAll('${TVM_DEMO_S3_ENDPOINT}', endpoint),
+  );
   say('s3', 'magenta', `s3rver listening on ${endpoint}, bucket ${BUCKET} (loopback only)`);
   printHowToLook(endpoint);
 

@@ -49,6 +49,15 @@ describe('the local demo (pnpm start)', () => {
     } else {
       process.stdout.write('SKIP: the AWS CLI is not installed; the printed aws s3 ls command was not run\n');
     }
+    // So does the status command it prints: the agent reports itself running, from any shell.
+    const statusCommand = /the agent's own view: (node \S+ status --config \S+)/.exec(output)?.[1];
+    expect(statusCommand).toBeDefined();
+    const status = spawnSync('bash', ['-c', statusCommand ?? 'false'], {
+      encoding: 'utf8',
+      env: isolatedEnv(),
+    });
+    expect(status.stdout).toMatch(/tvm-upload status for demo-vehicle-001: agent running \(pid \d+\)/);
+    expect(status.stderr).not.toContain('warning');
     child.kill('SIGINT');
     expect(await exited).toBe(0);
 
