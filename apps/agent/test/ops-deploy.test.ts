@@ -1,5 +1,5 @@
 import { execFile, spawnSync } from 'node:child_process';
-import { chmod, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -143,6 +143,38 @@ describe('health_check.sh', () => {
     expect(result.stdout).toContain('[PASS] retries: 1 Retry');
     expect(result.stdout).toMatch(/\[FAIL\] disk: /);
     expect(result.code).toBe(3);
+  });
+
+  it('asks systemctl and journalctl about the tvm-upload unit when no overrides are set', async () => {
+    if (!has('jq')) return skipBecause('jq is not installed (apt-get install -y jq)');
+    // Stand-ins for systemd's tools on PATH: they record their arguments and answer like a healthy vehicle.
+    const bin = join(state, 'bin');
+    await mkdir(bin);
+    const calls = join(state, 'calls.log');
+    await writeFile(
+      join(bin, 'systemctl'),
+      `#!/bin/sh\necho "systemctl $*" >> ${calls}\ncase "$1" in is-active) exit 0 ;; show) echo 2 ;; esac\n`,
+    );
+    await writeFile(
+      join(bin, 'journalctl'),
+      `#!/bin/sh\necho "journalctl $*" >> ${calls}\necho "Retry 1/10 for a.log (next attempt in 1s)"\n`,
+    );
+    await chmod(join(bin, 'systemctl'), 0o755);
+    await chmod(join(bin, 'journalctl'), 0o755);
+    const result = await run(script, [], {
+      PATH: `${bin}:${process.env['PATH'] ?? ''}`,
+      TVM_STATE_DIR: state,
+      TVM_SKIP_VERIFY: '1',
+      TVM_DISK_PATHS: state,
+    });
+    expect(result.stdout).toContain('[PASS] service: tvm-upload is active (restarts: 2)');
+    expect(result.stdout).toContain('[PASS] recent errors: no PERMANENT FAILURE in 24 h');
+    expect(result.stdout).toContain('[PASS] retries: 1 Retry line(s) in the last hour');
+    expect(result.code).toBe(0);
+    const recorded = await readFile(calls, 'utf8');
+    expect(recorded).toContain('systemctl is-active --quiet tvm-upload');
+    expect(recorded).toContain('journalctl -u tvm-upload --since 24 hours ago --no-pager -q');
+    expect(recorded).toContain('journalctl -u tvm-upload --since 1 hour ago --no-pager -q');
   });
 
   it('fails on an unreadable queue file and on a missing agent', async () => {
