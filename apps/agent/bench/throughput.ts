@@ -40,7 +40,10 @@ async function makeTree(root: string): Promise<void> {
 async function config(root: string, endpoint: string, state: string): Promise<string> {
   const aws = join(root, 'aws');
   await mkdir(aws, { recursive: true });
-  await writeFile(join(aws, 'credentials'), '[bench]\naws_access_key_id = S3RVER\naws_secret_access_key = S3RVER\n');
+  await writeFile(
+    join(aws, 'credentials'),
+    '[bench]\naws_access_key_id = S3RVER\naws_secret_access_key = S3RVER\n',
+  );
   const file = join(root, `config-${Date.now()}.yaml`);
   await writeFile(
     file,
@@ -71,7 +74,10 @@ async function config(root: string, endpoint: string, state: string): Promise<st
 }
 
 function startAgent(configFile: string): { child: ChildProcess; output: string[] } {
-  const child = spawn(process.execPath, [cli, 'run', '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // The flags of dist/cli.js's shebang, which `node dist/cli.js` would skip.
+  const child = spawn(process.execPath, ['--max-semi-space-size=2', cli, 'run', '--config', configFile], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const output: string[] = [];
   child.stdout?.on('data', (c: Buffer) => output.push(c.toString()));
   child.stderr?.on('data', (c: Buffer) => output.push(c.toString()));
@@ -80,8 +86,9 @@ function startAgent(configFile: string): { child: ChildProcess; output: string[]
 
 async function registered(state: string): Promise<number> {
   try {
-    return Object.keys((JSON.parse(await readFile(join(state, 'processed_files.json'), 'utf8')) as { files: object }).files)
-      .length;
+    return Object.keys(
+      (JSON.parse(await readFile(join(state, 'processed_files.json'), 'utf8')) as { files: object }).files,
+    ).length;
   } catch {
     return 0;
   }
@@ -89,7 +96,8 @@ async function registered(state: string): Promise<number> {
 
 async function queued(state: string): Promise<number> {
   try {
-    return (JSON.parse(await readFile(join(state, 'queue.json'), 'utf8')) as { files: unknown[] }).files.length;
+    return (JSON.parse(await readFile(join(state, 'queue.json'), 'utf8')) as { files: unknown[] }).files
+      .length;
   } catch {
     return 0;
   }
@@ -127,7 +135,16 @@ async function main(): Promise<void> {
     const t1 = Date.now();
     await run(
       'aws',
-      ['--endpoint-url', s3.endpoint, 's3', 'cp', '--recursive', '--only-show-errors', join(root, 'logs'), 's3://bench/aws-cli/'],
+      [
+        '--endpoint-url',
+        s3.endpoint,
+        's3',
+        'cp',
+        '--recursive',
+        '--only-show-errors',
+        join(root, 'logs'),
+        's3://bench/aws-cli/',
+      ],
       {
         env: {
           ...process.env,
@@ -164,11 +181,15 @@ async function main(): Promise<void> {
     await proxy.close();
 
     const cpuPercent = ((after.ticks - before.ticks) / 100 / IDLE_SECONDS) * 100;
-    console.log(`\nFiles: ${FILES} small files (~1 KB), s3rver on loopback, ${CONCURRENCY} concurrent uploads`);
+    console.log(
+      `\nFiles: ${FILES} small files (~1 KB), s3rver on loopback, ${CONCURRENCY} concurrent uploads`,
+    );
     console.log(
       `tvm-upload run (start, detect, upload, register): ${agentSeconds.toFixed(1)} s = ${(FILES / agentSeconds).toFixed(0)} files/s`,
     );
-    console.log(`aws s3 cp --recursive:                         ${cliSeconds.toFixed(1)} s = ${(FILES / cliSeconds).toFixed(0)} files/s`);
+    console.log(
+      `aws s3 cp --recursive:                         ${cliSeconds.toFixed(1)} s = ${(FILES / cliSeconds).toFixed(0)} files/s`,
+    );
     console.log(
       `Idle with ${FILES} queued behind an outage, over ${IDLE_SECONDS} s: CPU ${cpuPercent.toFixed(2)}% of one core, RSS ${(after.rss / 2 ** 20).toFixed(0)} MiB (peak ${(peakRss / 2 ** 20).toFixed(0)} MiB)`,
     );

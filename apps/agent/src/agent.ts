@@ -265,6 +265,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     clock,
     logger,
     known,
+    skipPath: (path) => store.queue.has(path),
     onReady,
     ...(options.reconcileIntervalMs === undefined
       ? {}

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=2
 import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG_PATH, loadConfig, type LoadedConfig } from './config.js';
 import { describeConfig } from './config-summary.js';

@@ -1,4 +1,3 @@
-import { watch, type FSWatcher } from 'chokidar';
 import {
   DirectoryFilter,
   resolveDirectory,
@@ -7,6 +6,7 @@ import {
   type FoundFile,
   type WatchedDirectory,
 } from './adapters/files.js';
+import { watchTree, type TreeWatcher } from './adapters/tree-watcher.js';
 import type { Clock } from './clock.js';
 import type { AgentLogger } from './logger.js';
 import { StabilityTracker } from './stability.js';
@@ -30,6 +30,8 @@ export interface DetectorOptions {
   logger: AgentLogger;
   /** Why a file needs no upload (queued, uploaded, failed unchanged), or undefined when it does. */
   known: (file: FoundFile) => string | undefined;
+  /** True for a path that needs no look at all (queued already): scans do not even stat it. @default none */
+  skipPath?: (path: string) => boolean;
   /** Receives finished files, in batches. */
   onReady: (files: ReadyFile[]) => Promise<void>;
   /** How often the directories are re-scanned because watch events get lost. @default 60000 */
@@ -61,7 +63,7 @@ export function createDetector(options: DetectorOptions): Detector {
   const reconcileMs = options.reconcileIntervalMs ?? 60_000;
   const controller = new AbortController();
   const filters = new Map<string, DirectoryFilter>(); // by configured path, once resolved
-  const watchers: FSWatcher[] = [];
+  const watchers: TreeWatcher[] = [];
   const directoryOf = new Map<string, DirectoryFilter>(); // candidate path -> its directory
   let ticking = false;
   let checking: Promise<void> | undefined;
@@ -79,33 +81,25 @@ export function createDetector(options: DetectorOptions): Detector {
       }
       const filter = new DirectoryFilter(directory, root);
       filters.set(directory.path, filter);
-      if (options.watch !== false && !closed) startWatcher(filter);
+      if (options.watch !== false && !closed) await startWatcher(filter);
     }
   }
 
-  function startWatcher(filter: DirectoryFilter): void {
-    const watcher = watch(filter.root, {
-      ignoreInitial: true,
-      followSymlinks: false,
-      ...(filter.directory.recursive ? {} : { depth: 0 }),
-      ignored: (path: string) => filter.hidden(path),
+  async function startWatcher(filter: DirectoryFilter): Promise<void> {
+    const watcher = await watchTree(filter, {
+      // A rename into place (logrotate's syslog -> syslog.1) arrives as an event for the new name.
+      file: (path) => {
+        if (filter.accepts(path)) void consider(path, filter, 'watch');
+      },
+      gone: (path) => {
+        tracker.forget(path);
+        directoryOf.delete(path);
+      },
+      error: (message) =>
+        logger.warn(`Watching ${filter.root}: ${message} (the reconcile scan still finds its files)`),
     });
-    // A rename into place (logrotate's syslog -> syslog.1) arrives as `add` of the new name.
-    const seen = (path: string) => {
-      if (filter.accepts(path)) void consider(path, filter, 'watch');
-    };
-    watcher.on('add', seen);
-    watcher.on('change', seen);
-    watcher.on('unlink', (path: string) => {
-      tracker.forget(path);
-      directoryOf.delete(path);
-    });
-    watcher.on('error', (error: unknown) =>
-      logger.warn(
-        `Watching ${filter.root} failed (the reconcile scan still finds its files): ${String(error)}`,
-      ),
-    );
-    watchers.push(watcher);
+    if (closed) watcher.close();
+    else watchers.push(watcher);
   }
 
   async function consider(
@@ -183,14 +177,19 @@ export function createDetector(options: DetectorOptions): Detector {
     for (const filter of filters.values()) {
       let files: FoundFile[];
       try {
-        files = await scanDirectory(filter, since);
+        files = await scanDirectory(
+          filter,
+          since,
+          (path) => tracker.has(path) || (options.skipPath?.(path) ?? false),
+        );
       } catch (error) {
         logger.warn(`Scanning ${filter.root} failed: ${(error as Error).message}`);
         continue;
       }
       for (const file of files) {
         if (closed) return;
-        if (tracker.has(file.path) || options.known(file) !== undefined) continue;
+        if (tracker.has(file.path)) continue;
+        if (options.known(file) !== undefined) continue;
         found++;
         directoryOf.set(file.path, filter);
         if (tracker.observe(file.path, file, clock.now()) === 'ready') {
@@ -243,7 +242,7 @@ export function createDetector(options: DetectorOptions): Detector {
     async close() {
       closed = true;
       controller.abort();
-      await Promise.all(watchers.splice(0).map((w) => w.close()));
+      for (const watcher of watchers.splice(0)) watcher.close();
       await checking;
     },
   };

@@ -150,3 +150,31 @@ describe('createDetector', () => {
     await until(() => ready.some((f) => f.path === file));
   });
 });
+
+describe('watchTree', () => {
+  it('uses one watch per directory and reports writes to files inside', async () => {
+    const { watchTree } = await import('../src/adapters/tree-watcher.js');
+    const { DirectoryFilter } = await import('../src/adapters/files.js');
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 200; i++) files[`run-${i % 4}/f${i}.log`] = 'x';
+    const root = await tree(files);
+    const seen: string[] = [];
+    const watcher = await watchTree(
+      new DirectoryFilter({ path: root, source: 'ros', pattern: '*', recursive: true }, root),
+      {
+        file: (path) => seen.push(path),
+        gone: () => undefined,
+        error: (message) => {
+          throw new Error(message);
+        },
+      },
+    );
+    try {
+      expect(watcher.directories).toBe(5); // the root and four run folders, not 200 files
+      await writeFile(join(root, 'run-2', 'f2.log'), 'more');
+      await until(() => seen.includes(join(root, 'run-2', 'f2.log')));
+    } finally {
+      watcher.close();
+    }
+  });
+});

@@ -82,25 +82,34 @@ export async function statFile(path: string): Promise<FoundFile | undefined> {
 
 /**
  * Lists the files of one directory that `filter` accepts and that were modified at or after `minMtimeMs`
- * (fast-glob, without following symlinks). Unreadable subdirectories are skipped, not fatal.
+ * (fast-glob, without following symlinks). Paths `skip` names (queued already) are not even stat'ed, so a scan of
+ * ten thousand queued files costs one readdir per directory. Unreadable subdirectories are skipped, not fatal.
  */
-export async function scanDirectory(filter: DirectoryFilter, minMtimeMs: number): Promise<FoundFile[]> {
+export async function scanDirectory(
+  filter: DirectoryFilter,
+  minMtimeMs: number,
+  skip: (path: string) => boolean = () => false,
+): Promise<FoundFile[]> {
   const entries = await fg('**/*', {
     cwd: filter.root,
     dot: false,
     onlyFiles: true,
     followSymbolicLinks: false,
     deep: filter.directory.recursive ? Infinity : 1,
-    stats: true,
+    objectMode: true,
     suppressErrors: true,
   });
-  const found: FoundFile[] = [];
+  const paths: string[] = [];
   for (const entry of entries) {
-    const stats = entry.stats;
-    if (!stats || !stats.isFile()) continue; // lstat: symlinks are not files here
+    if (!entry.dirent.isFile()) continue; // readdir types: a symlink is not a file here
     const path = join(filter.root, entry.path);
-    if (!filter.accepts(path) || stats.mtimeMs < minMtimeMs) continue;
-    found.push({ path, size: stats.size, mtimeMs: stats.mtimeMs, dev: stats.dev, ino: stats.ino });
+    if (filter.accepts(path) && !skip(path)) paths.push(path);
+  }
+  const found: FoundFile[] = [];
+  // A bounded number of lstat calls in flight: enough to overlap them, few enough to keep memory flat.
+  for (let i = 0; i < paths.length; i += 64) {
+    const batch = await Promise.all(paths.slice(i, i + 64).map((path) => statFile(path)));
+    for (const file of batch) if (file && file.mtimeMs >= minMtimeMs) found.push(file);
   }
   return found;
 }
