@@ -48,6 +48,9 @@ export async function bundleAgent(outDir: string): Promise<string> {
   });
   await chmod(outfile, 0o755);
   const launcher = join(outDir, 'bin', 'tvm-upload');
+  // The launcher runs node itself (the bundle's hashbang is not used), so it repeats the node flags src/cli.ts's
+  // hashbang asks for (`#!/usr/bin/env -S node --max-semi-space-size=2`): one place decides them.
+  const nodeFlags = nodeFlagsOf(await readFile(join(agentDir, 'src/cli.ts'), 'utf8'));
   await writeFile(
     launcher,
     [
@@ -55,7 +58,7 @@ export async function bundleAgent(outDir: string): Promise<string> {
       '# Runs the bundled tvm-upload agent with Node.js 20+ (TVM_UPLOAD_NODE overrides which node).',
       '# readlink -f: /usr/local/bin/tvm-upload is a symlink to this file.',
       'here=$(dirname "$(readlink -f "$0")")',
-      'exec "${TVM_UPLOAD_NODE:-node}" --enable-source-maps "$here/../tvm-upload.mjs" "$@"',
+      `exec "\${TVM_UPLOAD_NODE:-node}" --enable-source-maps ${nodeFlags.map((f) => `${f} `).join('')}"$here/../tvm-upload.mjs" "$@"`,
       '',
     ].join('\n'),
   );
@@ -72,6 +75,13 @@ export async function bundleAgent(outDir: string): Promise<string> {
     ].join('\n'),
   );
   return outfile;
+}
+
+/** The node options in a `#!/usr/bin/env -S node --flag ...` line; only plain `--name[=value]` flags are kept. */
+export function nodeFlagsOf(source: string): string[] {
+  const first = source.split('\n', 1)[0] ?? '';
+  const match = /^#!\/usr\/bin\/env\s+(?:-S\s+)?node\b(.*)$/.exec(first);
+  return (match?.[1] ?? '').split(/\s+/).filter((flag) => /^--[a-z0-9-]+(=[\w.-]+)?$/i.test(flag));
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

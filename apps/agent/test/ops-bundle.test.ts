@@ -1,10 +1,10 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bundleAgent } from '../scripts/bundle.js';
+import { bundleAgent, nodeFlagsOf } from '../scripts/bundle.js';
 
 const repo = fileURLToPath(new URL('../../../', import.meta.url));
 const exampleConfig = join(repo, 'deploy/config/config.example.yaml');
@@ -50,6 +50,28 @@ describe('bundleAgent', () => {
     expect(files).toEqual(expect.arrayContaining(['tvm-upload.mjs', 'bin', 'VERSION', 'README.txt']));
     expect(await readdir(join(build, 'bin'))).toEqual(['tvm-upload']);
     expect(await exists(join(build, 'node_modules'))).toBe(false);
+  });
+
+  it("gives its launcher the node flags of src/cli.ts's hashbang, and the launcher passes shellcheck", async () => {
+    const launcher = await readFile(join(build, 'bin/tvm-upload'), 'utf8');
+    const flags = nodeFlagsOf(
+      await readFile(fileURLToPath(new URL('../src/cli.ts', import.meta.url)), 'utf8'),
+    );
+    expect(launcher).toContain(
+      `--enable-source-maps ${flags.map((f) => `${f} `).join('')}"$here/../tvm-upload.mjs"`,
+    );
+    if (spawnSync('sh', ['-c', 'command -v shellcheck']).status === 0) {
+      expect((await run('shellcheck', [join(build, 'bin/tvm-upload')])).code).toBe(0);
+    }
+  });
+
+  it.each([
+    ['#!/usr/bin/env node\n', []],
+    ['#!/usr/bin/env -S node --max-semi-space-size=2\n', ['--max-semi-space-size=2']],
+    ['#!/usr/bin/env -S node --a --b=1 ; rm -rf /\n', ['--a', '--b=1']],
+    ['import x;\n', []],
+  ])('nodeFlagsOf(%j) is %j', (source, flags) => {
+    expect(nodeFlagsOf(source)).toEqual(flags);
   });
 
   it('runs check-config with plain node, outside the workspace', async () => {
