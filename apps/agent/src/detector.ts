@@ -102,14 +102,9 @@ export function createDetector(options: DetectorOptions): Detector {
     else watchers.push(watcher);
   }
 
-  async function consider(
-    path: string,
-    filter: DirectoryFilter,
-    why: string,
-    found?: FoundFile,
-  ): Promise<void> {
+  async function consider(path: string, filter: DirectoryFilter, why: string): Promise<void> {
     if (closed || tracker.has(path)) return;
-    const file = found ?? (await statFile(path));
+    const file = await statFile(path);
     if (!file) return;
     const reason = options.known(file);
     if (reason !== undefined) {
