@@ -31,6 +31,15 @@ afterAll(async () => {
 // (TVM_E2E_KILL_FILES=2000 runs the full count).
 const SMALL_FILES = Number(process.env['TVM_E2E_KILL_FILES'] ?? 600);
 
+const queuedCount = async (state: string): Promise<number> => {
+  try {
+    return (JSON.parse(await readFile(join(state, 'queue.json'), 'utf8')) as { files: unknown[] }).files
+      .length;
+  } catch {
+    return -1;
+  }
+};
+
 describe('tvm-upload run (end to end, SIGKILL)', () => {
   it(`loses nothing when killed at random moments during a ${SMALL_FILES}-file run`, async () => {
     const ws = await makeWorkspace();
