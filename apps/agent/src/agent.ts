@@ -391,10 +391,11 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
   logger.info(
     `tvm-upload started: vehicle ${config.vehicle_id}, bucket ${config.s3.bucket}, ${config.log_directories.length} director${config.log_directories.length === 1 ? 'y' : 'ies'}, ${store.queue.size} queued, ${store.failed.size} failed`,
   );
-  await detector.start({ startupScan: config.upload.scan_existing_files.enabled });
+  const { startupScan } = await detector.start({ startupScan: config.upload.scan_existing_files.enabled });
   await dailyJobs();
-  if (config.upload.upload_on_start) pipeline.startRun('upload_on_start');
-  else pipeline.pump(); // retries already scheduled in the queue still go at their time
+  pipeline.pump(); // retries already scheduled in the queue go at their time
+  // The start-up run covers what the scan queues, even outside operational hours; the watcher runs meanwhile.
+  if (config.upload.upload_on_start) void startupScan.then(() => pipeline.startRun('upload_on_start'));
   void housekeeping.checkDisk('start-up');
   void publishStatus();
 

@@ -44,8 +44,11 @@ export interface DetectorOptions {
 
 /** Finds finished files: watch events, a start-up scan and a periodic reconcile scan, through a stability check. */
 export interface Detector {
-  /** Starts watching; with `startupScan`, queues existing files in the background (never blocks the watcher). */
-  start(options: { startupScan: boolean }): Promise<void>;
+  /**
+   * Starts watching; with `startupScan`, queues existing files in the background (never blocks the watcher).
+   * Resolves once the watches are set, with the start-up scan's completion (it never rejects).
+   */
+  start(options: { startupScan: boolean }): Promise<{ startupScan: Promise<void> }>;
   /** One scan of every directory now; resolves when its files were examined (not when they become stable). */
   scan(reason: string): Promise<void>;
   /** Re-checks candidate files now (the periodic tick does this by itself). */
@@ -218,16 +221,17 @@ export function createDetector(options: DetectorOptions): Detector {
       for (const directory of options.directories) {
         if (!filters.has(directory.path)) {
           logger.warn(
-            `Log directory ${directory.path} (${directory.source}) does not exist; watching for it`,
+            `Log directory ${directory.path} (${directory.source}) does not exist; looking for it at each reconcile scan`,
           );
         }
       }
-      if (startupScan) {
-        void scan('Startup scan').catch((error: unknown) =>
-          logger.warn(`Startup scan failed: ${(error as Error).message}`),
-        );
-      }
+      const scanned = startupScan
+        ? scan('Startup scan').catch((error: unknown) =>
+            logger.warn(`Startup scan failed: ${(error as Error).message}`),
+          )
+        : Promise.resolve();
       void reconcileLoop();
+      return { startupScan: scanned };
     },
     scan,
     check,

@@ -57,6 +57,34 @@ describe('createAgent schedules', () => {
     }
   });
 
+  it('uploads what the start-up scan finds with upload_on_start, even outside operational hours', async () => {
+    const ws = await makeWorkspace();
+    const file = join(ws.logs, 'ros', 'run', 'old.log');
+    await writeLog(file, 'from before the reboot');
+    const config = await writeConfig(
+      ws,
+      configDocument(ws, s3.endpoint, 't01logs', {
+        upload: { operational_hours: { enabled: true, start: '09:00', end: '18:00' }, upload_on_start: true },
+      }),
+    );
+    const logger = captureLogger();
+    let agent: Agent | undefined;
+    try {
+      agent = await createAgent({
+        config,
+        logger,
+        clock: createFakeClock(nextAt('20:00')),
+        watch: false,
+        commitDelayMs: 0,
+      });
+      const { store } = agent;
+      await until(() => store.registry.size === 1, 5_000, 'the start-up upload');
+      expect(logger.lines.some((l) => l.startsWith('Upload run started (upload_on_start)'))).toBe(true);
+    } finally {
+      await agent?.stop();
+    }
+  });
+
   it('catches up a missed daily run at start and never runs one day twice, across restarts', async () => {
     const ws = await makeWorkspace();
     const config = await writeConfig(
