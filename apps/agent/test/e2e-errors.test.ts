@@ -90,7 +90,7 @@ describe('tvm-upload run (end to end, errors)', () => {
     try {
       await agent.waitFor(expected);
       await agent.waitFor('Uploads paused:');
-      expect(agent.text().some((l) => l.startsWith('Permanent upload error for f0.log: '))).toBe(true);
+      await agent.waitFor(/^Permanent upload error for f0\.log: /);
       await new Promise((r) => setTimeout(r, 500));
       expect((await failed(ws.state)).map((f) => f.filepath)).toEqual([files[0]]);
       expect((await queued(ws.state)).map((f) => f.filepath).sort()).toEqual(files.slice(1));
