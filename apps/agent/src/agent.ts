@@ -195,9 +195,11 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       ? {}
       : { destinationRecheckMs: options.destinationRecheckMs }),
     onRunEnd: async () => {
+      void publishStatus();
       await housekeeping.run(['after-upload'], 'after upload');
       await housekeeping.checkDisk('after upload');
     },
+    onPauseChange: () => void publishStatus(),
   });
 
   const known = (file: FoundFile): string | undefined => {

@@ -36,6 +36,8 @@ export interface PipelineOptions {
   destinationRecheckMs?: number;
   /** Called when a run has drained the due queue (deletion policies, emergency check). */
   onRunEnd?: () => Promise<void>;
+  /** Called when uploads pause or resume (the status file). */
+  onPauseChange?: () => void;
 }
 
 /** Why uploads are not starting. */
@@ -457,6 +459,7 @@ export class Pipeline {
     }
     if (paused?.kind === 'outage' && !paused.confirmed) {
       paused.confirmed = true;
+      this.#o.onPauseChange?.();
       this.#o.logger.warn(
         `Destination unreachable (${classification.message}); uploads paused, ${this.#o.store.queue.size} file(s) wait; probing with backoff up to ${formatDelay(this.#maxProbeDelay())}`,
       );
@@ -483,6 +486,7 @@ export class Pipeline {
   #pauseForDestination(classification: Classification): void {
     if (this.#paused?.kind === 'destination') return;
     this.#paused = { kind: 'destination', since: this.#o.clock.now(), message: classification.message };
+    this.#o.onPauseChange?.();
     this.#o.logger.error(
       `Uploads paused: ${classification.message}. ${this.#o.store.queue.size} file(s) wait; uploads resume after a config reload (systemctl reload tvm-upload), a change of the AWS credentials file, a restart, or a successful re-check every ${formatDelay(this.#o.destinationRecheckMs ?? 300_000)}`,
     );
@@ -533,6 +537,7 @@ export class Pipeline {
     this.#paused = undefined;
     this.#pauseLoop?.abort();
     this.#pauseLoop = undefined;
+    this.#o.onPauseChange?.();
     const minutes = ((this.#o.clock.now() - paused.since) / 60_000).toFixed(1);
     this.#o.logger.info(
       `Uploads resumed after ${minutes} min (${reason}); ${this.#o.store.queue.size} file(s) queued`,
