@@ -12,6 +12,7 @@ import { statePaths, type AgentConfig } from './config.js';
 import { writeAgentStatus } from './commands/agent-status.js';
 import { createDetector, type Detector, type ReadyFile } from './detector.js';
 import { AgentError } from './errors.js';
+import { diskGuardOptions } from './disk-guard-options.js';
 import { Housekeeping } from './housekeeping.js';
 import type { AgentLogger } from './logger.js';
 import { buildObjectKey } from './object-key.js';
@@ -134,31 +135,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     return { source: chosen.source, root: inside(chosen.root) ? chosen.root : chosen.configured };
   };
 
-  const guard = createDiskGuard({
-    directories: config.log_directories.map((d) => ({
-      path: d.path,
-      source: d.source,
-      pattern: d.pattern,
-      recursive: d.recursive,
-      allowDeletion: d.allow_deletion,
-    })),
-    afterUpload: {
-      enabled: config.deletion.after_upload.enabled,
-      keepDays: config.deletion.after_upload.keep_days,
-    },
-    ageBased: {
-      enabled: config.deletion.age_based.enabled,
-      maxAgeDays: config.deletion.age_based.max_age_days,
-    },
-    emergency: { enabled: config.deletion.emergency.enabled, threshold: config.deletion.emergency.threshold },
-    disk: {
-      reservedBytes: config.disk.reserved_gb * 1024 ** 3,
-      warningThreshold: config.disk.warning_threshold,
-      criticalThreshold: config.disk.critical_threshold,
-    },
-    clock,
-    logger,
-  });
+  const guard = createDiskGuard({ ...diskGuardOptions(config), clock, logger });
   const enabled: Record<PolicyName, boolean> = {
     'after-upload': config.deletion.after_upload.enabled,
     'age-based': config.deletion.age_based.enabled,
