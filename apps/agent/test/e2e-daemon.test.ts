@@ -1,4 +1,4 @@
-import { appendFile, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startLocalS3, type LocalS3 } from '@tvm/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -118,6 +118,21 @@ describe('tvm-upload run (end to end)', () => {
       const after = join(ws.logs, 'ros', run, 'after-reload.log');
       await writeLog(after, 'still running', 0);
       await agent.waitFor(`Uploaded ${after}`);
+
+      // A valid config goes live: here a new log directory, watched from then on.
+      const extra = join(ws.logs, 'extra');
+      await mkdir(extra);
+      await writeFile(
+        ws.configFile,
+        (await readFile(ws.configFile, 'utf8'))
+          .replace('file_stable_seconds: -1', 'file_stable_seconds: 1')
+          .replace('log_directories:\n', `log_directories:\n  - path: ${extra}\n    source: extra\n`),
+      );
+      agent.child.kill('SIGHUP');
+      await agent.waitFor('Configuration reloaded');
+      const late = join(extra, 'late.log');
+      await writeLog(late, 'after a valid reload', 0);
+      await agent.waitFor(`Uploaded ${late} to s3://t01logs/vehicle-CN-001/`);
 
       const stoppedAt = Date.now();
       agent.child.kill('SIGTERM');
