@@ -1,4 +1,4 @@
-import { watch as watchFs, type FSWatcher } from 'node:fs';
+import { realpathSync, watch as watchFs, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { createDiskGuard, type PolicyName } from '@tvm/disk-guard';
@@ -126,13 +126,26 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       configured: dir.path,
     });
   }
-  const locate = (filepath: string, source: string | undefined): FileHome | undefined => {
+  const find = (filepath: string, source: string | undefined): FileHome | undefined => {
     const inside = (root: string) => filepath.startsWith(root.endsWith('/') ? root : `${root}/`);
     const matches = homes.filter((h) => inside(h.root) || inside(h.configured));
     const chosen =
       matches.find((h) => h.source === source) ?? matches.sort((a, b) => b.root.length - a.root.length)[0];
     if (!chosen) return undefined;
     return { source: chosen.source, root: inside(chosen.root) ? chosen.root : chosen.configured };
+  };
+  const locate = (filepath: string, source: string | undefined): FileHome | undefined => {
+    const found = find(filepath, source);
+    if (found) return found;
+    // A directory missing at start (or re-pointed symlink) may resolve differently now; rare, so a sync lookup.
+    for (const home of homes) {
+      try {
+        home.root = realpathSync(home.configured);
+      } catch {
+        // Still missing.
+      }
+    }
+    return find(filepath, source);
   };
 
   const guard = createDiskGuard({ ...diskGuardOptions(config), clock, logger });

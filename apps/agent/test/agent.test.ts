@@ -1,3 +1,4 @@
+import { symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   createFakeClock,
@@ -56,6 +57,29 @@ describe('createAgent', () => {
       expect(sums.get('BytesUploaded')).toBe(4);
       expect(sums.get('FailureCount')).toBe(1);
       expect(sums.get('ServiceStartup')).toBe(1);
+    } finally {
+      await agent?.stop();
+    }
+  });
+
+  it('picks up a log directory that appears after start, through a symlink, at the next reconcile scan', async () => {
+    const ws = await makeWorkspace();
+    const linked = join(ws.logs, 'late');
+    const document = configDocument(ws, s3.endpoint, 't01logs');
+    (document['log_directories'] as Array<Record<string, unknown>>).push({ path: linked, source: 'late' });
+    const config = await writeConfig(ws, document);
+    const clock = createFakeClock(Date.now());
+    const logger = captureLogger();
+    let agent: Agent | undefined;
+    try {
+      agent = await createAgent({ config, logger, clock, watch: false, commitDelayMs: 0 });
+      const real = join(ws.root, 'elsewhere');
+      await writeLog(join(real, 'run', 'x.log'), 'late but there');
+      await symlink(real, linked);
+      await clock.advance(60_000);
+      const { store } = agent;
+      await until(() => store.registry.size === 1, 5_000, 'the upload');
+      expect(store.registry.list()[0]?.key).toMatch(/^vehicle-CN-001\/\d{4}-\d{2}-\d{2}\/late\/run\/x\.log$/);
     } finally {
       await agent?.stop();
     }
