@@ -103,7 +103,8 @@ export class Pipeline {
     } else {
       this.#o.logger.debug(`Upload run already active; ${reason} joins it`);
     }
-    this.#refill();
+    // pump() re-reads the due queue when its work list runs out; sorting it here too would cost O(n log n) per
+    // ready file.
     this.pump();
   }
 
@@ -111,7 +112,6 @@ export class Pipeline {
   uploadNow(paths: readonly string[]): void {
     if (this.#stopping) return;
     for (const path of paths) this.#immediate.add(path);
-    this.#refill();
     this.pump();
   }
 
