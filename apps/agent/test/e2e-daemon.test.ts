@@ -3,7 +3,15 @@ import { join } from 'node:path';
 import { startLocalS3, type LocalS3 } from '@tvm/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnAgent, type AgentProcess } from './e2e-harness.js';
-import { configDocument, makeWorkspace, objects, until, writeConfig, writeLog } from './helpers.js';
+import {
+  configDocument,
+  makeWorkspace,
+  objects,
+  stateList,
+  until,
+  writeConfig,
+  writeLog,
+} from './helpers.js';
 
 let s3: LocalS3;
 beforeAll(async () => {
@@ -14,8 +22,6 @@ afterAll(async () => {
 });
 
 const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
-const json = async (path: string) =>
-  JSON.parse(await readFile(path, 'utf8')) as { files: Array<Record<string, unknown>> };
 
 describe('tvm-upload run (end to end)', () => {
   it('uploads four sources, keeps ROS folders, reads the old queue, and handles signals and a second instance', async () => {
@@ -68,7 +74,7 @@ describe('tvm-upload run (end to end)', () => {
       // The second line may arrive in a later chunk of the pipe than the first.
       await agent.waitFor(/^Permanent upload error for gone\.log: ENOENT: no such file or directory/);
       await until(
-        async () => (await json(join(ws.state, 'queue.json'))).files.length === 0,
+        async () => (await stateList(ws.state, 'queue.json')).length === 0,
         20_000,
         'an empty queue',
       );
@@ -78,7 +84,7 @@ describe('tvm-upload run (end to end)', () => {
       for (const [path, key] of Object.entries(files))
         expect(stored.get(key)?.equals(await readFile(path))).toBe(true);
       // The runbook's `jq '.files[].filepath'` on the failed list and `jq '.files | length'` on the queue.
-      expect((await json(join(ws.state, 'failed.json'))).files.map((f) => f['filepath'])).toEqual([gone]);
+      expect((await stateList(ws.state, 'failed.json')).map((f) => f.filepath)).toEqual([gone]);
       const registry = JSON.parse(await readFile(join(ws.state, 'processed_files.json'), 'utf8')) as {
         files: Record<string, { filepath: string }>;
       };

@@ -10,7 +10,15 @@ import {
 } from '@tvm/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnAgent } from './e2e-harness.js';
-import { configDocument, makeWorkspace, objects, until, writeConfig, writeLog } from './helpers.js';
+import {
+  configDocument,
+  makeWorkspace,
+  objects,
+  stateList,
+  until,
+  writeConfig,
+  writeLog,
+} from './helpers.js';
 
 let s3: LocalS3;
 let proxy: FaultProxy;
@@ -22,22 +30,6 @@ afterAll(async () => {
   await proxy?.close();
   await s3?.close();
 });
-
-const queued = async (state: string) =>
-  (JSON.parse(await readFile(join(state, 'queue.json'), 'utf8')) as { files: Array<{ filepath: string }> })
-    .files;
-const failed = async (state: string) => {
-  try {
-    return (
-      JSON.parse(await readFile(join(state, 'failed.json'), 'utf8')) as {
-        files: Array<{ filepath: string; category: string }>;
-      }
-    ).files;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return []; // nothing ever failed
-    throw error;
-  }
-};
 
 describe('tvm-upload run (end to end, errors)', () => {
   it('logs each retry with its delay and gives up after the 10th', async () => {
@@ -62,8 +54,10 @@ describe('tvm-upload run (end to end, errors)', () => {
       expect(agent.lines.filter((l) => l.includes('Retry '))).toEqual(
         delays.map((d, i) => `<4>Retry ${i + 1}/10 for test.log (next attempt in ${d}s)`),
       );
-      expect(await queued(ws.state)).toEqual([]);
-      expect(await failed(ws.state)).toMatchObject([{ filepath: file, category: 'retries-exhausted' }]);
+      expect(await stateList(ws.state, 'queue.json')).toEqual([]);
+      expect(await stateList(ws.state, 'failed.json')).toMatchObject([
+        { filepath: file, category: 'retries-exhausted' },
+      ]);
     } finally {
       agent.child.kill('SIGKILL');
       await busy.close();
@@ -92,8 +86,8 @@ describe('tvm-upload run (end to end, errors)', () => {
       await agent.waitFor('Uploads paused:');
       await agent.waitFor(/^Permanent upload error for f0\.log: /);
       await new Promise((r) => setTimeout(r, 500));
-      expect((await failed(ws.state)).map((f) => f.filepath)).toEqual([files[0]]);
-      expect((await queued(ws.state)).map((f) => f.filepath).sort()).toEqual(files.slice(1));
+      expect((await stateList(ws.state, 'failed.json')).map((f) => f.filepath)).toEqual([files[0]]);
+      expect((await stateList(ws.state, 'queue.json')).map((f) => f.filepath).sort()).toEqual(files.slice(1));
       expect(agent.lines.join('\n')).not.toContain('AKIAIOSFODNN7EXAMPLE');
     } finally {
       agent.child.kill('SIGKILL');
@@ -118,11 +112,15 @@ describe('tvm-upload run (end to end, errors)', () => {
       await agent.waitFor('Destination unreachable');
       // The retry schedule adds up to about 2.8 s; the outage lasts longer.
       await new Promise((r) => setTimeout(r, 4_000));
-      expect(await failed(ws.state)).toEqual([]);
+      expect(await stateList(ws.state, 'failed.json')).toEqual([]);
       await proxy.setMode({ kind: 'pass' });
       await agent.waitFor('Uploads resumed', 15_000);
-      await until(async () => (await queued(ws.state)).length === 0, 15_000, 'an empty queue');
-      expect(await failed(ws.state)).toEqual([]);
+      await until(
+        async () => (await stateList(ws.state, 'queue.json')).length === 0,
+        15_000,
+        'an empty queue',
+      );
+      expect(await stateList(ws.state, 'failed.json')).toEqual([]);
       const stored = await objects(s3.client(), 't01logs');
       for (const file of files) {
         const suffix = file.slice(ws.logs.length + 1).replace(/^(ros2?)\//, '$1/');

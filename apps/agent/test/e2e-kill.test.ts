@@ -4,16 +4,16 @@ import { join } from 'node:path';
 import { startLocalS3, startMultipartShim, type LocalS3, type MultipartShim } from '@tvm/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnAgent } from './e2e-harness.js';
-import { configDocument, makeWorkspace, objects, until, writeConfig, writeLog } from './helpers.js';
-
-const registered = async (state: string): Promise<number> => {
-  try {
-    const text = await readFile(join(state, 'processed_files.json'), 'utf8');
-    return Object.keys((JSON.parse(text) as { files: object }).files).length;
-  } catch {
-    return 0; // not written yet, or caught mid-rename
-  }
-};
+import {
+  configDocument,
+  makeWorkspace,
+  objects,
+  registeredCount,
+  stateList,
+  until,
+  writeConfig,
+  writeLog,
+} from './helpers.js';
 
 let s3: LocalS3;
 let shim: MultipartShim;
@@ -30,15 +30,6 @@ afterAll(async () => {
 // The issue's 2,000 files take about two minutes on a loaded 2-core CI machine; the suite runs 600 by default
 // (TVM_E2E_KILL_FILES=2000 runs the full count).
 const SMALL_FILES = Number(process.env['TVM_E2E_KILL_FILES'] ?? 600);
-
-const queuedCount = async (state: string): Promise<number> => {
-  try {
-    return (JSON.parse(await readFile(join(state, 'queue.json'), 'utf8')) as { files: unknown[] }).files
-      .length;
-  } catch {
-    return -1;
-  }
-};
 
 describe('tvm-upload run (end to end, SIGKILL)', () => {
   it(`loses nothing when killed at random moments during a ${SMALL_FILES}-file run`, async () => {
@@ -80,7 +71,9 @@ describe('tvm-upload run (end to end, SIGKILL)', () => {
         await until(
           // Both: a kill between the registry write and the queue write leaves a registered file queued, and the
           // agent checks it again (the uploader finds the object and sends nothing) before the queue is empty.
-          async () => (await registered(ws.state)) === files.length && (await queuedCount(ws.state)) === 0,
+          async () =>
+            (await registeredCount(ws.state)) === files.length &&
+            (await stateList(ws.state, 'queue.json')).length === 0,
           90_000,
           'every file registered and the queue empty',
         );
@@ -92,8 +85,7 @@ describe('tvm-upload run (end to end, SIGKILL)', () => {
       }
     }
     expect(kills).toBeGreaterThan(0);
-    const queue = JSON.parse(await readFile(join(ws.state, 'queue.json'), 'utf8')) as { files: unknown[] };
-    expect(queue.files).toEqual([]);
+    expect(await stateList(ws.state, 'queue.json')).toEqual([]);
     const stored = await objects(s3.client(), 't01logs');
     expect(stored.size).toBe(files.length);
     const byName = new Map([...stored].map(([key, body]) => [key.split('/').slice(3).join('/'), body]));

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { GetObjectCommand, ListObjectsCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -151,5 +151,31 @@ export async function until(
   while (!(await predicate())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** An entry of `queue.json` or `failed.json`, as the runbook's `jq '.files[]'` sees it. */
+export type ListedFile = { filepath: string; category?: string } & Record<string, unknown>;
+
+/** The `files` of `queue.json` or `failed.json` in `state`; [] while the file has never been written. */
+export async function stateList(state: string, name: 'queue.json' | 'failed.json'): Promise<ListedFile[]> {
+  let text: string;
+  try {
+    text = await readFile(join(state, name), 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+  return (JSON.parse(text) as { files: ListedFile[] }).files;
+}
+
+/** How many uploads `processed_files.json` in `state` records; 0 while it has never been written. */
+export async function registeredCount(state: string): Promise<number> {
+  try {
+    const text = await readFile(join(state, 'processed_files.json'), 'utf8');
+    return Object.keys((JSON.parse(text) as { files: object }).files).length;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw error;
   }
 }
