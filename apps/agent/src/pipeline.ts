@@ -547,13 +547,13 @@ export class Pipeline {
   }
 }
 
-/** The uploader's multipart state as a queue entry stores it: each part with its size. */
+/**
+ * The uploader's multipart state as the queue stores it. The two libraries know nothing of each other: the queue
+ * keeps the fields it checks (upload id, key, part size, parts) and every other field as it is, so the state
+ * round-trips unchanged.
+ */
 function toQueueMultipart(state: MultipartState): QueueMultipartState {
-  const parts = state.parts.map((part) => ({
-    ...part,
-    size: Math.max(0, Math.min(state.partSize, state.size - (part.partNumber - 1) * state.partSize)),
-  }));
-  return { ...state, parts } as unknown as QueueMultipartState;
+  return state as unknown as QueueMultipartState;
 }
 
 /** The error's own words (`ENOENT: no such file or directory, open '/x'`), for the runbook's second line. */

@@ -1,16 +1,10 @@
-import { setTimeout as delay } from 'node:timers/promises';
-
-/** The clock every @tvm package accepts: epoch milliseconds and an abortable sleep. */
+/**
+ * The part of the @tvm clock this package needs: epoch milliseconds (detection, retry and upload times, registry
+ * pruning). The agent's clock, which also sleeps, fits it as it is.
+ */
 export interface Clock {
   now(): number;
-  sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
-/**
- * The real clock. Its sleep keeps the process alive: the store only sleeps for `commitDelayMs`, and somebody is
- * awaiting that commit.
- */
-export const systemClock: Clock = {
-  now: () => Date.now(),
-  sleep: (ms, signal) => (signal ? delay(ms, undefined, { signal }) : delay(ms)),
-};
+/** The real clock. */
+export const systemClock: Clock = { now: () => Date.now() };

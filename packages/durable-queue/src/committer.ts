@@ -1,5 +1,3 @@
-import type { Clock } from './clock.js';
-
 /** The three state files. */
 export type StateKind = 'queue' | 'failed' | 'registry';
 
@@ -29,7 +27,6 @@ function batch(): Batch {
  */
 export class GroupCommitter {
   readonly #write: (kinds: ReadonlySet<StateKind>) => Promise<void>;
-  readonly #clock: Clock;
   readonly #delayMs: number;
   readonly #dirty = new Set<StateKind>();
   #next: Batch | undefined;
@@ -41,9 +38,8 @@ export class GroupCommitter {
    * @param write Serialises the given kinds synchronously (before its first await) and writes them durably.
    * @param delayMs How long an idle store waits after a first change before writing, to gather more.
    */
-  constructor(write: (kinds: ReadonlySet<StateKind>) => Promise<void>, clock: Clock, delayMs: number) {
+  constructor(write: (kinds: ReadonlySet<StateKind>) => Promise<void>, delayMs: number) {
     this.#write = write;
-    this.#clock = clock;
     this.#delayMs = delayMs;
   }
 
@@ -79,8 +75,10 @@ export class GroupCommitter {
       void this.#loop();
     };
     // Even without a delay, wait for the current turn of the event loop so that changes made together
-    // (a loop of adds) share one write.
-    if (this.#delayMs > 0) this.#clock.sleep(this.#delayMs).then(start, start);
+    // (a loop of adds) share one write. The delay is real time, not the injected clock: it batches disk writes,
+    // and a fake clock that nobody advances must not hold a durable write back. The timer keeps the process
+    // alive on purpose: a change waiting for its write must reach the disk.
+    if (this.#delayMs > 0) setTimeout(start, this.#delayMs);
     else setImmediate(start);
   }
 

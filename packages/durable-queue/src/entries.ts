@@ -13,7 +13,8 @@ export interface MultipartPart {
   readonly partNumber: number;
   readonly etag: string;
   readonly checksum?: string;
-  readonly size: number;
+  /** Bytes in the part; optional because `partSize` implies it for every part but the last. */
+  readonly size?: number;
 }
 
 /** The persisted state of a resumable multipart upload: enough to resume after a restart. */
@@ -273,10 +274,12 @@ function normaliseMultipart(value: unknown, s: Strictness, where: string): Multi
       !Number.isSafeInteger(part['partNumber']) ||
       (part['partNumber'] as number) < 1 ||
       typeof part['etag'] !== 'string' ||
-      !isNonNegative(part['size']) ||
+      (part['size'] !== undefined && !isNonNegative(part['size'])) ||
       (part['checksum'] !== undefined && typeof part['checksum'] !== 'string')
     ) {
-      return bad('has a part without a positive `partNumber`, a string `etag` and a `size`');
+      return bad(
+        'has a part without a positive `partNumber` and a string `etag` (or with a negative `size`)',
+      );
     }
     frozenParts.push(Object.freeze({ ...part }) as unknown as MultipartPart);
   }
@@ -441,7 +444,7 @@ function canonicalMultipart(value: Record<string, unknown>): boolean {
       !Number.isSafeInteger(part['partNumber']) ||
       (part['partNumber'] as number) < 1 ||
       typeof part['etag'] !== 'string' ||
-      !isNonNegative(part['size']) ||
+      (part['size'] !== undefined && !isNonNegative(part['size'])) ||
       (part['checksum'] !== undefined && typeof part['checksum'] !== 'string')
     ) {
       return false;

@@ -83,8 +83,8 @@ function checkOptions(options: StateStoreOptions): {
   if (!Number.isFinite(delayMs) || delayMs < 0)
     invalidOption('commitDelayMs', 'a non-negative number', delayMs);
   const clock = options.clock;
-  if (clock !== undefined && (typeof clock?.now !== 'function' || typeof clock?.sleep !== 'function')) {
-    invalidOption('clock', 'an object with now() and sleep()', clock);
+  if (clock !== undefined && typeof clock?.now !== 'function') {
+    invalidOption('clock', 'an object with now()', clock);
   }
   const logger = options.logger;
   if (logger !== undefined && (typeof logger?.warn !== 'function' || typeof logger?.error !== 'function')) {
@@ -182,7 +182,7 @@ class Store implements StateStore {
     this.paths = paths;
     this.#logger = logger;
     this.#release = release;
-    this.#committer = new GroupCommitter((kinds) => this.#write(kinds), clock, delayMs);
+    this.#committer = new GroupCommitter((kinds) => this.#write(kinds), delayMs);
     // eslint-disable-next-line @typescript-eslint/no-this-alias -- the getter below needs the store, not the object
     const store = this;
     this.core = {
