@@ -12,11 +12,7 @@ The endpoint is CloudWatch's in the bucket's region unless AWS_ENDPOINT_URL_CLOU
 /** `tvm-upload alarms apply`. Exit 0 when applied, 1 when CloudWatch refused or the config is invalid, 2 for usage. */
 export async function alarmsCommand(args: string[], io: CommandIo = processIo): Promise<number> {
   const parsed = parseCommandArgs(args, { 'sns-topic-arn': { type: 'string' } }, USAGE, io, true);
-  if (!parsed) return EXIT.usage;
-  if (parsed.values.help) {
-    io.stdout(USAGE);
-    return EXIT.ok;
-  }
+  if ('exit' in parsed) return parsed.exit;
   if (parsed.positionals.length !== 1 || parsed.positionals[0] !== 'apply') {
     io.stderr(`Expected: alarms apply\n${USAGE}`);
     return EXIT.usage;

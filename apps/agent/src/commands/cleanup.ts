@@ -28,11 +28,7 @@ const BATCH = 50;
 /** `tvm-upload cleanup`. Exit 0, or 1 when a deletion failed or the config is invalid, 2 for usage errors. */
 export async function cleanupCommand(args: string[], io: CommandIo = processIo): Promise<number> {
   const parsed = parseCommandArgs(args, { 'dry-run': { type: 'boolean', default: false } }, USAGE, io);
-  if (!parsed) return EXIT.usage;
-  if (parsed.values.help) {
-    io.stdout(USAGE);
-    return EXIT.ok;
-  }
+  if ('exit' in parsed) return parsed.exit;
   const config = await loadCommandConfig(parsed.values.config, io);
   if (!config) return EXIT.failure;
   const dryRun = parsed.values['dry-run'] === true;

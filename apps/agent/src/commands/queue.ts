@@ -24,11 +24,7 @@ After fixing the cause: tvm-upload requeue <path>... | --all-failed
 /** `tvm-upload queue`: the pending uploads, oldest first. Exit 0, or 1 when the config is invalid. */
 export async function queueCommand(args: string[], io: CommandIo = processIo): Promise<number> {
   const parsed = parseCommandArgs(args, {}, QUEUE_USAGE, io);
-  if (!parsed) return EXIT.usage;
-  if (parsed.values.help) {
-    io.stdout(QUEUE_USAGE);
-    return EXIT.ok;
-  }
+  if ('exit' in parsed) return parsed.exit;
   const config = await loadCommandConfig(parsed.values.config, io);
   if (!config) return EXIT.failure;
   const { snapshot } = await readOpsState(config);
@@ -81,11 +77,7 @@ export async function queueCommand(args: string[], io: CommandIo = processIo): P
 /** `tvm-upload failed`: the dead-letter list, newest failure first. Exit 0, or 1 when the config is invalid. */
 export async function failedCommand(args: string[], io: CommandIo = processIo): Promise<number> {
   const parsed = parseCommandArgs(args, {}, FAILED_USAGE, io);
-  if (!parsed) return EXIT.usage;
-  if (parsed.values.help) {
-    io.stdout(FAILED_USAGE);
-    return EXIT.ok;
-  }
+  if ('exit' in parsed) return parsed.exit;
   const config = await loadCommandConfig(parsed.values.config, io);
   if (!config) return EXIT.failure;
   const { snapshot } = await readOpsState(config);

@@ -33,12 +33,8 @@ export async function requeueCommand(args: string[], io: CommandIo = processIo):
     io,
     true,
   );
-  if (!parsed) return EXIT.usage;
+  if ('exit' in parsed) return parsed.exit;
   const { values, positionals } = parsed;
-  if (values.help) {
-    io.stdout(USAGE);
-    return EXIT.ok;
-  }
   const timeoutSeconds = Number(values.timeout);
   if (!Number.isFinite(timeoutSeconds) || timeoutSeconds < 0) {
     io.stderr(`--timeout must be a number of seconds >= 0, got ${JSON.stringify(values.timeout)}\n${USAGE}`);

@@ -41,26 +41,34 @@ export interface ParsedCommand {
   positionals: string[];
 }
 
-/** Parses a command's arguments; prints the problem and usage and returns undefined when they are wrong. */
+/**
+ * Parses a command's arguments. Wrong arguments print the problem and the usage, `--help` prints the usage; both
+ * return the exit code to end the command with instead of the parsed arguments.
+ */
 export function parseCommandArgs(
   args: string[],
   options: Options,
   usage: string,
   io: CommandIo,
   allowPositionals = false,
-): ParsedCommand | undefined {
+): ParsedCommand | { exit: number } {
+  let parsed: ParsedCommand;
   try {
-    const parsed = parseArgs({
+    parsed = parseArgs({
       args,
       options: { ...COMMON_OPTIONS, ...options },
       allowPositionals,
       strict: true,
-    });
-    return parsed as unknown as ParsedCommand;
+    }) as unknown as ParsedCommand;
   } catch (error) {
     io.stderr(`${(error as Error).message}\n${usage}`);
-    return undefined;
+    return { exit: EXIT.usage };
   }
+  if (parsed.values.help) {
+    io.stdout(usage);
+    return { exit: EXIT.ok };
+  }
+  return parsed;
 }
 
 /** Loads and validates the config for an ops command; prints the problems and returns undefined when invalid. */

@@ -27,11 +27,7 @@ const STALE_STATUS_MS = 10 * 60_000;
 /** `tvm-upload status`. Exit 0, or 1 when the config is invalid. */
 export async function statusCommand(args: string[], io: CommandIo = processIo): Promise<number> {
   const parsed = parseCommandArgs(args, {}, USAGE, io);
-  if (!parsed) return EXIT.usage;
-  if (parsed.values.help) {
-    io.stdout(USAGE);
-    return EXIT.ok;
-  }
+  if ('exit' in parsed) return parsed.exit;
   const config = await loadCommandConfig(parsed.values.config, io);
   if (!config) return EXIT.failure;
   const state = await readOpsState(config);

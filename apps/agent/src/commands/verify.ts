@@ -32,11 +32,7 @@ export interface CheckResult {
 /** `tvm-upload verify`: exit code = number of failed checks (0 = all good), 1 for an invalid config, 2 for usage. */
 export async function verifyCommand(args: string[], io: CommandIo = processIo): Promise<number> {
   const parsed = parseCommandArgs(args, { timeout: { type: 'string', default: '20' } }, USAGE, io);
-  if (!parsed) return EXIT.usage;
-  if (parsed.values.help) {
-    io.stdout(USAGE);
-    return EXIT.ok;
-  }
+  if ('exit' in parsed) return parsed.exit;
   const timeoutMs = Number(parsed.values.timeout) * 1000;
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
     io.stderr(
