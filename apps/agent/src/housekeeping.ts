@@ -84,12 +84,8 @@ export class Housekeeping {
       this.logger.debug(`Deletion policies (${policies.join(', ')}, ${reason}): nothing to delete`);
       return;
     }
+    // The guard logs each deletion itself through our logger (`Deleted ...` at info, `DATA LOSS: ...` at error).
     const result = await this.guard.apply(plan);
-    for (const file of result.deleted) {
-      const line = `Deleted ${file.path} (${file.size} bytes; ${file.policy}: ${file.reason})`;
-      if (file.dataLoss) this.logger.error(`${line}; it was NEVER UPLOADED`);
-      else this.logger.info(line);
-    }
     for (const refusal of result.refused) {
       this.logger.debug(`Not deleting ${refusal.path} (${refusal.policy ?? 'check'}): ${refusal.reason}`);
     }
