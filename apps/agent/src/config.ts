@@ -112,6 +112,9 @@ const schema = z.strictObject({
         .min(5, { error: 'must be >= 5 (S3 rejects smaller multipart parts)' })
         .default(8),
       concurrency: int(1, 64).default(4),
+      // A stalled WiFi link must fail a request (and free its slot), not hang it: see adapters/destination.ts.
+      connect_timeout_seconds: positive().default(10),
+      socket_timeout_seconds: positive().default(60),
     },
     { error: 'must be a mapping with at least bucket and region' },
   ),

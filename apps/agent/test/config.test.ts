@@ -52,6 +52,8 @@ describe('parseConfig', () => {
       multipart_threshold_mb: 8,
       part_size_mb: 8,
       concurrency: 4,
+      connect_timeout_seconds: 10,
+      socket_timeout_seconds: 60,
     });
     expect(config.upload).toEqual({
       schedule: { mode: 'interval', interval_hours: 2, interval_minutes: 0, daily_time: '15:00' },

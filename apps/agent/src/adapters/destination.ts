@@ -33,7 +33,21 @@ function credentials(config: AgentConfig): NonNullable<S3ClientConfig['credentia
   );
 }
 
-function clientConfig(config: AgentConfig): S3ClientConfig {
+/**
+ * Network timeouts for every AWS client. The SDK has none by default, so a WiFi link that stalls mid-request would
+ * hang that upload (and its slot) forever. A stalled socket instead fails as a `TimeoutError`, classified
+ * `timeout`, which the pipeline treats as a possible outage. `socketTimeout` is an inactivity limit, so a slow but
+ * moving multipart part is never cut off.
+ */
+function networkTimeouts(config: AgentConfig): { connectionTimeout: number; socketTimeout: number } {
+  return {
+    connectionTimeout: Math.round(config.s3.connect_timeout_seconds * 1000),
+    socketTimeout: Math.round(config.s3.socket_timeout_seconds * 1000),
+  };
+}
+
+/** The S3 client's settings for this config. */
+export function clientConfig(config: AgentConfig): S3ClientConfig {
   const checksums = config.s3.checksum_mode === 'when_required' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED';
   return {
     region: config.s3.region,
@@ -44,6 +58,7 @@ function clientConfig(config: AgentConfig): S3ClientConfig {
     responseChecksumValidation: checksums,
     // The queue owns retries (written into queue.json, never slept on); one SDK retry absorbs a dropped connection.
     maxAttempts: 2,
+    requestHandler: networkTimeouts(config),
   };
 }
 
@@ -66,5 +81,10 @@ export function createDestination(config: AgentConfig, clock: Clock): Destinatio
 /** The CloudWatch client for metrics, or undefined when `monitoring.cloudwatch_enabled` is false. */
 export function createCloudWatchClient(config: AgentConfig): CloudWatchClient | undefined {
   if (!config.monitoring.cloudwatch_enabled) return undefined;
-  return new CloudWatchClient({ region: config.s3.region, credentials: credentials(config), maxAttempts: 2 });
+  return new CloudWatchClient({
+    region: config.s3.region,
+    credentials: credentials(config),
+    maxAttempts: 2,
+    requestHandler: networkTimeouts(config),
+  });
 }
