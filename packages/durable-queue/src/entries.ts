@@ -291,7 +291,8 @@ function normaliseMultipart(value: unknown, s: Strictness, where: string): Multi
   }) as unknown as MultipartState;
 }
 
-const QUEUE_KNOWN = new Set([
+/** The queue entry fields this package interprets; every other field is kept as it is. */
+export const QUEUE_KNOWN: ReadonlySet<string> = new Set([
   'filepath',
   'size',
   'mtimeMs',
