@@ -1,12 +1,13 @@
-import { realpathSync, watch as watchFs, type FSWatcher } from 'node:fs';
+import { watch as watchFs, type FSWatcher } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { createDiskGuard, type PolicyName } from '@tvm/disk-guard';
 import { openStateStore, QueueError, type StateStore } from '@tvm/durable-queue';
 import { createMetrics, type Metrics } from '@tvm/metrics';
-import { resolveDirectory, type FoundFile } from './adapters/files.js';
+import type { FoundFile } from './adapters/files.js';
 import { createCloudWatchClient, createDestination, type Destination } from './adapters/destination.js';
-import { readScheduleRecord, writeScheduleRecord, type ScheduleRecord } from './adapters/schedule-file.js';
+import { fileSystemProbe, uploaderObjectStore } from './adapters/pipeline-ports.js';
 import { systemClock, type Clock } from './clock.js';
 import { statePaths, type AgentConfig } from './config.js';
 import { writeAgentStatus } from './commands/agent-status.js';
@@ -15,9 +16,12 @@ import { AgentError } from './errors.js';
 import { diskGuardOptions } from './disk-guard-options.js';
 import { Housekeeping } from './housekeeping.js';
 import type { AgentLogger } from './logger.js';
+import { LogDirectories } from './log-directories.js';
 import { buildObjectKey } from './object-key.js';
-import { Pipeline, type FileHome } from './pipeline.js';
-import { dailyDue, insideOperationalHours } from './schedule.js';
+import { Pipeline, type RetryPolicy } from './pipeline/index.js';
+import { reloadPlan, type ReloadPlan } from './reload-plan.js';
+import { insideOperationalHours } from './schedule.js';
+import { Scheduler } from './scheduler.js';
 import { VERSION } from './version.js';
 
 const DAY_MS = 86_400_000;
@@ -62,6 +66,12 @@ export interface Agent {
   readonly metrics: Metrics;
   /** Rebuilds the S3 client (credentials changed) and lifts a destination pause if the destination now works. */
   refreshDestination(reason: string): Promise<void>;
+  /**
+   * Applies a reloaded config without a restart when every changed key can be applied live (schedule, hours,
+   * retry, order, bandwidth, time zone, deletion, disk: see `LIVE_KEYS`); uploads in flight go on. Returns what
+   * changed: when `restart` is not empty nothing was applied, and the caller restarts the agent with `next`.
+   */
+  reconfigure(next: AgentConfig): Promise<ReloadPlan>;
   /** Stops starting uploads, cancels those in flight (multipart state kept), flushes the state, releases the lock. */
   stop(): Promise<void>;
 }
@@ -104,13 +114,15 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     );
   }
 
+  // Every part below reads the config through `current`, so a live reload reaches it without a restart.
+  let current = config;
   const makeDestination = options.destination ?? createDestination;
-  let destination = makeDestination(config, clock);
+  let destination = makeDestination(current, clock);
   const metrics = createMetrics({
-    client: 'cloudWatch' in options ? options.cloudWatch : createCloudWatchClient(config),
-    vehicleId: config.vehicle_id,
+    client: 'cloudWatch' in options ? options.cloudWatch : createCloudWatchClient(current),
+    vehicleId: current.vehicle_id,
     clock,
-    publishIntervalMs: config.monitoring.publish_interval_seconds * 1000,
+    publishIntervalMs: current.monitoring.publish_interval_seconds * 1000,
     bufferFile: join(paths.stateDir, 'metrics-buffer.json'),
     logger,
   });
@@ -118,73 +130,46 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
   metrics.start(); // never awaited: no network at boot must not stop the service (defect 15)
 
   // Files are named by the resolved directory (the detector watches real paths); legacy entries by either form.
-  const homes: Array<FileHome & { configured: string }> = [];
-  for (const dir of config.log_directories) {
-    homes.push({
-      source: dir.source,
-      root: (await resolveDirectory(dir.path)) ?? dir.path,
-      configured: dir.path,
-    });
-  }
-  const find = (filepath: string, source: string | undefined): FileHome | undefined => {
-    const inside = (root: string) => filepath.startsWith(root.endsWith('/') ? root : `${root}/`);
-    const matches = homes.filter((h) => inside(h.root) || inside(h.configured));
-    const chosen =
-      matches.find((h) => h.source === source) ?? matches.sort((a, b) => b.root.length - a.root.length)[0];
-    if (!chosen) return undefined;
-    return { source: chosen.source, root: inside(chosen.root) ? chosen.root : chosen.configured };
-  };
-  const locate = (filepath: string, source: string | undefined): FileHome | undefined => {
-    const found = find(filepath, source);
-    if (found) return found;
-    // A directory missing at start (or re-pointed symlink) may resolve differently now; rare, so a sync lookup.
-    for (const home of homes) {
-      try {
-        home.root = realpathSync(home.configured);
-      } catch {
-        // Still missing.
-      }
-    }
-    return find(filepath, source);
-  };
+  const directories = new LogDirectories(current.log_directories);
 
-  const guard = createDiskGuard({ ...diskGuardOptions(config), clock, logger });
-  const enabled: Record<PolicyName, boolean> = {
-    'after-upload': config.deletion.after_upload.enabled,
-    'age-based': config.deletion.age_based.enabled,
-    emergency: config.deletion.emergency.enabled,
+  const makeHousekeeping = (c: AgentConfig): Housekeeping => {
+    const guard = createDiskGuard({ ...diskGuardOptions(c), clock, logger });
+    const enabled: Record<PolicyName, boolean> = {
+      'after-upload': c.deletion.after_upload.enabled,
+      'age-based': c.deletion.age_based.enabled,
+      emergency: c.deletion.emergency.enabled,
+    };
+    return new Housekeeping(guard, store, metrics, logger, enabled);
   };
-  const housekeeping = new Housekeeping(guard, store, metrics, logger, enabled);
+  let housekeeping = makeHousekeeping(current);
 
   const pipeline = new Pipeline({
     store,
-    uploader: () => destination.uploader,
-    bucket: config.s3.bucket,
+    objects: () => uploaderObjectStore(destination.uploader),
+    files: fileSystemProbe,
+    bucket: current.s3.bucket,
     clock,
     logger,
     metrics,
-    concurrency: config.s3.concurrency,
-    order: config.upload.order,
-    retry: {
-      maxRetries: config.upload.retry.max_retries,
-      initialDelayMs: config.upload.retry.initial_delay_seconds * 1000,
-      maxDelayMs: config.upload.retry.max_delay_seconds * 1000,
-    },
+    concurrency: current.s3.concurrency,
+    order: current.upload.order,
+    retry: retryPolicy(current),
     keyFor: (home, filepath, mtimeMs) =>
       buildObjectKey({
-        vehicleId: config.vehicle_id,
+        vehicleId: current.vehicle_id,
         source: home.source,
         directory: home.root,
         filePath: filepath,
         mtimeMs,
-        timeZone: config.upload.timezone,
+        timeZone: current.upload.timezone,
       }),
-    locate,
+    locate: (filepath, source) => directories.locate(filepath, source),
     ...(options.maxProbeDelayMs === undefined ? {} : { maxProbeDelayMs: options.maxProbeDelayMs }),
     ...(options.destinationRecheckMs === undefined
       ? {}
       : { destinationRecheckMs: options.destinationRecheckMs }),
-    onRunEnd: async () => {
+    // After every upload that drains the due work (a run, or files sent at once with batch_upload off).
+    onDrained: async () => {
       void publishStatus();
       await housekeeping.run(['after-upload'], 'after upload');
       await housekeeping.checkDisk('after upload');
@@ -217,30 +202,36 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     return undefined;
   };
 
+  // Ready files from the watcher, the reconcile scan and the start-up scan. Never rejects: a state write that
+  // cannot happen (a full disk) leaves the file in memory and is retried by the store; the next scan finds the file
+  // again if it was not queued at all.
   const onReady = async (files: ReadyFile[]): Promise<void> => {
     const now = clock.now();
     const added: string[] = [];
     await Promise.all(
       files.map(async (file) => {
-        // A failed file that changed (touched, rewritten) is eligible again: it leaves the failed list.
-        if (store.failed.has(file.path)) await store.failed.remove(file.path);
-        const fresh = await store.queue.add({
-          filepath: file.path,
-          size: file.size,
-          mtimeMs: file.mtimeMs,
-          source: file.directory.source,
-          detectedAt: now,
-        });
-        if (fresh) added.push(file.path);
+        try {
+          // A failed file that changed (touched, rewritten) is eligible again: queue.add takes it off the list.
+          const fresh = await store.queue.add({
+            filepath: file.path,
+            size: file.size,
+            mtimeMs: file.mtimeMs,
+            source: file.directory.source,
+            detectedAt: now,
+          });
+          if (fresh) added.push(file.path);
+        } catch (error) {
+          logger.error(`Cannot queue ${file.path}: ${(error as Error).message}`);
+        }
       }),
     );
     if (added.length === 0) return;
     if (added.length <= 20) for (const path of added) logger.info(`Queued ${path}`);
     else logger.info(`Queued ${added.length} files`);
     metrics.queueDepth(store.queue.size);
-    const hours = config.upload.operational_hours;
-    if (insideOperationalHours(now, hours, config.upload.timezone)) {
-      if (config.upload.batch_upload.enabled) pipeline.startRun('new file ready');
+    const hours = current.upload.operational_hours;
+    if (insideOperationalHours(now, hours, current.upload.timezone)) {
+      if (current.upload.batch_upload.enabled) pipeline.startRun('new file ready');
       else pipeline.uploadNow(added);
     } else {
       logger.debug(
@@ -249,11 +240,11 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     }
   };
 
-  const maxAgeMs = config.upload.scan_existing_files.max_age_days * DAY_MS;
+  const maxAgeMs = () => current.upload.scan_existing_files.max_age_days * DAY_MS;
   const detector = createDetector({
-    directories: config.log_directories,
-    stableMs: config.upload.file_stable_seconds * 1000,
-    scanSince: () => (config.upload.scan_existing_files.enabled ? clock.now() - maxAgeMs : startedAt),
+    directories: current.log_directories,
+    stableMs: current.upload.file_stable_seconds * 1000,
+    scanSince: () => (current.upload.scan_existing_files.enabled ? clock.now() - maxAgeMs() : startedAt),
     clock,
     logger,
     known,
@@ -281,58 +272,23 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     })();
   };
 
-  // Scheduled runs.
-  let record: ScheduleRecord = await readScheduleRecord(paths.scheduleFile);
-  const remember = async (patch: ScheduleRecord): Promise<void> => {
-    record = { ...record, ...patch };
-    await writeScheduleRecord(paths.scheduleFile, record).catch((error: unknown) =>
-      logger.warn(`Cannot write ${paths.scheduleFile}: ${(error as Error).message}`),
-    );
-  };
-  const tz = config.upload.timezone;
-  const schedule = config.upload.schedule;
-  const dailyJobs = async (): Promise<void> => {
-    const now = clock.now();
-    if (schedule.mode === 'daily') {
-      const due = dailyDue(now, schedule.daily_time, tz, record.daily_upload);
-      if (due.due) {
-        await remember({ daily_upload: due.occurrence });
-        pipeline.startRun(`daily upload at ${schedule.daily_time} (${due.occurrence})`);
-      }
-    }
-    if (config.deletion.age_based.enabled) {
-      const due = dailyDue(now, config.deletion.age_based.schedule_time, tz, record.age_based_cleanup);
-      if (due.due) {
-        await remember({ age_based_cleanup: due.occurrence });
-        await housekeeping.run(['age-based'], `daily at ${config.deletion.age_based.schedule_time}`);
-      }
-    }
-  };
-  let nextRunAt: number | undefined;
-  if (schedule.mode === 'interval') {
-    const intervalMs = (schedule.interval_hours * 60 + schedule.interval_minutes) * 60_000;
-    nextRunAt = startedAt + intervalMs;
-    every(intervalMs, async () => {
-      nextRunAt = clock.now() + intervalMs;
-      pipeline.startRun(`scheduled every ${schedule.interval_hours} h ${schedule.interval_minutes} min`);
-    });
-  }
-  every(options.schedulerTickMs ?? 30_000, dailyJobs);
   every(options.diskCheckMs ?? 60_000, () => housekeeping.checkDisk('periodic check'));
   every(options.requestPollMs ?? 5_000, async () => {
     const result = await store.pollRequests();
     if (result.requeued > 0) pipeline.startRun(`${result.requeued} file(s) requeued`);
   });
-  every(config.monitoring.publish_interval_seconds * 1000, async () => {
+  every(current.monitoring.publish_interval_seconds * 1000, async () => {
     metrics.queueDepth(store.queue.size);
     let oldest = Infinity;
     for (const entry of store.queue.list()) oldest = Math.min(oldest, entry.detectedAt);
     if (oldest !== Infinity) metrics.oldestPendingAge(Math.max(0, (clock.now() - oldest) / 1000));
   });
 
+  let scheduler: Scheduler | undefined = undefined; // set once the start-up scan has begun
   // What only the daemon knows, for `tvm-upload status` (best effort: it never stops the daemon).
   const publishStatus = async (): Promise<void> => {
     const paused = pipeline.paused;
+    const nextRunAt = scheduler?.nextRunAt;
     await writeAgentStatus(paths.stateDir, {
       pid: process.pid,
       version: VERSION,
@@ -357,19 +313,22 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
   let credentialsWatcher: FSWatcher | undefined;
   const retired = new Set<Destination>();
   let credentialsTimer: NodeJS.Timeout | undefined;
-  const refreshDestination = async (reason: string): Promise<void> => {
+  const rebuildDestination = (): void => {
     const old = destination;
-    destination = makeDestination(config, clock);
+    destination = makeDestination(current, clock);
     // Uploads in flight finish on the old client; closing it now would cut them off mid-request.
     retired.add(old);
     setTimeout(() => {
       retired.delete(old);
       old.close();
     }, 600_000).unref();
+  };
+  const refreshDestination = async (reason: string): Promise<void> => {
+    rebuildDestination();
     await pipeline.recheckDestination(reason);
   };
   try {
-    credentialsWatcher = watchFs(config.s3.credentials_path, { persistent: false }, () => {
+    credentialsWatcher = watchFs(current.s3.credentials_path, { persistent: false }, () => {
       // Editors write in several steps: act once the burst is over.
       clearTimeout(credentialsTimer);
       credentialsTimer = setTimeout(() => void refreshDestination('AWS credentials changed'), 500);
@@ -377,17 +336,30 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     });
     credentialsWatcher.on('error', () => undefined);
   } catch {
-    logger.debug(`Not watching ${config.s3.credentials_path} (missing); credentials changes need a reload`);
+    logger.debug(`Not watching ${current.s3.credentials_path} (missing); credentials changes need a reload`);
   }
 
   logger.info(
-    `tvm-upload started: vehicle ${config.vehicle_id}, bucket ${config.s3.bucket}, ${config.log_directories.length} director${config.log_directories.length === 1 ? 'y' : 'ies'}, ${store.queue.size} queued, ${store.failed.size} failed`,
+    `tvm-upload started: vehicle ${current.vehicle_id}, bucket ${current.s3.bucket}, ${current.log_directories.length} director${current.log_directories.length === 1 ? 'y' : 'ies'}, ${store.queue.size} queued, ${store.failed.size} failed`,
   );
-  const { startupScan } = await detector.start({ startupScan: config.upload.scan_existing_files.enabled });
-  await dailyJobs();
+  if (current.upload.scan_existing_files.enabled) await retryFailedAtStartup(store, current, clock, logger);
+  const { startupScan } = await detector.start({ startupScan: current.upload.scan_existing_files.enabled });
+  scheduler = await Scheduler.start(
+    {
+      clock,
+      logger,
+      recordFile: paths.scheduleFile,
+      jobs: {
+        uploadRun: (reason) => pipeline.startRun(reason),
+        ageBasedCleanup: (reason) => housekeeping.run(['age-based'], reason),
+      },
+      ...(options.schedulerTickMs === undefined ? {} : { tickMs: options.schedulerTickMs }),
+    },
+    current,
+  );
   pipeline.pump(); // retries already scheduled in the queue go at their time
   // The start-up run covers what the scan queues, even outside operational hours; the watcher runs meanwhile.
-  if (config.upload.upload_on_start) void startupScan.then(() => pipeline.startRun('upload_on_start'));
+  if (current.upload.upload_on_start) void startupScan.then(() => pipeline.startRun('upload_on_start'));
   void housekeeping.checkDisk('start-up');
   void publishStatus();
 
@@ -398,9 +370,26 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     detector,
     metrics,
     refreshDestination,
+    async reconfigure(next) {
+      const plan = reloadPlan(current, next);
+      if (plan.restart.length > 0 || plan.live.length === 0) return plan;
+      const before = current;
+      current = next;
+      pipeline.setRetryPolicy(retryPolicy(next));
+      pipeline.setOrder(next.upload.order);
+      if (plan.live.some((key) => key.startsWith('deletion') || key.startsWith('disk'))) {
+        housekeeping = makeHousekeeping(next);
+      }
+      if (next.upload.bandwidth_limit !== before.upload.bandwidth_limit) rebuildDestination();
+      scheduler?.configure(next);
+      logger.info(`Configuration applied live: ${plan.live.join(', ')}`);
+      void publishStatus();
+      return plan;
+    },
     stop() {
       stopping ??= (async () => {
         loops.abort();
+        scheduler?.stop();
         credentialsWatcher?.close();
         clearTimeout(credentialsTimer);
         await detector.close();
@@ -412,4 +401,45 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       return stopping;
     },
   };
+}
+
+function retryPolicy(config: AgentConfig): RetryPolicy {
+  return {
+    maxRetries: config.upload.retry.max_retries,
+    initialDelayMs: config.upload.retry.initial_delay_seconds * 1000,
+    maxDelayMs: config.upload.retry.max_delay_seconds * 1000,
+  };
+}
+
+/**
+ * The runbook's "Option 1: wait for next startup scan (if file < 3 days old)": at start-up, failed files still on
+ * disk and modified within `scan_existing_files.max_age_days` go back to the queue for ONE new attempt each (their
+ * retry budget is spent but for one), so a file that fails again returns to the failed list at once.
+ */
+async function retryFailedAtStartup(
+  store: StateStore,
+  config: AgentConfig,
+  clock: Clock,
+  logger: AgentLogger,
+): Promise<void> {
+  const since = clock.now() - config.upload.scan_existing_files.max_age_days * DAY_MS;
+  const requeued: string[] = [];
+  for (const entry of store.failed.list()) {
+    const mtimeMs = await stat(entry.filepath).then(
+      (s) => s.mtimeMs,
+      () => undefined,
+    );
+    if (mtimeMs === undefined || mtimeMs < since) continue;
+    try {
+      if ((await store.failed.requeue(entry.filepath)) === 0) continue;
+      await store.queue.update(entry.filepath, { attempts: config.upload.retry.max_retries });
+      requeued.push(entry.filepath);
+    } catch (error) {
+      logger.error(`Cannot re-queue failed file ${entry.filepath}: ${(error as Error).message}`);
+    }
+  }
+  if (requeued.length === 0) return;
+  logger.info(
+    `Startup scan: re-queued ${requeued.length} file(s) from the failed list for one new attempt each: ${requeued.slice(0, 10).join(', ')}${requeued.length > 10 ? ', ...' : ''}`,
+  );
 }

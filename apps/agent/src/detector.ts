@@ -92,7 +92,11 @@ export function createDetector(options: DetectorOptions): Detector {
     const watcher = await watchTree(filter, {
       // A rename into place (logrotate's syslog -> syslog.1) arrives as an event for the new name.
       file: (path) => {
-        if (filter.accepts(path)) void consider(path, filter, 'watch');
+        if (!filter.accepts(path)) return;
+        // An event handler has nobody to reject to: a failure here must be logged, never an unhandled rejection.
+        consider(path, filter, 'watch').catch((error: unknown) =>
+          logger.error(`Handling a change of ${path} failed: ${(error as Error).message}`),
+        );
       },
       gone: (path) => {
         tracker.forget(path);

@@ -58,3 +58,17 @@ export function dailyDue(
   const occurrence = latestOccurrence(now, at, timeZone);
   return { due: lastRun === undefined || lastRun < occurrence, occurrence };
 }
+
+/**
+ * When the interval schedule's next run is due (epoch ms): one interval after the last run it started, which
+ * `schedule.json` remembers across reboots. Overdue (a vehicle rebooted more often than the interval, or off for
+ * longer) means now. With no run on record the interval counts from `startedAt`, which is then recorded, so the
+ * next boot counts from it too.
+ */
+export function nextIntervalRunAt(
+  lastRunAt: number | undefined,
+  startedAt: number,
+  intervalMs: number,
+): number {
+  return (lastRunAt ?? startedAt) + intervalMs;
+}

@@ -1,193 +1,185 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import {
-  createFakeClock,
-  s3ErrorXml,
-  startFaultProxy,
-  startHttpResponder,
-  startLocalS3,
-  type FaultProxy,
-  type LocalS3,
-} from '@tvm/test-utils';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAgent, type Agent } from '../src/agent.js';
-import { formatDelay } from '../src/pipeline.js';
-import {
-  captureLogger,
-  configDocument,
-  makeWorkspace,
-  objects,
-  until,
-  writeConfig,
-  writeCredentials,
-  writeLog,
-} from './helpers.js';
+import { createFakeClock, settle, type FakeClock } from '@tvm/test-utils';
+import { describe, expect, it } from 'vitest';
+import { LogDirectories } from '../src/log-directories.js';
+import { Pipeline, type PipelineOptions } from '../src/pipeline/index.js';
+import { MemoryBucket, MemoryStore, MemoryVolume } from './fakes.js';
+import { captureLogger } from './helpers.js';
 
-let s3: LocalS3;
-let proxy: FaultProxy;
-beforeAll(async () => {
-  s3 = await startLocalS3({ buckets: ['t01logs'] });
-  proxy = await startFaultProxy({ targetPort: s3.port });
-});
-afterAll(async () => {
-  await proxy?.close();
-  await s3?.close();
-});
-
-const realDelay = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-describe('formatDelay', () => {
-  it.each([
-    [1000, '1s'],
-    [512_000, '512s'],
-    [50, '0.05s'],
-    [1500, '2s'],
-  ])('formats %i ms as %s', (ms, text) => {
-    expect(formatDelay(ms)).toBe(text);
+/** The pipeline on in-memory ports and a fake clock: what used to need s3rver runs in milliseconds. */
+function rig(patch: Partial<PipelineOptions> = {}) {
+  const clock: FakeClock = createFakeClock(1_800_000_000_000);
+  const store = new MemoryStore(() => clock.now());
+  const volume = new MemoryVolume();
+  const bucket = new MemoryBucket(volume);
+  const logger = captureLogger();
+  const counts: Record<string, number> = {};
+  const count = (name: string) => () => {
+    counts[name] = (counts[name] ?? 0) + 1;
+  };
+  const directories = new LogDirectories([{ path: '/logs/terminal', source: 'terminal' }]);
+  let drained = 0;
+  const pipeline = new Pipeline({
+    store,
+    objects: () => bucket,
+    files: volume,
+    bucket: 'b',
+    clock,
+    logger,
+    metrics: {
+      fileUploaded: count('uploaded'),
+      uploadFailed: count('failed'),
+      retryScheduled: count('retry'),
+      permanentFailure: count('permanent'),
+      queueDepth: () => undefined,
+    },
+    concurrency: 4,
+    order: 'oldest_first',
+    retry: { maxRetries: 10, initialDelayMs: 1000, maxDelayMs: 512_000 },
+    keyFor: (home, path) => `v1/${home.source}${path.slice(home.root.length)}`,
+    locate: (path, source) => directories.locate(path, source),
+    onDrained: () => {
+      drained++;
+      return Promise.resolve();
+    },
+    ...patch,
   });
-});
+  const queue = (name: string, body = `${name}\n`) => {
+    const path = `/logs/terminal/${name}`;
+    volume.write(path, body);
+    store.add({ filepath: path, source: 'terminal' });
+    return path;
+  };
+  return { clock, store, volume, bucket, logger, counts, pipeline, queue, drained: () => drained };
+}
 
-describe('Pipeline', () => {
-  it('rides out a 6-hour outage without spending retries, then uploads every file', async () => {
-    const ws = await makeWorkspace();
-    const files = Array.from({ length: 12 }, (_, i) => join(ws.logs, 'ros', `run-${i % 3}`, `f${i}.log`));
-    for (const [i, file] of files.entries()) await writeLog(file, `content of file ${i}\n`.repeat(i + 1));
-    const config = await writeConfig(
-      ws,
-      configDocument(ws, proxy.endpoint, 't01logs', {
-        upload: { retry: { initial_delay_seconds: 1, max_delay_seconds: 512 } },
-      }),
-    );
-    await proxy.setMode({ kind: 'refuse' });
-    const clock = createFakeClock(Date.now());
-    const logger = captureLogger();
-    let agent: Agent | undefined;
-    try {
-      agent = await createAgent({ config, logger, clock, watch: false, commitDelayMs: 0 });
-      const { store } = agent;
-      await until(() => store.queue.size === files.length, 5_000, 'the start-up scan');
-      await until(
-        () => agent?.pipeline.paused?.kind === 'outage' && agent.pipeline.paused.confirmed === true,
-        5_000,
-        'the outage',
-      );
-      await until(() => agent?.pipeline.status().inFlight === 0, 5_000, 'failed uploads to settle');
-      // Six hours in five-minute steps; each probe meets the refusing proxy for real.
-      for (let minute = 0; minute < 6 * 60; minute += 5) {
-        await clock.advance(5 * 60_000);
-        await realDelay(5);
-      }
-      expect(store.queue.size).toBe(files.length);
-      expect(store.queue.list().every((e) => e.attempts === 0)).toBe(true);
-      expect(store.failed.size).toBe(0);
-      await proxy.setMode({ kind: 'pass' });
-      await clock.advance(5 * 60_000); // the next probe (capped at 5 minutes) finds the destination
-      await until(() => store.queue.size === 0, 10_000, 'the queue to drain');
-      expect(store.failed.size).toBe(0);
-      const stored = await objects(s3.client(), 't01logs');
-      for (const [i, file] of files.entries()) {
-        const key = `vehicle-CN-001/${new Date(Date.now() - 3_600_000).toISOString().slice(0, 10)}/ros/run-${i % 3}/f${i}.log`;
-        expect(stored.get(key)?.equals(await readFile(file))).toBe(true);
-      }
-      expect(logger.lines.filter((l) => l.startsWith('Retry '))).toEqual([]);
-      expect(logger.lines.some((l) => l.startsWith('Destination unreachable'))).toBe(true);
-      expect(logger.lines.some((l) => /^Uploads resumed after 3\d\d\.\d min/.test(l))).toBe(true);
-    } finally {
-      await proxy.setMode({ kind: 'pass' });
-      await agent?.stop();
-    }
+const awsError = (name: string, status: number, message: string) =>
+  Object.assign(new Error(message), { name, Code: name, $metadata: { httpStatusCode: status } });
+
+describe('Pipeline on in-memory ports', () => {
+  it('uploads the due queue in a run, registers each version, and drains', async () => {
+    const r = rig();
+    const paths = ['a.log', 'b.log', 'c.log'].map((n) => r.queue(n));
+    r.pipeline.startRun('test');
+    await r.pipeline.idle();
+    expect(r.store.entries.size).toBe(0);
+    expect([...r.bucket.objects.keys()].sort()).toEqual([
+      'v1/terminal/a.log',
+      'v1/terminal/b.log',
+      'v1/terminal/c.log',
+    ]);
+    expect(r.store.registered.map((e) => e.filepath).sort()).toEqual(paths);
+    expect(r.store.registered[0]).toMatchObject({ dev: 1, size: 6 });
+    expect(r.drained()).toBe(1);
   });
 
-  it('retries on the runbook schedule, 1 s to 512 s, then gives up with retries exhausted', async () => {
-    const slow = await startHttpResponder(() => ({
-      status: 503,
-      body: s3ErrorXml('SlowDown', 'Please reduce your request rate.'),
-    }));
-    const ws = await makeWorkspace();
-    const file = join(ws.logs, 'terminal', 'test.log');
-    await writeLog(file, 'x');
-    const config = await writeConfig(
-      ws,
-      configDocument(ws, slow.endpoint, 't01logs', {
-        upload: { retry: { initial_delay_seconds: 1, max_delay_seconds: 512 } },
-      }),
+  it('keeps every file queued with its retry state on a destination error, then uploads them all (defect 3)', async () => {
+    const r = rig();
+    const paths = ['1.log', '2.log', '3.log', '4.log', '5.log'].map((n) => r.queue(n));
+    await r.store.queue.update(paths[4]!, { attempts: 2 });
+    const denied = awsError(
+      'InvalidAccessKeyId',
+      403,
+      'The AWS Access Key Id you provided does not exist in our records.',
     );
-    const clock = createFakeClock(Date.now());
-    const logger = captureLogger();
-    let agent: Agent | undefined;
-    try {
-      agent = await createAgent({ config, logger, clock, watch: false, commitDelayMs: 0 });
-      const { store } = agent;
-      const expected: string[] = [];
-      for (let retry = 1; retry <= 10; retry++) {
-        const delay = 2 ** (retry - 1);
-        expected.push(`Retry ${retry}/10 for test.log (next attempt in ${delay}s)`);
-        await until(() => logger.lines.includes(expected.at(-1) as string), 5_000, expected.at(-1));
-        const entry = store.queue.get(file);
-        expect(entry?.attempts).toBe(retry);
-        expect(entry?.nextAttemptAt).toBe(clock.now() + delay * 1000);
-        expect(['throttled', 'service-unavailable']).toContain(entry?.lastError?.category);
-        await clock.advance(delay * 1000);
-      }
-      await until(
-        () => logger.lines.some((l) => l.startsWith('PERMANENT FAILURE')),
-        5_000,
-        'the give-up line',
-      );
-      expect(logger.lines.filter((l) => l.startsWith('Retry '))).toEqual(expected);
-      // The last error's words come from the classification (a bodiless 503 to HEAD reads "UnknownError").
-      expect(
-        logger.lines.some((l) => l.startsWith(`PERMANENT FAILURE: retries exhausted (10/10) for ${file}: `)),
-      ).toBe(true);
-      expect(store.queue.size).toBe(0);
-      expect(store.failed.get(file)).toMatchObject({ category: 'retries-exhausted', attempts: 11 });
-      // The runbook's jq queries read these files.
-      const failed = JSON.parse(await readFile(join(ws.state, 'failed.json'), 'utf8')) as {
-        files: Array<{ filepath: string }>;
-      };
-      expect(failed.files.map((f) => f.filepath)).toEqual([file]);
-    } finally {
-      await agent?.stop();
-      await slow.close();
-    }
+    r.bucket.fault = () => denied;
+    r.pipeline.startRun('test');
+    await r.pipeline.idle();
+    expect(r.pipeline.paused?.kind).toBe('destination');
+    expect(r.store.failedEntries.size).toBe(0);
+    expect(r.store.entries.size).toBe(5);
+    expect(r.store.queue.get(paths[4]!)?.attempts).toBe(2);
+    expect(r.store.queue.list().every((e) => e.lastError === undefined)).toBe(true);
+    // The runbook's two lines once (for the file that hit it), then the pause line.
+    expect(r.logger.lines.filter((l) => l.startsWith('PERMANENT FAILURE'))).toEqual([
+      'PERMANENT FAILURE: InvalidAccessKeyId: The AWS Access Key Id you provided does not exist in our records.',
+    ]);
+    expect(r.logger.lines.filter((l) => l.startsWith('Permanent upload error for '))).toHaveLength(1);
+    expect(r.logger.lines.some((l) => l.startsWith('Uploads paused: InvalidAccessKeyId'))).toBe(true);
+    // Re-checks fail while the key is wrong; then the operator fixes it.
+    await r.clock.advance(600_000);
+    expect(r.pipeline.paused?.kind).toBe('destination');
+    r.bucket.fault = undefined;
+    await r.clock.advance(300_000);
+    await settle();
+    await r.pipeline.idle();
+    expect(r.store.entries.size).toBe(0);
+    expect(r.bucket.objects.size).toBe(5);
   });
 
-  it('fails the file that met a wrong access key, pauses the rest, and resumes when the credentials file is fixed', async () => {
-    const ws = await makeWorkspace('AKIAWRONGKEY00000000');
-    const files = [1, 2, 3].map((i) => join(ws.logs, 'ros', `run`, `f${i}.log`));
-    for (const [i, file] of files.entries()) await writeLog(file, `f${i}`, 3_600_000 - i * 1000);
-    const config = await writeConfig(
-      ws,
-      configDocument(ws, s3.endpoint, 't01logs', { s3: { concurrency: 1 } }),
-    );
-    const clock = createFakeClock(Date.now());
-    const logger = captureLogger();
-    let agent: Agent | undefined;
-    try {
-      agent = await createAgent({ config, logger, clock, watch: false, commitDelayMs: 0 });
-      const { store } = agent;
-      await until(() => agent?.pipeline.paused?.kind === 'destination', 5_000, 'the destination pause');
-      await until(() => agent?.pipeline.status().inFlight === 0, 5_000, 'in-flight uploads');
-      expect(store.failed.list().map((f) => f.filepath)).toEqual([files[0]]);
-      expect(store.queue.size).toBe(2);
-      expect(logger.lines).toContain(
-        'PERMANENT FAILURE: InvalidAccessKeyId: The AWS Access Key Id you provided does not exist in our records.',
+  it('retries on the runbook schedule, 1 s to 512 s, then gives up', async () => {
+    const r = rig();
+    const path = r.queue('test.log');
+    r.bucket.fault = (what) =>
+      what === 'upload' ? awsError('SlowDown', 503, 'Please reduce your request rate.') : undefined;
+    r.pipeline.startRun('test');
+    for (let retry = 1; retry <= 10; retry++) {
+      await r.pipeline.idle();
+      const delay = 2 ** (retry - 1);
+      expect(r.logger.lines.filter((l) => l.startsWith('Retry ')).at(-1)).toBe(
+        `Retry ${retry}/10 for test.log (next attempt in ${delay}s)`,
       );
-      expect(
-        logger.lines.some((l) => l.startsWith('Permanent upload error for f1.log: InvalidAccessKeyId')),
-      ).toBe(true);
-      expect(logger.lines.join('\n')).not.toContain('AKIAWRONGKEY00000000');
-      // Re-checks keep failing while the key is wrong; nothing else goes to the failed list.
-      await clock.advance(10 * 60_000);
-      await realDelay(50);
-      expect(store.failed.size).toBe(1);
-      await writeCredentials(ws, 'S3RVER');
-      await agent.refreshDestination('AWS credentials changed');
-      await until(() => store.queue.size === 0, 10_000, 'the queue to drain');
-      expect(store.failed.size).toBe(1);
-      expect(logger.lines.some((l) => l.startsWith('Uploads resumed after'))).toBe(true);
-    } finally {
-      await agent?.stop();
+      expect(r.store.queue.get(path)).toMatchObject({
+        attempts: retry,
+        nextAttemptAt: r.clock.now() + delay * 1000,
+      });
+      await r.clock.advance(delay * 1000);
     }
+    await r.pipeline.idle();
+    expect(r.store.failedEntries.get(path)).toMatchObject({ category: 'retries-exhausted', attempts: 11 });
+    expect(
+      r.logger.lines.some((l) => l.startsWith(`PERMANENT FAILURE: retries exhausted (10/10) for ${path}`)),
+    ).toBe(true);
+    expect(r.counts['retry']).toBe(10);
+  });
+
+  it('rides out an outage without spending retries, and resumes when a probe passes', async () => {
+    const r = rig();
+    for (const n of ['a.log', 'b.log']) r.queue(n);
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' });
+    r.bucket.fault = () => refused;
+    r.pipeline.startRun('test');
+    await r.pipeline.idle();
+    expect(r.pipeline.paused).toMatchObject({ kind: 'outage', confirmed: true });
+    for (let i = 0; i < 72; i++) await r.clock.advance(300_000); // six hours
+    expect(r.store.queue.list().every((e) => e.attempts === 0)).toBe(true);
+    r.bucket.fault = undefined;
+    await r.clock.advance(300_000);
+    await settle();
+    await r.pipeline.idle();
+    expect(r.store.entries.size).toBe(0);
+    expect(r.logger.lines.filter((l) => l.startsWith('Retry '))).toEqual([]);
+  });
+
+  it('refuses hand-edited entries outside the log directories, and symlinks, with the reason (defect 6)', async () => {
+    const r = rig();
+    r.volume.write('/etc/hostname', 'secret');
+    r.store.add({ filepath: '/logs/terminal/../../etc/hostname', source: 'terminal' });
+    r.store.add({ filepath: '/etc/hostname' });
+    r.volume.symlink('/logs/terminal/link.log');
+    r.store.add({ filepath: '/logs/terminal/link.log', source: 'terminal' });
+    r.pipeline.startRun('test');
+    await r.pipeline.idle();
+    expect(r.bucket.objects.size).toBe(0);
+    expect([...r.store.failedEntries.keys()].sort()).toEqual([
+      '/etc/hostname',
+      '/logs/terminal/../../etc/hostname',
+      '/logs/terminal/link.log',
+    ]);
+    expect(r.logger.lines).toContain(
+      'Rejected queue entry "/logs/terminal/../../etc/hostname": not a normalised path (it would be /etc/hostname); "." and ".." components are not followed',
+    );
+    expect(r.logger.lines).toContain(
+      'Rejected queue entry "/etc/hostname": not under any configured log directory',
+    );
+  });
+
+  it('runs the after-upload housekeeping when files sent at once are done, without a run (defect 12)', async () => {
+    const r = rig();
+    const path = r.queue('now.log');
+    r.pipeline.uploadNow([path]);
+    await r.pipeline.idle();
+    await settle();
+    expect(r.store.entries.size).toBe(0);
+    expect(r.drained()).toBe(1);
   });
 });

@@ -1,10 +1,14 @@
 import { open, readFile, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
-/** What `schedule.json` remembers: the occurrence date (`YYYY-MM-DD`) each daily job last ran for. */
+/**
+ * What `schedule.json` remembers: the occurrence date (`YYYY-MM-DD`) each daily job last ran for, and when the
+ * interval schedule last started a run (epoch ms), so that reboots more frequent than the interval still run it.
+ */
 export interface ScheduleRecord {
   daily_upload?: string;
   age_based_cleanup?: string;
+  interval_run_at?: number;
 }
 
 /** Reads the schedule record; a missing or unreadable file is an empty record (the job then runs, once). */
@@ -17,6 +21,8 @@ export async function readScheduleRecord(path: string): Promise<ScheduleRecord> 
       const value = (parsed as Record<string, unknown>)[key];
       if (typeof value === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(value)) record[key] = value;
     }
+    const at = (parsed as Record<string, unknown>)['interval_run_at'];
+    if (typeof at === 'number' && Number.isFinite(at) && at >= 0) record.interval_run_at = at;
     return record;
   } catch {
     return {};

@@ -1,0 +1,29 @@
+import { lstat } from 'node:fs/promises';
+import type { Uploader } from '@tvm/s3-uploader';
+import type { FileProbe, ObjectStore, SentVersion } from '../pipeline/index.js';
+
+/** The pipeline's file probe on the real file system: `lstat`, so a symlink is never taken for its target. */
+export const fileSystemProbe: FileProbe = {
+  async stat(path) {
+    const stats = await lstat(path);
+    return { isFile: stats.isFile(), size: stats.size, mtimeMs: stats.mtimeMs };
+  },
+};
+
+/** The pipeline's object store on `@tvm/s3-uploader`: the uploader reports the version it verified. */
+export function uploaderObjectStore(uploader: Uploader): ObjectStore {
+  return {
+    async upload(request) {
+      const result = await uploader.upload(request);
+      return {
+        key: result.key,
+        bytes: result.bytes,
+        version: (result as typeof result & { identity: SentVersion }).identity,
+        ...(result.skipped ? { skipped: result.skipped } : {}),
+        ...(result.parts === undefined ? {} : { parts: result.parts }),
+        ...(result.resumedParts === undefined ? {} : { resumedParts: result.resumedParts }),
+      };
+    },
+    checkDestination: (signal) => uploader.checkDestination(signal),
+  };
+}

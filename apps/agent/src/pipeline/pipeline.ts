@@ -1,0 +1,395 @@
+import type { QueueEntry, MultipartState as QueueMultipartState } from '@tvm/durable-queue';
+import { classify } from '@tvm/error-classification';
+import type { Metrics } from '@tvm/metrics';
+import type { MultipartState } from '@tvm/s3-uploader';
+import type { Clock } from '../clock.js';
+import type { AgentLogger } from '../logger.js';
+import { PauseControl, type PauseState } from './pause.js';
+import type { FileProbe, ObjectStore, PipelineStore, Placement } from './ports.js';
+import { formatDelay, transition, type Effect, type Outcome, type RetryPolicy } from './transition.js';
+
+/** Options of {@link Pipeline}. */
+export interface PipelineOptions {
+  store: PipelineStore;
+  /** The current object store (a getter: the destination is rebuilt when credentials change). */
+  objects: () => ObjectStore;
+  files: FileProbe;
+  bucket: string;
+  clock: Clock;
+  logger: AgentLogger;
+  metrics: Pick<
+    Metrics,
+    'fileUploaded' | 'uploadFailed' | 'retryScheduled' | 'permanentFailure' | 'queueDepth'
+  >;
+  /** Files uploaded at once. */
+  concurrency: number;
+  order: 'oldest_first' | 'newest_first';
+  retry: RetryPolicy;
+  /** The object key of a file version. */
+  keyFor: (home: { source: string; root: string }, filepath: string, mtimeMs: number) => string;
+  /** Where a queued file belongs, or why it may not be uploaded (legacy entries carry no source). */
+  locate: (filepath: string, source: string | undefined) => Placement;
+  /** Longest wait between two probes of an unreachable destination. @default 300000 */
+  maxProbeDelayMs?: number;
+  /** How often a paused destination (credentials, access, bucket) is re-checked. @default 300000 */
+  destinationRecheckMs?: number;
+  /**
+   * Called when the pipeline has drained after uploading something (a run ended, or the last file asked for went):
+   * the after-upload deletion policy and the emergency check.
+   */
+  onDrained?: () => Promise<void>;
+  /** Called when uploads pause or resume (the status file). */
+  onPauseChange?: () => void;
+}
+
+/** What {@link Pipeline.status} reports. */
+export interface PipelineStatus {
+  inFlight: number;
+  runActive: boolean;
+  paused: PauseState | undefined;
+}
+
+export type { PauseState };
+
+/**
+ * The upload pipeline: takes due entries from the queue, uploads each (one upload per file at a time, at most
+ * `concurrency` at once), and carries out what {@link transition} decides for each outcome. It never sleeps on a
+ * failure: a retry is a time written into the queue entry, and a timer wakes the pipeline when the earliest one
+ * comes due. Pauses (outage, destination) are {@link PauseControl}'s.
+ */
+export class Pipeline {
+  readonly #o: PipelineOptions;
+  readonly #pause: PauseControl;
+  readonly #inFlight = new Map<string, Promise<void>>();
+  readonly #immediate = new Set<string>();
+  readonly #writes = new Set<Promise<void>>();
+  readonly #controller = new AbortController();
+  #work: QueueEntry[] = [];
+  #cursor = 0;
+  #runActive = false;
+  #runStartedAt = 0;
+  #runUploaded = 0;
+  #uploadedSinceDrain = 0;
+  #timer: AbortController | undefined;
+  #stopping = false;
+  /** The last successful upload, for `tvm-upload status`. */
+  lastUpload: { at: number; filepath: string; key: string } | undefined;
+  /** When bytes last reached S3 (a part or a whole file acknowledged), for the watchdog. */
+  lastProgressAt: number | undefined;
+
+  constructor(options: PipelineOptions) {
+    this.#o = options;
+    this.#pause = new PauseControl({
+      clock: options.clock,
+      logger: options.logger,
+      check: (signal) => this.#o.objects().checkDestination(signal),
+      initialProbeDelayMs: Math.max(options.retry.initialDelayMs, 100),
+      maxProbeDelayMs: options.maxProbeDelayMs ?? 300_000,
+      destinationRecheckMs: options.destinationRecheckMs ?? 300_000,
+      queued: () => this.#o.store.queue.size,
+      onChange: (resumed) => {
+        this.#o.onPauseChange?.();
+        if (resumed) {
+          this.#refill();
+          this.pump();
+        }
+      },
+    });
+  }
+
+  /** Uploads the whole due queue (a scheduled run, upload_on_start, or a ready file in batch mode). */
+  startRun(reason: string): void {
+    if (this.#stopping) return;
+    if (!this.#runActive) {
+      this.#runActive = true;
+      this.#runStartedAt = this.#o.clock.now();
+      this.#runUploaded = 0;
+      const queued = this.#o.store.queue.size;
+      // An empty run (upload_on_start with nothing queued) is not an event worth a line at info.
+      this.#o.logger[queued > 0 ? 'info' : 'debug'](
+        `Upload run started (${reason}): ${queued} file(s) queued`,
+      );
+      // The work list may predate entries that became due by this run alone.
+      this.#refill();
+    } else {
+      this.#o.logger.debug(`Upload run already active; ${reason} joins it`);
+    }
+    this.pump();
+  }
+
+  /** Uploads these files now, without starting a whole run (a ready file with `batch_upload` off). */
+  uploadNow(paths: readonly string[]): void {
+    if (this.#stopping) return;
+    for (const path of paths) this.#immediate.add(path);
+    this.pump();
+  }
+
+  /** Why uploads are not starting, if they are not. */
+  get paused(): PauseState | undefined {
+    return this.#pause.state;
+  }
+
+  /** A snapshot for status output and tests. */
+  status(): PipelineStatus {
+    return { inFlight: this.#inFlight.size, runActive: this.#runActive, paused: this.#pause.state };
+  }
+
+  /** Resolves when nothing is in flight and every state change made so far is durable (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.#inFlight.size > 0 || this.#writes.size > 0) {
+      await Promise.allSettled([...this.#inFlight.values(), ...this.#writes]);
+    }
+  }
+
+  /**
+   * Lifts a destination pause (config reload, credentials file changed): re-checks the destination first, so a
+   * still-broken destination stays paused instead of failing the next file.
+   */
+  recheckDestination(reason: string): Promise<boolean> {
+    if (this.#stopping) return Promise.resolve(this.#pause.state === undefined);
+    return this.#pause.recheck(reason);
+  }
+
+  /** Changes the retry policy from the next failure on (a reload). */
+  setRetryPolicy(retry: RetryPolicy): void {
+    this.#o.retry = retry;
+  }
+
+  /** Changes the order of due files from now on (a reload). */
+  setOrder(order: PipelineOptions['order']): void {
+    this.#o.order = order;
+    this.#refill();
+  }
+
+  /** Starts uploads while slots are free and entries are due; arms the timer for the next due retry. */
+  pump(): void {
+    if (this.#stopping || this.#pause.state) return;
+    const now = this.#o.clock.now();
+    let refilled = false;
+    while (this.#inFlight.size < this.#o.concurrency) {
+      const entry = this.#next(now);
+      if (entry) {
+        this.#start(entry);
+        continue;
+      }
+      if (refilled) break;
+      this.#refill();
+      refilled = true;
+    }
+    if (this.#inFlight.size === 0 && this.#cursor >= this.#work.length) {
+      this.#immediate.clear();
+      if (this.#runActive) this.#endRun();
+      if (this.#uploadedSinceDrain > 0) this.#drained();
+      this.#armTimer(now);
+    }
+  }
+
+  /** Stops starting uploads, cancels those in flight (multipart state stays in the queue), waits for them. */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    this.#controller.abort(new Error('tvm-upload is stopping'));
+    this.#timer?.abort();
+    this.#pause.stop();
+    await this.idle();
+  }
+
+  #eligible(entry: QueueEntry, now: number): boolean {
+    if (this.#inFlight.has(entry.filepath) || entry.nextAttemptAt > now) return false;
+    // Outside a run, only files already being retried (their schedule is in the queue) and files asked for now.
+    return this.#runActive || entry.lastError !== undefined || this.#immediate.has(entry.filepath);
+  }
+
+  #next(now: number): QueueEntry | undefined {
+    const queue = this.#o.store.queue;
+    while (this.#cursor < this.#work.length) {
+      const candidate = this.#work[this.#cursor++] as QueueEntry;
+      // The snapshot may be stale: take the entry as it is now.
+      const entry = queue.get(candidate.filepath);
+      if (entry && this.#eligible(entry, now)) return entry;
+    }
+    return undefined;
+  }
+
+  #refill(): void {
+    const now = this.#o.clock.now();
+    this.#work = this.#o.store.queue.due(now, { order: this.#o.order }).filter((e) => this.#eligible(e, now));
+    this.#cursor = 0;
+  }
+
+  #endRun(): void {
+    this.#runActive = false;
+    const seconds = ((this.#o.clock.now() - this.#runStartedAt) / 1000).toFixed(1);
+    const left = this.#o.store.queue.size;
+    this.#o.logger[this.#runUploaded > 0 || left > 0 ? 'info' : 'debug'](
+      `Upload run finished: ${this.#runUploaded} file(s) uploaded in ${seconds}s, ${left} still queued`,
+    );
+    this.#o.metrics.queueDepth(left);
+  }
+
+  #drained(): void {
+    this.#uploadedSinceDrain = 0;
+    const onDrained = this.#o.onDrained;
+    if (!onDrained) return;
+    onDrained().catch((error: unknown) =>
+      this.#o.logger.error(`Housekeeping after uploads failed: ${(error as Error).message}`),
+    );
+  }
+
+  /** Wakes the pipeline when the earliest retry (or, during a run, any entry) comes due. */
+  #armTimer(now: number): void {
+    this.#timer?.abort();
+    this.#timer = undefined;
+    let earliest = Infinity;
+    for (const entry of this.#o.store.queue.list()) {
+      if (entry.nextAttemptAt > now && (this.#runActive || entry.lastError !== undefined)) {
+        earliest = Math.min(earliest, entry.nextAttemptAt);
+      }
+    }
+    if (earliest === Infinity) return;
+    const timer = new AbortController();
+    this.#timer = timer;
+    this.#o.logger.debug(`Next retry due in ${formatDelay(earliest - now)}`);
+    this.#o.clock.sleep(earliest - now, timer.signal).then(
+      () => {
+        if (this.#timer === timer) this.#timer = undefined;
+        this.#refill();
+        this.pump();
+      },
+      () => undefined,
+    );
+  }
+
+  #start(entry: QueueEntry): void {
+    const task = this.#attempt(entry)
+      .then((outcome) => this.#apply(entry, outcome))
+      .catch((error: unknown) => {
+        // A bug: the entry stays queued as it was and is retried later.
+        this.#o.logger.error(
+          `Processing ${entry.filepath} failed unexpectedly: ${(error as Error).stack ?? String(error)}`,
+        );
+      })
+      .finally(() => {
+        this.#inFlight.delete(entry.filepath);
+        this.#immediate.delete(entry.filepath);
+        this.pump();
+      });
+    this.#inFlight.set(entry.filepath, task);
+  }
+
+  /** One attempt at a file: its placement, its facts, the upload; every failure becomes an outcome. */
+  async #attempt(entry: QueueEntry): Promise<Outcome> {
+    const path = entry.filepath;
+    const placement = this.#o.locate(path, entry.source);
+    if (!placement.ok) return { kind: 'rejected', category: placement.category, reason: placement.reason };
+    // The configured form of a path (through a symlinked log directory) is opened by its resolved form.
+    const file = placement.path;
+    try {
+      const facts = await this.#o.files.stat(file);
+      if (!facts.isFile)
+        throw Object.assign(new Error(`Not a regular file: ${path}`), { code: 'EISDIR', path });
+      const key = this.#o.keyFor(placement, file, facts.mtimeMs);
+      this.#o.logger.debug(
+        `Uploading ${path} (${facts.size} bytes) to s3://${this.#o.bucket}/${key}${entry.attempts > 0 ? ` (retry ${entry.attempts})` : ''}`,
+      );
+      const stored = await this.#o.objects().upload({
+        filePath: file,
+        key,
+        resumeState: entry.multipart as MultipartState | undefined,
+        signal: this.#controller.signal,
+        onStateChange: async (state) => {
+          await this.#o.store.queue.update(path, { multipart: state ? toQueueMultipart(state) : undefined });
+        },
+        onProgress: () => {
+          this.lastProgressAt = this.#o.clock.now();
+        },
+      });
+      return { kind: 'uploaded', ...stored };
+    } catch (error) {
+      const classification = classify(error, { now: this.#o.clock.now() });
+      const outcome: Outcome = { kind: 'failed', error };
+      if (classification.kind === 'temporary' && classification.scope === 'connectivity') {
+        outcome.reachable = await this.#pause.reachable(classification);
+      }
+      return outcome;
+    }
+  }
+
+  async #apply(entry: QueueEntry, outcome: Outcome): Promise<void> {
+    const now = this.#o.clock.now();
+    // Judged now, not when the upload failed: uploads in flight together meet one destination error, and only the
+    // first to be decided tells it and pauses.
+    if (outcome.kind === 'failed') outcome.destinationPaused = this.paused?.kind === 'destination';
+    const effects = transition(entry, outcome, now, { retry: this.#o.retry, bucket: this.#o.bucket });
+    // Every effect starts in this same turn (only state writes are awaited), so the next decision already sees a
+    // pause this one made.
+    await Promise.all(effects.map((effect) => this.#carryOut(entry, effect, now)));
+  }
+
+  #carryOut(entry: QueueEntry, effect: Effect, now: number): Promise<unknown> | undefined {
+    const { store, logger, metrics } = this.#o;
+    const path = entry.filepath;
+    switch (effect.type) {
+      case 'log':
+        logger[effect.level](effect.message);
+        return;
+      case 'queue-update':
+        return store.queue.update(path, effect.patch);
+      case 'uploaded':
+        // Both change memory at once; the slot does not wait for the write. A crash before it lands re-queues the
+        // file, and the uploader then finds the identical object in S3 and sends nothing: never lost.
+        this.#track(
+          Promise.all([
+            store.registry.mark({ filepath: path, ...effect.version, key: effect.key }),
+            store.queue.remove(path),
+          ]),
+          `recording the upload of ${path}`,
+        );
+        this.#runUploaded++;
+        this.#uploadedSinceDrain++;
+        this.lastUpload = { at: now, filepath: path, key: effect.key };
+        this.lastProgressAt = now;
+        metrics.fileUploaded(effect.bytesSent);
+        return;
+      case 'failed':
+        metrics.permanentFailure(effect.category);
+        return store.failed.add({
+          filepath: path,
+          category: effect.category,
+          message: effect.message,
+          attempts: effect.attempts,
+          ...(effect.lastCategory ? { lastCategory: effect.lastCategory } : {}),
+        });
+      case 'upload-failed':
+        metrics.uploadFailed(effect.category);
+        return;
+      case 'retry-scheduled':
+        metrics.retryScheduled();
+        return;
+      case 'pause-destination':
+        this.#pause.pauseForDestination(effect.classification);
+        return;
+      case 'upload-succeeded':
+        this.#pause.uploadSucceeded();
+        return;
+    }
+  }
+
+  #track(write: Promise<unknown>, what: string): void {
+    const tracked = write.then(
+      () => undefined,
+      (error: unknown) =>
+        this.#o.logger.error(`Writing the state failed while ${what}: ${(error as Error).message}`),
+    );
+    this.#writes.add(tracked);
+    void tracked.finally(() => this.#writes.delete(tracked));
+  }
+}
+
+/**
+ * The uploader's multipart state as the queue stores it. The two libraries know nothing of each other: the queue
+ * keeps the fields it checks (upload id, key, part size, parts) and every other field as it is, so the state
+ * round-trips unchanged.
+ */
+function toQueueMultipart(state: MultipartState): QueueMultipartState {
+  return state as unknown as QueueMultipartState;
+}
