@@ -31,7 +31,7 @@ export const SYSTEM_CODES: Readonly<Record<string, Category>> = {
   EIO: 'disk-read-error', // the device reported a read error: retrying reads the same bad sector
   EISDIR: 'disk-read-error', // a directory stands where a file was expected
   ENOTDIR: 'disk-read-error', // a path component is not a directory: the path is wrong, not the network
-  ELOOP: 'disk-read-error', // symlink loop: the path cannot be resolved, ever
+  ELOOP: 'disk-read-error', // a symlink loop, or open(O_NOFOLLOW) met a symlink the uploader refuses to follow: never readable as asked
   ENAMETOOLONG: 'disk-read-error', // the path cannot be opened as written
   ESTALE: 'disk-read-error', // stale NFS handle: the file is gone from under us
   EFBIG: 'file-too-large', // the file exceeds what the filesystem or process allows

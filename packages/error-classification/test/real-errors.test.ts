@@ -1,4 +1,8 @@
+import { constants } from 'node:fs';
+import { mkdtemp, open, rm, symlink, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { HeadBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import {
   localClientConfig,
@@ -121,6 +125,31 @@ describe('classify (errors raised by the real AWS SDK)', () => {
       });
     } finally {
       await responder.close();
+    }
+  });
+});
+
+describe('classify (errors raised by the real filesystem)', () => {
+  it('sees open(O_NOFOLLOW) of a symlink (ELOOP) as a permanent error of that file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'classify-'));
+    try {
+      await writeFile(join(dir, 'target'), 'x');
+      await symlink(join(dir, 'target'), join(dir, 'link'));
+      const error = await open(join(dir, 'link'), constants.O_RDONLY | constants.O_NOFOLLOW).then(
+        async (handle) => {
+          await handle.close();
+          throw new Error('expected the open to fail');
+        },
+        (e: unknown) => e,
+      );
+      expect(classify(error)).toMatchObject({
+        kind: 'permanent',
+        category: 'disk-read-error',
+        scope: 'file',
+        code: 'ELOOP',
+      });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

@@ -11,6 +11,7 @@ export type { UploadProgress, UploadRequest, UploadResult } from './upload-job.j
 export type { StreamUploadRequest, StreamUploadResult } from './upload-stream.js';
 export { SHA256_METADATA_KEY } from './verification.js';
 export type { PendingUpload } from './adapters/s3.js';
+export type { FileIdentity } from './adapters/file.js';
 export { UploadError } from './errors.js';
 export type { UploadErrorCode, UploadErrorOptions } from './errors.js';
 export type { CompletedPart, MultipartState } from './multipart-state.js';

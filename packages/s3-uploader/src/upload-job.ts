@@ -2,12 +2,12 @@ import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { classify, classifyObjectLimits } from '@tvm/error-classification';
 import {
-  fileVersion,
+  identityOf,
   openForReading,
   readFully,
   sha256OfFile,
   ShortReadError,
-  type FileVersion,
+  type FileIdentity,
 } from './adapters/file.js';
 import type { ObjectHead, S3Port } from './adapters/s3.js';
 import { requestBody } from './adapters/throttled-body.js';
@@ -75,6 +75,12 @@ export interface UploadResult {
   parts?: number;
   /** Parts taken over from `resumeState` instead of being sent again. */
   resumedParts?: number;
+  /**
+   * The file version this result is about: the fstat of the descriptor that was read, checked unchanged after the
+   * last byte was read. Compare it with the file's current identity instead of re-reading the path's stat, which may
+   * already show a newer version.
+   */
+  identity: FileIdentity;
 }
 
 /** Calls a progress callback; what it throws is ignored, as a progress bar must not be able to fail an upload. */
@@ -107,11 +113,11 @@ export class UploadJob {
   }
 
   async run(): Promise<UploadResult> {
-    const before = await this.file(() => fileVersion(this.request.filePath));
-    const limits = classifyObjectLimits(this.key, before.size);
-    if (limits) throw invalidObject(this.key, limits);
     const handle = await this.file(() => openForReading(this.request.filePath));
     try {
+      const before = await this.file(() => identityOf(handle));
+      const limits = classifyObjectLimits(this.key, before.size);
+      if (limits) throw invalidObject(this.key, limits);
       return before.size > 0 && before.size >= this.config.multipartThresholdBytes
         ? await this.multipart(handle, before)
         : await this.single(handle, before);
@@ -125,12 +131,12 @@ export class UploadJob {
    * rides on the write itself (`If-None-Match: *`), so a new small file costs one request instead of a HEAD and a
    * PUT; only when the key exists (412) does a HEAD decide between "already present" and overwriting.
    */
-  private async single(handle: FileHandle, before: FileVersion): Promise<UploadResult> {
+  private async single(handle: FileHandle, before: FileIdentity): Promise<UploadResult> {
     const data = Buffer.allocUnsafe(before.size);
     await this.file(() => readFully(handle, data, 0));
     const sha256 = createHash('sha256').update(data).digest('hex');
     const md5 = createHash('md5').update(data).digest();
-    await this.ensureUnchanged(before);
+    await this.ensureUnchanged(handle, before);
     const checksum = this.algorithm === 'SHA256' ? hexToBase64(sha256) : md5.toString('base64');
     const put = (onlyIfAbsent: boolean) =>
       this.s3('PutObject', undefined, () =>
@@ -163,7 +169,7 @@ export class UploadJob {
       }
     }
     if (etag === undefined) {
-      const present = await this.alreadyPresent(before.size, sha256);
+      const present = await this.alreadyPresent(before, sha256);
       if (present) return present;
       ({ etag } = await put(false));
     }
@@ -174,15 +180,15 @@ export class UploadJob {
     if (plainMd5Etag(etag) !== md5.toString('hex')) {
       await this.verify(before.size, sha256, this.algorithm === 'SHA256' ? checksum : undefined);
     }
-    return { key: this.key, bytes: before.size, etag: etag ?? '', sha256 };
+    return { key: this.key, bytes: before.size, etag: etag ?? '', sha256, identity: before };
   }
 
-  private async multipart(handle: FileHandle, before: FileVersion): Promise<UploadResult> {
+  private async multipart(handle: FileHandle, before: FileIdentity): Promise<UploadResult> {
     // The SHA-256 must be known before CreateMultipartUpload, which carries it as metadata: one read ahead.
     const sha256 = await this.file(() => sha256OfFile(handle, before.size, this.signal));
-    await this.ensureUnchanged(before);
+    await this.ensureUnchanged(handle, before);
     const saved = this.request.resumeState;
-    const present = await this.alreadyPresent(before.size, sha256);
+    const present = await this.alreadyPresent(before, sha256);
     if (present) {
       if (saved) {
         await this.emitState(undefined);
@@ -228,7 +234,7 @@ export class UploadJob {
       }
       try {
         await this.sendMissingParts(handle, state);
-        await this.ensureUnchanged(before, state);
+        await this.ensureUnchanged(handle, before, state);
         const current = state;
         ({ etag } = await this.s3('CompleteMultipartUpload', undefined, () =>
           this.port.completeMultipartUpload(
@@ -260,6 +266,7 @@ export class UploadJob {
       sha256,
       parts: state.parts.length,
       resumedParts,
+      identity: before,
     };
   }
 
@@ -356,7 +363,8 @@ export class UploadJob {
   }
 
   /** An identical object already at the key counts as uploaded; size alone never decides it. */
-  private async alreadyPresent(size: number, sha256: string): Promise<UploadResult | undefined> {
+  private async alreadyPresent(identity: FileIdentity, sha256: string): Promise<UploadResult | undefined> {
+    const { size } = identity;
     let head: ObjectHead | undefined;
     try {
       head = await this.head();
@@ -368,7 +376,14 @@ export class UploadJob {
       throw error;
     }
     if (!head || head.size !== size || head.metadata[SHA256_METADATA_KEY] !== sha256) return undefined;
-    return { key: this.key, bytes: size, etag: head.etag ?? '', sha256, skipped: 'already-present' };
+    return {
+      key: this.key,
+      bytes: size,
+      etag: head.etag ?? '',
+      sha256,
+      skipped: 'already-present',
+      identity,
+    };
   }
 
   /** A HEAD after the upload: the object must have the file's size, SHA-256 metadata and (where kept) checksum. */
@@ -383,9 +398,16 @@ export class UploadJob {
     );
   }
 
-  /** Rejects with `file-changed` when the file's size or mtime moved since `before`. */
-  private async ensureUnchanged(before: FileVersion, state?: MultipartState): Promise<void> {
-    const now = await this.file(() => fileVersion(this.request.filePath));
+  /**
+   * Rejects with `file-changed` when the open file's size or mtime moved since `before`. The descriptor, not the
+   * path, is asked: a file rotated away mid-upload is still the version that was read, and is what `identity` names.
+   */
+  private async ensureUnchanged(
+    handle: FileHandle,
+    before: FileIdentity,
+    state?: MultipartState,
+  ): Promise<void> {
+    const now = await this.file(() => identityOf(handle));
     if (now.size === before.size && now.mtimeMs === before.mtimeMs) return;
     if (state) {
       // The parts hold a mix of old and new bytes: this upload can never be completed.

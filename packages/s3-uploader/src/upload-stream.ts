@@ -22,7 +22,7 @@ export interface StreamUploadRequest {
 }
 
 /** What `uploadStream` resolves with: an upload result that is never skipped nor resumed. */
-export type StreamUploadResult = Omit<UploadResult, 'skipped' | 'resumedParts'>;
+export type StreamUploadResult = Omit<UploadResult, 'skipped' | 'resumedParts' | 'identity'>;
 
 /** Uploads a stream with lib-storage, then checks the object's size with a HEAD. */
 export async function runStreamUpload(

@@ -20,7 +20,13 @@ describe('createUploader().upload', () => {
     const uploader = createUploader({ client: env.s3.client(), bucket: env.s3.bucket, checksumMode });
     const key = `v1/2025-10-20/ros/${name}`;
     const result = await uploader.upload({ filePath: path, key });
-    expect(result).toEqual({ key, bytes: size, etag: expect.any(String), sha256: sha256(data) });
+    expect(result).toEqual({
+      key,
+      bytes: size,
+      etag: expect.any(String),
+      sha256: sha256(data),
+      identity: expect.objectContaining({ size }),
+    });
     expect((await readObject(env.s3.client(), env.s3.bucket, key)).equals(data)).toBe(true);
   });
 

@@ -99,6 +99,7 @@ describe('createUploader().upload verification', () => {
         etag: '"e"',
         sha256,
         skipped: 'already-present',
+        identity: expect.objectContaining({ size: 3000 }),
       });
       expect(methods(responder)).toEqual(['PUT', 'HEAD']);
     } finally {

@@ -1,21 +1,62 @@
 import { createHash } from 'node:crypto';
-import { open, stat, type FileHandle } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { lstat, open, realpath, type FileHandle } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 
-/** What identifies one version of a file: a change of either means the file changed. */
-export interface FileVersion {
+/**
+ * Which version of which file: `dev` + `ino` name the file, `size` + `mtimeMs` its content. A change of size or mtime
+ * means the file changed; a different dev/ino is another file at the same path (rotated, replaced).
+ */
+export interface FileIdentity {
+  dev: number;
+  ino: number;
   size: number;
   mtimeMs: number;
 }
 
-/** The size and mtime of the file at `path` now (follows symlinks, as opening does). */
-export async function fileVersion(path: string): Promise<FileVersion> {
-  const stats = await stat(path);
-  return { size: stats.size, mtimeMs: stats.mtimeMs };
+/** The identity of the file open at `handle` (fstat: the version being read, whatever the path now holds). */
+export async function identityOf(handle: FileHandle): Promise<FileIdentity> {
+  const stats = await handle.stat();
+  return { dev: stats.dev, ino: stats.ino, size: stats.size, mtimeMs: stats.mtimeMs };
 }
 
-/** Opens a file for reading. The caller closes it. */
-export function openForReading(path: string): Promise<FileHandle> {
-  return open(path, 'r');
+/** An `ELOOP` system error, as `open(O_NOFOLLOW)` raises for a symlink, so every symlink refusal classifies alike. */
+export class SymlinkError extends Error {
+  override readonly name = 'SymlinkError';
+  readonly code = 'ELOOP';
+  readonly syscall = 'open';
+  constructor(
+    readonly path: string,
+    detail: string,
+  ) {
+    super(`ELOOP: refusing to follow a symbolic link, open '${path}' (${detail})`);
+  }
+}
+
+/**
+ * Opens a regular file for reading without following a symlink in any component of `path`: `O_NOFOLLOW` refuses a
+ * symlink as the last component (ELOOP), the parent directory must resolve to itself (no symlinked directory on the
+ * way), and the opened file must be the one `lstat` finds at the path (nothing was swapped in between). A
+ * hand-edited queue entry or a symlink planted in a log directory must never make the agent upload a file from
+ * elsewhere. The caller closes the handle.
+ * @throws {SymlinkError} (code `ELOOP`) when a component is a symlink; the system error when opening fails.
+ */
+export async function openForReading(path: string): Promise<FileHandle> {
+  const absolute = resolve(path);
+  const handle = await open(absolute, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    const parent = dirname(absolute);
+    const real = await realpath(parent);
+    if (real !== parent) throw new SymlinkError(path, `the directory ${parent} resolves to ${real}`);
+    const [opened, there] = await Promise.all([handle.stat(), lstat(absolute)]);
+    if (opened.dev !== there.dev || opened.ino !== there.ino) {
+      throw new SymlinkError(path, 'the path changed while it was opened');
+    }
+    return handle;
+  } catch (error) {
+    await handle.close().catch(() => undefined);
+    throw error;
+  }
 }
 
 /** Thrown when the file ended before `size` bytes: it was truncated while we read it. */
