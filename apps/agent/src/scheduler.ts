@@ -40,13 +40,14 @@ export class Scheduler {
     this.#startedAt = options.clock.now();
   }
 
-  /** Reads `schedule.json` and starts looking at the clock. The first tick runs at once (missed daily jobs). */
+  /** Reads `schedule.json`, starts what is due (a missed daily job, an overdue interval run), then watches the clock. */
   static async start(options: SchedulerOptions, config: AgentConfig): Promise<Scheduler> {
     const scheduler = new Scheduler(options, config);
     scheduler.#record = await readScheduleRecord(options.recordFile);
     if (config.upload.schedule.mode === 'interval' && scheduler.#record.interval_run_at === undefined) {
       await scheduler.#remember({ interval_run_at: scheduler.#startedAt });
     }
+    await scheduler.tick();
     void scheduler.#loop();
     return scheduler;
   }

@@ -2,9 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   createFakeClock,
-  s3ErrorXml,
   startFaultProxy,
-  startHttpResponder,
   startLocalS3,
   type FaultProxy,
   type LocalS3,
@@ -98,67 +96,13 @@ describe('Pipeline', () => {
     }
   });
 
-  it('retries on the runbook schedule, 1 s to 512 s, then gives up with retries exhausted', async () => {
-    const slow = await startHttpResponder(() => ({
-      status: 503,
-      body: s3ErrorXml('SlowDown', 'Please reduce your request rate.'),
-    }));
-    const ws = await makeWorkspace();
-    const file = join(ws.logs, 'terminal', 'test.log');
-    await writeLog(file, 'x');
-    const config = await writeConfig(
-      ws,
-      configDocument(ws, slow.endpoint, 't01logs', {
-        upload: { retry: { initial_delay_seconds: 1, max_delay_seconds: 512 } },
-      }),
-    );
-    const clock = createFakeClock(Date.now());
-    const logger = captureLogger();
-    let agent: Agent | undefined;
-    try {
-      agent = await createAgent({ config, logger, clock, watch: false, commitDelayMs: 0 });
-      const { store } = agent;
-      const expected: string[] = [];
-      for (let retry = 1; retry <= 10; retry++) {
-        const delay = 2 ** (retry - 1);
-        expected.push(`Retry ${retry}/10 for test.log (next attempt in ${delay}s)`);
-        await until(() => logger.lines.includes(expected.at(-1) as string), 5_000, expected.at(-1));
-        const entry = store.queue.get(file);
-        expect(entry?.attempts).toBe(retry);
-        expect(entry?.nextAttemptAt).toBe(clock.now() + delay * 1000);
-        expect(['throttled', 'service-unavailable']).toContain(entry?.lastError?.category);
-        await clock.advance(delay * 1000);
-      }
-      await until(
-        () => logger.lines.some((l) => l.startsWith('PERMANENT FAILURE')),
-        5_000,
-        'the give-up line',
-      );
-      expect(logger.lines.filter((l) => l.startsWith('Retry '))).toEqual(expected);
-      // The last error's words come from the classification (a bodiless 503 to HEAD reads "UnknownError").
-      expect(
-        logger.lines.some((l) => l.startsWith(`PERMANENT FAILURE: retries exhausted (10/10) for ${file}: `)),
-      ).toBe(true);
-      expect(store.queue.size).toBe(0);
-      expect(store.failed.get(file)).toMatchObject({ category: 'retries-exhausted', attempts: 11 });
-      // The runbook's jq queries read these files.
-      const failed = JSON.parse(await readFile(join(ws.state, 'failed.json'), 'utf8')) as {
-        files: Array<{ filepath: string }>;
-      };
-      expect(failed.files.map((f) => f.filepath)).toEqual([file]);
-    } finally {
-      await agent?.stop();
-      await slow.close();
-    }
-  });
-
-  it('fails the file that met a wrong access key, pauses the rest, and resumes when the credentials file is fixed', async () => {
+  it('keeps every file queued when a wrong access key pauses uploads, and uploads them all once the credentials file is fixed (defect 3)', async () => {
     const ws = await makeWorkspace('AKIAWRONGKEY00000000');
-    const files = [1, 2, 3].map((i) => join(ws.logs, 'ros', `run`, `f${i}.log`));
+    const files = [1, 2, 3, 4, 5].map((i) => join(ws.logs, 'ros', `run`, `f${i}.log`));
     for (const [i, file] of files.entries()) await writeLog(file, `f${i}`, 3_600_000 - i * 1000);
     const config = await writeConfig(
       ws,
-      configDocument(ws, s3.endpoint, 't01logs', { s3: { concurrency: 1 } }),
+      configDocument(ws, s3.endpoint, 't01logs', { s3: { concurrency: 4 } }),
     );
     const clock = createFakeClock(Date.now());
     const logger = captureLogger();
@@ -168,23 +112,25 @@ describe('Pipeline', () => {
       const { store } = agent;
       await until(() => agent?.pipeline.paused?.kind === 'destination', 5_000, 'the destination pause');
       await until(() => agent?.pipeline.status().inFlight === 0, 5_000, 'in-flight uploads');
-      expect(store.failed.list().map((f) => f.filepath)).toEqual([files[0]]);
-      expect(store.queue.size).toBe(2);
-      expect(logger.lines).toContain(
+      expect(store.failed.size).toBe(0);
+      expect(store.queue.size).toBe(5);
+      expect(store.queue.list().every((e) => e.attempts === 0)).toBe(true);
+      expect(logger.lines.filter((l) => l.startsWith('PERMANENT FAILURE'))).toEqual([
         'PERMANENT FAILURE: InvalidAccessKeyId: The AWS Access Key Id you provided does not exist in our records.',
-      );
+      ]);
       expect(
-        logger.lines.some((l) => l.startsWith('Permanent upload error for f1.log: InvalidAccessKeyId')),
-      ).toBe(true);
+        logger.lines.filter((l) => /^Permanent upload error for f\d\.log: InvalidAccessKeyId/.test(l)),
+      ).toHaveLength(1);
       expect(logger.lines.join('\n')).not.toContain('AKIAWRONGKEY00000000');
-      // Re-checks keep failing while the key is wrong; nothing else goes to the failed list.
+      // Re-checks keep failing while the key is wrong; nothing goes to the failed list.
       await clock.advance(10 * 60_000);
       await realDelay(50);
-      expect(store.failed.size).toBe(1);
+      expect(store.failed.size).toBe(0);
       await writeCredentials(ws, 'S3RVER');
       await agent.refreshDestination('AWS credentials changed');
       await until(() => store.queue.size === 0, 10_000, 'the queue to drain');
-      expect(store.failed.size).toBe(1);
+      expect(store.failed.size).toBe(0);
+      expect((await objects(s3.client(), 't01logs')).size).toBeGreaterThanOrEqual(5);
       expect(logger.lines.some((l) => l.startsWith('Uploads resumed after'))).toBe(true);
     } finally {
       await agent?.stop();

@@ -1,6 +1,6 @@
 import { lstat } from 'node:fs/promises';
 import type { Uploader } from '@tvm/s3-uploader';
-import type { FileProbe, ObjectStore, SentVersion } from '../pipeline/index.js';
+import type { FileProbe, ObjectStore } from '../pipeline/index.js';
 
 /** The pipeline's file probe on the real file system: `lstat`, so a symlink is never taken for its target. */
 export const fileSystemProbe: FileProbe = {
@@ -18,7 +18,7 @@ export function uploaderObjectStore(uploader: Uploader): ObjectStore {
       return {
         key: result.key,
         bytes: result.bytes,
-        version: (result as typeof result & { identity: SentVersion }).identity,
+        version: result.identity,
         ...(result.skipped ? { skipped: result.skipped } : {}),
         ...(result.parts === undefined ? {} : { parts: result.parts }),
         ...(result.resumedParts === undefined ? {} : { resumedParts: result.resumedParts }),
