@@ -17,6 +17,7 @@ import {
   stateList,
   until,
   writeConfig,
+  writeCredentials,
   writeLog,
 } from './helpers.js';
 
@@ -75,24 +76,50 @@ describe('tvm-upload run (end to end, errors)', () => {
       { profileKey: 'S3RVER', bucket: 'no-such-bucket' },
       'PERMANENT FAILURE: NoSuchBucket: The specified bucket does not exist',
     ],
-  ])('fails the first file on %s and pauses the rest', async (_name, setup, expected) => {
-    const ws = await makeWorkspace(setup.profileKey);
-    const files = [0, 1, 2].map((i) => join(ws.logs, 'ros', 'run', `f${i}.log`));
-    for (const [i, file] of files.entries()) await writeLog(file, `f${i}`, 3_600_000 - i * 60_000);
-    await writeConfig(ws, configDocument(ws, s3.endpoint, setup.bucket, { s3: { concurrency: 1 } }));
-    const agent = spawnAgent(['run', '--config', ws.configFile]);
-    try {
-      await agent.waitFor(expected);
-      await agent.waitFor('Uploads paused:');
-      await agent.waitFor(/^Permanent upload error for f0\.log: /);
-      await new Promise((r) => setTimeout(r, 500));
-      expect((await stateList(ws.state, 'failed.json')).map((f) => f.filepath)).toEqual([files[0]]);
-      expect((await stateList(ws.state, 'queue.json')).map((f) => f.filepath).sort()).toEqual(files.slice(1));
-      expect(agent.lines.join('\n')).not.toContain('AKIAIOSFODNN7EXAMPLE');
-    } finally {
-      agent.child.kill('SIGKILL');
-    }
-  });
+  ])(
+    'keeps every file queued on %s, and a restart after the fix uploads them all (defect 3)',
+    async (_name, setup, expected) => {
+      const ws = await makeWorkspace(setup.profileKey);
+      const files = [0, 1, 2, 3, 4, 5].map((i) => join(ws.logs, 'ros', 'run', `f${i}.log`));
+      for (const [i, file] of files.entries()) await writeLog(file, `f${i}`, 3_600_000 - i * 60_000);
+      await writeConfig(ws, configDocument(ws, s3.endpoint, setup.bucket, { s3: { concurrency: 4 } }));
+      const agent = spawnAgent(['run', '--config', ws.configFile]);
+      try {
+        await agent.waitFor(expected);
+        await agent.waitFor('Uploads paused:');
+        await agent.waitFor(/^Permanent upload error for f\d\.log: /);
+        await new Promise((r) => setTimeout(r, 500));
+        expect(agent.text().filter((l) => l.startsWith('PERMANENT FAILURE'))).toEqual([expected]);
+        expect(await stateList(ws.state, 'failed.json')).toEqual([]);
+        const queued = await stateList(ws.state, 'queue.json');
+        expect(queued.map((f) => f.filepath).sort()).toEqual(files);
+        expect(queued.every((f) => f['attempts'] === 0)).toBe(true);
+        expect(agent.lines.join('\n')).not.toContain('AKIAIOSFODNN7EXAMPLE');
+      } finally {
+        agent.child.kill('SIGTERM');
+        await agent.exited;
+      }
+      // The runbook's resolution: fix the credentials (or the bucket name), restart.
+      await writeCredentials(ws, 'S3RVER');
+      await writeConfig(ws, configDocument(ws, s3.endpoint, 't01logs', { s3: { concurrency: 4 } }));
+      const again = spawnAgent(['run', '--config', ws.configFile]);
+      try {
+        await until(
+          async () => (await stateList(ws.state, 'queue.json')).length === 0,
+          15_000,
+          'an empty queue',
+        );
+        const stored = await objects(s3.client(), 't01logs');
+        for (const file of files) {
+          const name = file.slice(file.lastIndexOf('/'));
+          expect([...stored.keys()].some((key) => key.endsWith(`/ros/run${name}`))).toBe(true);
+        }
+        expect(await stateList(ws.state, 'failed.json')).toEqual([]);
+      } finally {
+        again.child.kill('SIGKILL');
+      }
+    },
+  );
 
   it('waits out an outage longer than the whole retry schedule and then uploads everything', async () => {
     const ws = await makeWorkspace();
