@@ -227,13 +227,16 @@ async function main(): Promise<number> {
     agent.on('exit', (code, signal) => done(code ?? (signal ? 1 : 0))),
   );
   let agentDone = false;
-  void exited.then((code) => {
-    agentDone = true;
-    if (!stop.signal.aborted) {
-      say('demo', 'red', `the agent exited unexpectedly (code ${code})`);
-      stop.abort();
-    }
-  });
+  exited.then(
+    (code) => {
+      agentDone = true;
+      if (!stop.signal.aborted) {
+        say('demo', 'red', `the agent exited unexpectedly (code ${code})`);
+        stop.abort();
+      }
+    },
+    () => undefined, // `exited` never rejects
+  );
 
   watchMultipart(join(demoDir, 'state', 'queue.json'), stop.signal);
   const generator = runGenerator({

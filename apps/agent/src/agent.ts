@@ -12,6 +12,7 @@ import { systemClock, type Clock } from './clock.js';
 import { statePaths, type AgentConfig } from './config.js';
 import { writeAgentStatus } from './commands/agent-status.js';
 import { createDetector, type Detector, type ReadyFile } from './detector.js';
+import { inBackground } from './background.js';
 import { AgentError } from './errors.js';
 import { diskGuardOptions } from './disk-guard-options.js';
 import { Housekeeping } from './housekeeping.js';
@@ -170,11 +171,11 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       : { destinationRecheckMs: options.destinationRecheckMs }),
     // After every upload that drains the due work (a run, or files sent at once with batch_upload off).
     onDrained: async () => {
-      void publishStatus();
+      inBackground(publishStatus(), logger, 'Writing agent-status.json');
       await housekeeping.run(['after-upload'], 'after upload');
       await housekeeping.checkDisk('after upload');
     },
-    onPauseChange: () => void publishStatus(),
+    onPauseChange: () => inBackground(publishStatus(), logger, 'Writing agent-status.json'),
   });
 
   const known = (file: FoundFile): string | undefined => {
@@ -258,7 +259,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
 
   const loops = new AbortController();
   const every = (ms: number, task: () => Promise<void>): void => {
-    void (async () => {
+    const loop = async (): Promise<void> => {
       for (;;) {
         try {
           await clock.sleep(ms, loops.signal);
@@ -269,7 +270,8 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
           logger.error(`Periodic task failed: ${(error as Error).message}`),
         );
       }
-    })();
+    };
+    inBackground(loop(), logger, 'A periodic task');
   };
 
   every(options.diskCheckMs ?? 60_000, () => housekeeping.checkDisk('periodic check'));
@@ -331,7 +333,10 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     credentialsWatcher = watchFs(current.s3.credentials_path, { persistent: false }, () => {
       // Editors write in several steps: act once the burst is over.
       clearTimeout(credentialsTimer);
-      credentialsTimer = setTimeout(() => void refreshDestination('AWS credentials changed'), 500);
+      credentialsTimer = setTimeout(
+        () => inBackground(refreshDestination('AWS credentials changed'), logger, 'Rebuilding the S3 client'),
+        500,
+      );
       credentialsTimer.unref();
     });
     credentialsWatcher.on('error', () => undefined);
@@ -359,9 +364,15 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
   );
   pipeline.pump(); // retries already scheduled in the queue go at their time
   // The start-up run covers what the scan queues, even outside operational hours; the watcher runs meanwhile.
-  if (current.upload.upload_on_start) void startupScan.then(() => pipeline.startRun('upload_on_start'));
-  void housekeeping.checkDisk('start-up');
-  void publishStatus();
+  if (current.upload.upload_on_start) {
+    inBackground(
+      startupScan.then(() => pipeline.startRun('upload_on_start')),
+      logger,
+      'The upload_on_start run',
+    );
+  }
+  inBackground(housekeeping.checkDisk('start-up'), logger, 'The start-up disk check');
+  inBackground(publishStatus(), logger, 'Writing agent-status.json');
 
   let stopping: Promise<void> | undefined;
   return {
@@ -383,7 +394,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       if (next.upload.bandwidth_limit !== before.upload.bandwidth_limit) rebuildDestination();
       scheduler?.configure(next);
       logger.info(`Configuration applied live: ${plan.live.join(', ')}`);
-      void publishStatus();
+      inBackground(publishStatus(), logger, 'Writing agent-status.json');
       return plan;
     },
     stop() {

@@ -7,6 +7,7 @@ import {
   type WatchedDirectory,
 } from './adapters/files.js';
 import { watchTree, type TreeWatcher } from './adapters/tree-watcher.js';
+import { inBackground } from './background.js';
 import type { Clock } from './clock.js';
 import type { AgentLogger } from './logger.js';
 import { StabilityTracker } from './stability.js';
@@ -132,7 +133,7 @@ export function createDetector(options: DetectorOptions): Detector {
   function ensureTicking(): void {
     if (ticking || closed) return;
     ticking = true;
-    void (async () => {
+    const tick = async (): Promise<void> => {
       try {
         while (!closed && tracker.size > 0) {
           await clock.sleep(tickMs, controller.signal);
@@ -143,7 +144,8 @@ export function createDetector(options: DetectorOptions): Detector {
       } finally {
         ticking = false;
       }
-    })();
+    };
+    inBackground(tick(), logger, 'The stability check');
   }
 
   function check(): Promise<void> {
@@ -234,7 +236,7 @@ export function createDetector(options: DetectorOptions): Detector {
             logger.warn(`Startup scan failed: ${(error as Error).message}`),
           )
         : Promise.resolve();
-      void reconcileLoop();
+      inBackground(reconcileLoop(), logger, 'The reconcile scan');
       return { startupScan: scanned };
     },
     scan,

@@ -1,5 +1,6 @@
 import { readScheduleRecord, writeScheduleRecord, type ScheduleRecord } from './adapters/schedule-file.js';
 import type { Clock } from './clock.js';
+import { inBackground } from './background.js';
 import type { AgentConfig } from './config.js';
 import type { AgentLogger } from './logger.js';
 import { dailyDue, nextIntervalRunAt } from './schedule.js';
@@ -48,7 +49,7 @@ export class Scheduler {
       await scheduler.#remember({ interval_run_at: scheduler.#startedAt });
     }
     await scheduler.tick();
-    void scheduler.#loop();
+    inBackground(scheduler.#loop(), options.logger, 'The scheduler');
     return scheduler;
   }
 
@@ -62,7 +63,7 @@ export class Scheduler {
   /** Applies a reloaded config: the next tick judges by it. */
   configure(config: AgentConfig): void {
     this.#config = config;
-    void this.tick();
+    inBackground(this.tick(), this.#o.logger, 'The scheduler');
   }
 
   /** Starts what is due now; ticks never overlap. */

@@ -51,7 +51,11 @@ export function spawnAgent(args: string[], env: NodeJS.ProcessEnv = {}): AgentPr
   });
   const strip = (line: string) => line.replace(/^<\d>/, '');
   let exitedFlag = false;
-  void exited.then(() => (exitedFlag = true));
+  // `exited` never rejects.
+  exited.then(
+    () => (exitedFlag = true),
+    () => undefined,
+  );
   return {
     child,
     pid: child.pid ?? -1,

@@ -258,7 +258,7 @@ describe('requeue', () => {
       queueFile: join(ws.state, 'queue.json'),
       registryFile: join(ws.state, 'processed_files.json'),
     });
-    const timer = setInterval(() => void store.pollRequests(), 100);
+    const timer = setInterval(() => store.pollRequests().catch(() => undefined), 100);
     try {
       const result = await runCli(cli, ['requeue', '/logs/b.log', '--config', ws.config]);
       expect(result.stdout).toContain(`the running agent (pid ${process.pid}) took the request`);

@@ -115,7 +115,7 @@ describe("the runbook's commands against a real agent run", () => {
     const other = join(ws.logs, 'ros', 'launch.log');
     await writeFile(file, 'hello\n');
     // Written later, so it queues behind test.log and meets the paused destination instead of the bad key.
-    setTimeout(() => void writeFile(other, 'world\n'), 1500);
+    setTimeout(() => writeFile(other, 'world\n').catch(() => undefined), 1500);
     const agent = await startAgent(cli, ws.config, join(ws.root, 'agent.log'));
     try {
       await agent.waitFor(/PERMANENT FAILURE/);

@@ -60,7 +60,11 @@ export async function watchTree(filter: DirectoryFilter, events: TreeEvents): Pr
     if (closed || watchers.has(dir)) return;
     try {
       const watcher = watch(dir, { persistent: false }, (_type, name) => {
-        if (name !== null) void onEvent(dir, name.toString());
+        if (name === null) return;
+        // Nobody waits for an event handler: its failure is reported as a watch error, never left unhandled.
+        onEvent(dir, name.toString()).catch((error: unknown) =>
+          events.error(`handling ${join(dir, name.toString())}: ${(error as Error).message}`),
+        );
       });
       watcher.on('error', (error) => {
         forget(dir);

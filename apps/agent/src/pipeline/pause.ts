@@ -1,5 +1,6 @@
 import { classify, retryDelayMs, type Classification } from '@tvm/error-classification';
 import type { Clock } from '../clock.js';
+import { inBackground } from '../background.js';
 import type { AgentLogger } from '../logger.js';
 import { formatDelay } from './transition.js';
 
@@ -169,7 +170,7 @@ export class PauseControl {
     const loop = new AbortController();
     this.#loop = loop;
     const { clock, logger } = this.#o;
-    void (async () => {
+    const probing = async (): Promise<void> => {
       for (let attempt = 1; !loop.signal.aborted; attempt++) {
         const state = this.#state;
         if (!state) return;
@@ -192,6 +193,7 @@ export class PauseControl {
         if (this.#state === state) this.resume('destination check passed');
         return;
       }
-    })();
+    };
+    inBackground(probing(), logger, 'Probing the destination');
   }
 }

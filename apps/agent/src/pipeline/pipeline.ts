@@ -3,6 +3,7 @@ import { classify } from '@tvm/error-classification';
 import type { Metrics } from '@tvm/metrics';
 import type { MultipartState } from '@tvm/s3-uploader';
 import type { Clock } from '../clock.js';
+import { inBackground } from '../background.js';
 import type { AgentLogger } from '../logger.js';
 import { PauseControl, type PauseState } from './pause.js';
 import type { FileProbe, ObjectStore, PipelineStore, Placement } from './ports.js';
@@ -381,7 +382,12 @@ export class Pipeline {
         this.#o.logger.error(`Writing the state failed while ${what}: ${(error as Error).message}`),
     );
     this.#writes.add(tracked);
-    void tracked.finally(() => this.#writes.delete(tracked));
+    // `tracked` never rejects (its rejection is logged above).
+    inBackground(
+      tracked.finally(() => this.#writes.delete(tracked)),
+      this.#o.logger,
+      `Recording ${what}`,
+    );
   }
 }
 
