@@ -1,5 +1,5 @@
 export { createUploader } from './uploader.js';
-export type { StaleUploadsResult, Uploader } from './uploader.js';
+export type { StaleUploadsOptions, StaleUploadsResult, Uploader } from './uploader.js';
 export {
   DEFAULT_CONCURRENCY,
   DEFAULT_MULTIPART_THRESHOLD_BYTES,

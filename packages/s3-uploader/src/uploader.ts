@@ -1,18 +1,31 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { s3Port, type PendingUpload } from './adapters/s3.js';
 import type { ChecksumMode } from './checksums.js';
-import { asUploadError, requestFailed } from './errors.js';
-import { invalidOption, resolveOptions, type UploaderOptions } from './options.js';
+import { asUploadError, errorName, requestFailed } from './errors.js';
+import { integerOption, invalidOption, resolveOptions, type UploaderOptions } from './options.js';
 import { createTokenBucket } from './token-bucket.js';
-import { UploadJob, type UploadRequest, type UploadResult } from './upload-job.js';
+import { notify, UploadJob, type UploadRequest, type UploadResult } from './upload-job.js';
 import { runStreamUpload, type StreamUploadRequest, type StreamUploadResult } from './upload-stream.js';
 
 /** What `abortStaleUploads` did. */
 export interface StaleUploadsResult {
   /** The uploads aborted. */
   aborted: PendingUpload[];
-  /** Uploads younger than `staleUploadAgeMs`, left alone. */
+  /** Uploads left alone: younger than the age limit, or kept by `keep`. */
   kept: number;
+}
+
+/** Options of `abortStaleUploads`. */
+export interface StaleUploadsOptions {
+  /** Only uploads whose key starts with this. @default every upload in the bucket */
+  prefix?: string;
+  /** Only uploads started at least this long ago (by the uploader's clock). @default staleUploadAgeMs */
+  olderThanMs?: number;
+  /** Spares an upload the caller still uses (e.g. one its queue will resume). @default keeps none */
+  keep?: (upload: PendingUpload) => boolean;
+  /** Called after each abort, before the next one: a log line per abort even when a later one fails. */
+  onAborted?: (upload: PendingUpload) => void;
+  signal?: AbortSignal;
 }
 
 /** An uploader bound to one client and bucket. */
@@ -41,10 +54,16 @@ export interface Uploader {
    */
   checkDestination(signal?: AbortSignal): Promise<void>;
   /**
-   * Aborts multipart uploads under `prefix` started more than `staleUploadAgeMs` ago (their parts are billed).
-   * @throws {UploadError} code `request-failed` when the uploads cannot be listed.
+   * Aborts multipart uploads under `prefix` started more than `staleUploadAgeMs` (or `olderThanMs`) ago, except
+   * those `keep` spares: their parts are billed until then. An upload S3 no longer knows (`NoSuchUpload`) is skipped.
+   * Takes the prefix alone, or the options.
+   * @throws {UploadError} code `request-failed` when the uploads cannot be listed or one cannot be aborted.
+   * @throws {TypeError} when `olderThanMs` is not a non-negative integer.
    */
-  abortStaleUploads(prefix?: string, signal?: AbortSignal): Promise<StaleUploadsResult>;
+  abortStaleUploads(
+    options?: string | StaleUploadsOptions,
+    signal?: AbortSignal,
+  ): Promise<StaleUploadsResult>;
 }
 
 /**
@@ -85,26 +104,56 @@ export function createUploader(options: UploaderOptions): Uploader {
         throw asUploadError(requestFailed('HeadBucket', undefined, error), undefined, signal);
       }
     },
-    async abortStaleUploads(prefix, signal) {
+    async abortStaleUploads(options, positionalSignal) {
+      const { prefix, olderThanMs, keep, onAborted, signal } = staleUploadsOptions(
+        options,
+        positionalSignal,
+        config.staleUploadAgeMs,
+      );
       let uploads: PendingUpload[];
       try {
         uploads = await port.listMultipartUploads(prefix, signal);
       } catch (error) {
         throw asUploadError(requestFailed('ListMultipartUploads', undefined, error), undefined, signal);
       }
-      const cutoff = config.clock.now() - config.staleUploadAgeMs;
+      const cutoff = config.clock.now() - olderThanMs;
       const aborted: PendingUpload[] = [];
       for (const upload of uploads) {
-        if (upload.initiatedAt === undefined || upload.initiatedAt > cutoff) continue;
+        // No start time (a server that omits it): never old enough to be sure.
+        if (upload.initiatedAt === undefined || upload.initiatedAt > cutoff || keep(upload)) continue;
         try {
           await port.abortMultipartUpload(upload.key, upload.uploadId, signal);
         } catch (error) {
+          // Aborted meanwhile (another process, a lifecycle rule): nothing left to bill.
+          if (errorName(error) === 'NoSuchUpload') continue;
           throw asUploadError(requestFailed('AbortMultipartUpload', upload.key, error), upload.key, signal);
         }
         aborted.push(upload);
+        notify(onAborted, upload);
       }
       return { aborted, kept: uploads.length - aborted.length };
     },
+  };
+}
+
+function staleUploadsOptions(
+  options: string | StaleUploadsOptions | undefined,
+  signal: AbortSignal | undefined,
+  defaultAgeMs: number,
+): Required<Omit<StaleUploadsOptions, 'prefix' | 'signal' | 'onAborted'>> &
+  Pick<StaleUploadsOptions, 'onAborted'> & { prefix: string | undefined; signal: AbortSignal | undefined } {
+  if (options === undefined || typeof options === 'string') {
+    return { prefix: options, olderThanMs: defaultAgeMs, keep: () => false, signal };
+  }
+  if (typeof options !== 'object' || options === null) {
+    invalidOption('options', 'a prefix string or an options object', options);
+  }
+  return {
+    prefix: options.prefix,
+    olderThanMs: integerOption('olderThanMs', options.olderThanMs ?? defaultAgeMs, 0),
+    keep: options.keep ?? (() => false),
+    ...(options.onAborted === undefined ? {} : { onAborted: options.onAborted }),
+    signal: options.signal ?? signal,
   };
 }
 

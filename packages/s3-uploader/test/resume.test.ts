@@ -175,6 +175,50 @@ describe('createUploader().abortStaleUploads', () => {
     expect(await old.abortStaleUploads('stale/')).toEqual({ aborted: [], kept: 0 });
   });
 
+  it('takes an age of its own and spares the uploads `keep` names, reporting each abort as it happens', async () => {
+    const ids: string[] = [];
+    for (const name of ['a.bin', 'b.bin', 'c.bin']) {
+      const created = await client().send(
+        new CreateMultipartUploadCommand({ Bucket: env.s3.bucket, Key: `options/v1/${name}` }),
+      );
+      ids.push(created.UploadId ?? '');
+    }
+    const [kept, first, second] = ids;
+    const uploader = createUploader({
+      client: client(),
+      bucket: env.s3.bucket,
+      clock: createFakeClock(Date.now() + 2 * 3_600_000),
+    });
+    // 3 h: none is that old yet.
+    expect(await uploader.abortStaleUploads({ prefix: 'options/', olderThanMs: 3 * 3_600_000 })).toEqual({
+      aborted: [],
+      kept: 3,
+    });
+    const reported: string[] = [];
+    const result = await uploader.abortStaleUploads({
+      prefix: 'options/',
+      olderThanMs: 3_600_000,
+      keep: (upload) => upload.uploadId === kept,
+      onAborted: (upload) => reported.push(upload.uploadId),
+    });
+    expect(result.aborted.map((u) => u.uploadId).sort()).toEqual([first, second].sort());
+    expect(result.kept).toBe(1);
+    expect(reported.sort()).toEqual([first, second].sort());
+    const left = await uploader.abortStaleUploads({
+      prefix: 'options/',
+      olderThanMs: 3_600_000,
+      keep: () => true,
+    });
+    expect(left).toEqual({ aborted: [], kept: 1 });
+  });
+
+  it('rejects an invalid olderThanMs with a TypeError naming it', async () => {
+    const uploader = createUploader({ client: client(), bucket: env.s3.bucket });
+    await expect(uploader.abortStaleUploads({ olderThanMs: -1 })).rejects.toThrow(
+      'Expected `olderThanMs` to be an integer >= 0, got -1',
+    );
+  });
+
   it('rejects with a classified UploadError when the server cannot list uploads', async () => {
     const uploader = createUploader({ client: env.s3.client(), bucket: env.s3.bucket });
     await expect(uploader.abortStaleUploads()).rejects.toMatchObject({

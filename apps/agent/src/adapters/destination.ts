@@ -1,10 +1,9 @@
-import { join } from 'node:path';
-import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
-import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
-import { createCredentialChain, fromIni, fromNodeProviderChain } from '@aws-sdk/credential-providers';
+import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { createUploader, type Uploader } from '@tvm/s3-uploader';
 import type { Clock } from '../clock.js';
 import type { AgentConfig } from '../config.js';
+import { checkProfile, cloudWatchClientFor, DAEMON_MAX_ATTEMPTS, s3ClientFor } from './aws-clients.js';
 
 const MIB = 1024 * 1024;
 
@@ -16,55 +15,15 @@ export interface Destination {
 }
 
 /**
- * Credentials: the named `s3.profile` from the shared AWS files in `s3.credentials_path`, falling back to the SDK's
- * default chain (environment, instance role, ...). Built anew whenever the destination is rebuilt, which is how a
- * changed credentials file takes effect without a restart.
+ * Builds the S3 client and the uploader from the config. Credentials come from {@link s3ClientFor}: the named
+ * `s3.profile` only (no fallback), re-read from the files each time, which is how a changed credentials file takes
+ * effect when the destination is rebuilt. The client makes one attempt per request: the pipeline's schedule is the
+ * only backoff.
+ * @throws {AgentError} `invalid-config` when `s3.profile` names a profile the shared files do not define.
  */
-function credentials(config: AgentConfig): NonNullable<S3ClientConfig['credentials']> {
-  const files = {
-    filepath: join(config.s3.credentials_path, 'credentials'),
-    configFilepath: join(config.s3.credentials_path, 'config'),
-  };
-  const fallback = fromNodeProviderChain(files);
-  if (config.s3.profile === undefined) return fallback;
-  return createCredentialChain(
-    fromIni({ ...files, profile: config.s3.profile, ignoreCache: true }),
-    fallback,
-  );
-}
-
-/**
- * Network timeouts for every AWS client. The SDK has none by default, so a WiFi link that stalls mid-request would
- * hang that upload (and its slot) forever. A stalled socket instead fails as a `TimeoutError`, classified
- * `timeout`, which the pipeline treats as a possible outage. `socketTimeout` is an inactivity limit, so a slow but
- * moving multipart part is never cut off.
- */
-function networkTimeouts(config: AgentConfig): { connectionTimeout: number; socketTimeout: number } {
-  return {
-    connectionTimeout: Math.round(config.s3.connect_timeout_seconds * 1000),
-    socketTimeout: Math.round(config.s3.socket_timeout_seconds * 1000),
-  };
-}
-
-/** The S3 client's settings for this config. */
-export function clientConfig(config: AgentConfig): S3ClientConfig {
-  const checksums = config.s3.checksum_mode === 'when_required' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED';
-  return {
-    region: config.s3.region,
-    ...(config.s3.endpoint === undefined ? {} : { endpoint: config.s3.endpoint }),
-    forcePathStyle: config.s3.force_path_style,
-    credentials: credentials(config),
-    requestChecksumCalculation: checksums,
-    responseChecksumValidation: checksums,
-    // The queue owns retries (written into queue.json, never slept on); one SDK retry absorbs a dropped connection.
-    maxAttempts: 2,
-    requestHandler: networkTimeouts(config),
-  };
-}
-
-/** Builds the S3 client and the uploader from the config. */
 export function createDestination(config: AgentConfig, clock: Clock): Destination {
-  const client = new S3Client(clientConfig(config));
+  checkProfile(config);
+  const client = s3ClientFor(config, { maxAttempts: DAEMON_MAX_ATTEMPTS });
   const uploader = createUploader({
     client,
     bucket: config.s3.bucket,
@@ -78,13 +37,12 @@ export function createDestination(config: AgentConfig, clock: Clock): Destinatio
   return { uploader, client, close: () => client.destroy() };
 }
 
-/** The CloudWatch client for metrics, or undefined when `monitoring.cloudwatch_enabled` is false. */
+/**
+ * The daemon's CloudWatch client for metrics (one attempt per request: the metrics buffer retries at the next
+ * publish), or undefined when `monitoring.cloudwatch_enabled` is false.
+ * @throws {AgentError} `invalid-config` when `s3.profile` names a profile the shared files do not define.
+ */
 export function createCloudWatchClient(config: AgentConfig): CloudWatchClient | undefined {
   if (!config.monitoring.cloudwatch_enabled) return undefined;
-  return new CloudWatchClient({
-    region: config.s3.region,
-    credentials: credentials(config),
-    maxAttempts: 2,
-    requestHandler: networkTimeouts(config),
-  });
+  return cloudWatchClientFor(config, { maxAttempts: DAEMON_MAX_ATTEMPTS });
 }

@@ -1,7 +1,8 @@
 import { ALARM_RULES, applyAlarms, MetricsError } from '@tvm/metrics';
 import { classify } from '@tvm/error-classification';
-import { cloudWatchClientFor } from './aws.js';
-import { EXIT, loadCommandConfig, parseCommandArgs, printJson, processIo, type CommandIo } from './shared.js';
+import { COMMAND_MAX_ATTEMPTS, cloudWatchClientFor } from '../adapters/aws-clients.js';
+import { loadAwsCommandConfig } from './aws-config.js';
+import { EXIT, parseCommandArgs, printJson, processIo, type CommandIo } from './shared.js';
 
 const USAGE = `Usage: tvm-upload alarms apply [--config <path>] [--json] [--sns-topic-arn <arn>]
 Creates or updates this vehicle's CloudWatch alarms (${ALARM_RULES.map((r) => r.rule).join(', ')}); alarms that
@@ -17,9 +18,9 @@ export async function alarmsCommand(args: string[], io: CommandIo = processIo): 
     io.stderr(`Expected: alarms apply\n${USAGE}`);
     return EXIT.usage;
   }
-  const config = await loadCommandConfig(parsed.values.config, io);
+  const config = await loadAwsCommandConfig(parsed.values.config, io);
   if (!config) return EXIT.failure;
-  const client = cloudWatchClientFor(config);
+  const client = cloudWatchClientFor(config, { maxAttempts: COMMAND_MAX_ATTEMPTS });
   const topic = parsed.values['sns-topic-arn'];
   try {
     const result = await applyAlarms({

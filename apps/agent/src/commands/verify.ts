@@ -10,8 +10,15 @@ import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { classify, type Classification } from '@tvm/error-classification';
 import { DEFAULT_NAMESPACE, VEHICLE_DIMENSION } from '@tvm/metrics';
 import type { AgentConfig } from '../config.js';
-import { cloudWatchClientFor, credentialsFor, s3ClientFor, stsClientFor } from './aws.js';
-import { EXIT, loadCommandConfig, parseCommandArgs, printJson, processIo, type CommandIo } from './shared.js';
+import {
+  cloudWatchClientFor,
+  COMMAND_MAX_ATTEMPTS,
+  credentialsFor,
+  s3ClientFor,
+  stsClientFor,
+} from '../adapters/aws-clients.js';
+import { loadAwsCommandConfig } from './aws-config.js';
+import { EXIT, parseCommandArgs, printJson, processIo, type CommandIo } from './shared.js';
 
 const USAGE = `Usage: tvm-upload verify [--config <path>] [--json] [--timeout <seconds>]
 Checks AWS access exactly as the agent will use it, from its config: the credentials resolve for the profile,
@@ -40,7 +47,7 @@ export async function verifyCommand(args: string[], io: CommandIo = processIo): 
     );
     return EXIT.usage;
   }
-  const config = await loadCommandConfig(parsed.values.config, io);
+  const config = await loadAwsCommandConfig(parsed.values.config, io);
   if (!config) return EXIT.failure;
   const json = parsed.values.json;
   if (!json) {
@@ -94,7 +101,8 @@ export async function runChecks(
   };
   const signal = () => AbortSignal.timeout(timeoutMs);
   const credentials = credentialsFor(config);
-  const s3 = s3ClientFor(config, credentials);
+  const options = { credentials, maxAttempts: COMMAND_MAX_ATTEMPTS };
+  const s3 = s3ClientFor(config, options);
   const profile = config.s3.profile === undefined ? 'the default chain' : `profile ${config.s3.profile}`;
   try {
     try {
@@ -118,7 +126,7 @@ export async function runChecks(
       // A custom S3 endpoint (a local or S3-compatible store) has no STS beside it; asking AWS would leave loopback.
       report({ name: 'sts', status: 'skip', detail: 's3.endpoint is set and AWS_ENDPOINT_URL_STS is not' });
     } else {
-      const sts = stsClientFor(config, credentials);
+      const sts = stsClientFor(config, options);
       try {
         const id = await sts.send(new GetCallerIdentityCommand({}), { abortSignal: signal() });
         report({ name: 'sts', status: 'pass', detail: `${id.Arn ?? '?'} (account ${id.Account ?? '?'})` });
@@ -194,7 +202,7 @@ export async function runChecks(
     if (!config.monitoring.cloudwatch_enabled) {
       report({ name: 'cloudwatch', status: 'skip', detail: 'monitoring.cloudwatch_enabled is false' });
     } else {
-      const cloudwatch = cloudWatchClientFor(config, credentials);
+      const cloudwatch = cloudWatchClientFor(config, options);
       try {
         // A zero FileCount: allowed by the same permission as real data and changes no sum or alarm.
         await cloudwatch.send(
