@@ -154,7 +154,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     'age-based': config.deletion.age_based.enabled,
     emergency: config.deletion.emergency.enabled,
   };
-  const housekeeping = new Housekeeping(guard, store, metrics, logger, enabled);
+  const housekeeping = new Housekeeping(guard, store, metrics, logger, enabled, config.log_directories);
 
   const pipeline = new Pipeline({
     store,
