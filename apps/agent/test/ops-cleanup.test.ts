@@ -22,11 +22,14 @@ afterAll(async () => {
   await cleanupCli();
 });
 
+type FileName =
+  'uploadedOld' | 'uploadedRecent' | 'uploadedAged' | 'changed' | 'legacy' | 'queued' | 'failed' | 'stranger';
+
 interface Scene {
   ws: Workspace;
   /** The real directory behind `logs/terminal`, which the config names through a symlink. */
   real: string;
-  files: Record<string, string>;
+  files: Record<FileName, string>;
   /** Every file of the scene, by path. */
   all: string[];
 }
@@ -42,7 +45,7 @@ async function scene(disk: string): Promise<Scene> {
   await rename(join(ws.logs, 'terminal'), real);
   await symlink(real, join(ws.logs, 'terminal'));
   const now = Date.now();
-  const files = {
+  const files: Record<FileName, string> = {
     uploadedOld: join(real, 'uploaded-old.log'),
     uploadedRecent: join(real, 'uploaded-recent.log'),
     uploadedAged: join(ws.logs, 'ros', 'uploaded-aged.log'),

@@ -36,9 +36,12 @@ export function renderPrometheus(snapshot: MetricsSnapshot): string {
   family('tvm_upload_service_startups_total', 'counter', 'Agent starts recorded by this process.', [
     ['', c.ServiceStartup],
   ]);
-  family('tvm_upload_deleted_unsent_total', 'counter', 'Files deleted before they were uploaded (data loss).', [
-    ['', c.DeletedUnsentFiles],
-  ]);
+  family(
+    'tvm_upload_deleted_unsent_total',
+    'counter',
+    'Files deleted before they were uploaded (data loss).',
+    [['', c.DeletedUnsentFiles]],
+  );
   family(
     'tvm_upload_disk_usage_percent',
     'gauge',
