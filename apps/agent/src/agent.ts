@@ -140,7 +140,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       'age-based': c.deletion.age_based.enabled,
       emergency: c.deletion.emergency.enabled,
     };
-    return new Housekeeping(guard, store, metrics, logger, enabled);
+    return new Housekeeping(guard, store, metrics, logger, enabled, c.log_directories);
   };
   let housekeeping = makeHousekeeping(current);
 

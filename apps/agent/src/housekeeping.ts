@@ -1,37 +1,40 @@
-import type { StateStore } from '@tvm/durable-queue';
-import type { Candidate, DiskGuard, PolicyName } from '@tvm/disk-guard';
+import { applyForgetRequests, forgetFiles, type StateStore } from '@tvm/durable-queue';
+import type { ApplyResult, DiskGuard, PolicyName } from '@tvm/disk-guard';
 import type { Metrics } from '@tvm/metrics';
+import { unsentEntries, type DeletionState, type LogDirectory } from './deletion-candidates.js';
+import { planDeletion, resolveLogDirectories, storeState } from './deletion-plan.js';
 import type { AgentLogger } from './logger.js';
 
 /**
- * What the deletion policies may consider: every uploaded version from the registry, every queued file (pending:
- * only the emergency policy may touch it) and every failed file. Files the agent never saw are never candidates.
+ * Records deletions of files that were never uploaded (the emergency policy's data loss): their queue and
+ * failed-list entries go (so nothing later reports `File not found` for them) and `DeletedUnsentFiles` counts each.
+ * The guard has already logged the one `DATA LOSS:` line per file. Resolves with the paths that left the state.
  */
-export function deletionCandidates(store: StateStore): Candidate[] {
-  const candidates: Candidate[] = [];
-  for (const entry of store.registry.list()) {
-    candidates.push({
-      path: entry.filepath,
-      size: entry.size,
-      mtimeMs: entry.mtimeMs,
-      uploadedAt: entry.uploadedAt,
-      pending: store.queue.has(entry.filepath),
-    });
-  }
-  for (const entry of store.queue.list()) {
-    if (entry.size === undefined || entry.mtimeMs === undefined) continue;
-    candidates.push({ path: entry.filepath, size: entry.size, mtimeMs: entry.mtimeMs, pending: true });
-  }
-  for (const entry of store.failed.list()) {
-    if (entry.size === undefined || entry.mtimeMs === undefined || store.queue.has(entry.filepath)) continue;
-    candidates.push({ path: entry.filepath, size: entry.size, mtimeMs: entry.mtimeMs, pending: false });
-  }
-  return candidates;
+export async function recordUnsentDeletions(
+  store: StateStore,
+  metrics: Metrics,
+  state: DeletionState,
+  directories: readonly LogDirectory[],
+  deleted: ApplyResult['deleted'],
+): Promise<string[]> {
+  const unsent = deleted.filter((d) => !d.uploaded);
+  for (let i = 0; i < unsent.length; i++) metrics.fileDeletedUnsent();
+  if (unsent.length === 0) return [];
+  const forgotten = await forgetFiles(
+    store,
+    unsentEntries(
+      state,
+      directories,
+      unsent.map((d) => d.path),
+    ),
+  );
+  return forgotten.map((f) => f.filepath);
 }
 
 /** Runs deletion policies through the disk guard, and measures disk usage for the emergency policy and metrics. */
 export class Housekeeping {
   #running: Promise<void> = Promise.resolve();
+  #applying: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly guard: DiskGuard,
@@ -39,7 +42,34 @@ export class Housekeeping {
     private readonly metrics: Metrics,
     private readonly logger: AgentLogger,
     private readonly enabled: Readonly<Record<PolicyName, boolean>>,
+    /** The configured log directories (`config.log_directories`), resolved again for every pass. */
+    private readonly directories: readonly { readonly path: string }[],
   ) {}
+
+  /**
+   * Applies the forget requests `tvm-upload cleanup` left for files it deleted before they were uploaded: their
+   * entries leave the queue and the failed list, one `DATA LOSS:` line and one `DeletedUnsentFiles` each (the
+   * command ran in another process; this log is the daemon's record). `checkDisk()` and every pass call it; calls
+   * never overlap; never rejects.
+   */
+  applyRequests(): Promise<void> {
+    this.#applying = this.#applying.then(() => this.#applyRequests());
+    return this.#applying;
+  }
+
+  async #applyRequests(): Promise<void> {
+    try {
+      const result = await applyForgetRequests(this.store, this.logger);
+      for (const file of result.forgotten) {
+        this.metrics.fileDeletedUnsent();
+        this.logger.error(
+          `DATA LOSS: deleted ${file.filepath} (${file.size} bytes), never uploaded, by ${file.reason}; removed it from the queue and the failed list`,
+        );
+      }
+    } catch (error) {
+      this.logger.warn(`Applying forget requests failed: ${(error as Error).message}`);
+    }
+  }
 
   /** Runs `policies` (the enabled ones) now; calls never overlap. */
   run(policies: readonly PolicyName[], reason: string): Promise<void> {
@@ -53,8 +83,12 @@ export class Housekeeping {
     return this.#running;
   }
 
-  /** Measures the filesystems holding the log directories; runs the emergency policy when one is not healthy. */
+  /**
+   * Applies waiting forget requests, measures the filesystems holding the log directories, and runs the emergency
+   * policy when one is not healthy.
+   */
   async checkDisk(reason: string): Promise<void> {
+    await this.applyRequests();
     let report;
     try {
       report = await this.guard.usage();
@@ -75,7 +109,10 @@ export class Housekeeping {
   }
 
   async #run(policies: PolicyName[], reason: string): Promise<void> {
-    const plan = await this.guard.plan({ candidates: deletionCandidates(this.store), policies });
+    await this.applyRequests();
+    const directories = await resolveLogDirectories(this.directories);
+    const state = storeState(this.store);
+    const plan = await planDeletion(this.guard, state, directories, policies);
     for (const refusal of plan.refused) {
       this.logger.debug(`Not deleting ${refusal.path} (${refusal.policy ?? 'check'}): ${refusal.reason}`);
     }
@@ -90,6 +127,18 @@ export class Housekeeping {
       this.logger.debug(`Not deleting ${refusal.path} (${refusal.policy ?? 'check'}): ${refusal.reason}`);
     }
     for (const error of result.errors) this.logger.warn(`Deleting failed: ${error.message}`);
+    const forgotten = await recordUnsentDeletions(
+      this.store,
+      this.metrics,
+      state,
+      directories,
+      result.deleted,
+    );
+    if (forgotten.length > 0) {
+      this.logger.info(
+        `Removed ${forgotten.length} deleted, never-uploaded file(s) from the queue and the failed list`,
+      );
+    }
     if (result.deleted.length > 0) {
       this.logger.info(
         `Deletion policies (${policies.join(', ')}, ${reason}): deleted ${result.deleted.length} file(s), ${result.freedBytes} bytes`,

@@ -6,7 +6,7 @@ export const POLICY_NAMES: readonly PolicyName[] = Object.freeze(['after-upload'
 
 /**
  * A local file the caller knows about, as plain data. The agent builds these from the processed-files registry
- * (`uploadedAt`, and the size and mtime recorded at upload), the upload queue (`pending: true`) and the failed list.
+ * (`uploadedAt`, and the size and mtime recorded at upload), the upload queue and the failed list (`pending: true`).
  */
 export interface Candidate {
   /** Absolute, normalized path. */
@@ -17,7 +17,10 @@ export interface Candidate {
   mtimeMs: number;
   /** When the upload finished, epoch ms, from the registry; absent for files never uploaded. */
   uploadedAt?: number;
-  /** True while the file waits in the upload queue: no policy but the emergency one ever deletes it. */
+  /**
+   * True while the file still needs an upload: it waits in the upload queue or sits on the failed list. No policy but
+   * the emergency one ever deletes it.
+   */
   pending: boolean;
 }
 
@@ -65,9 +68,11 @@ export function selectAfterUpload(
 }
 
 /**
- * Age-based policy (pure): selects files modified at least `maxAgeDays` ago, except files still waiting in the
- * upload queue, whatever the clock says (the original daemon deleted never-uploaded files after a long outage).
- * Files in the failed list and files never queued may go. A negative age (mtime in the future) counts as zero.
+ * Age-based policy (pure): selects uploaded files (content in S3, not waiting for a new upload) modified at least
+ * `maxAgeDays` ago. A file that is not in S3 (queued, on the failed list, or never uploaded) is never selected,
+ * whatever the clock says: only the emergency policy may delete data that never reached S3, and it says so with a
+ * `DATA LOSS` line (the original daemon deleted never-uploaded files after a long outage). A negative age (mtime in
+ * the future) counts as zero.
  */
 export function selectAgeBased(
   candidates: readonly Candidate[],
@@ -76,15 +81,14 @@ export function selectAgeBased(
   const maxMs = options.maxAgeDays * DAY_MS;
   const selected: Selection[] = [];
   for (const candidate of candidates) {
-    if (candidate.pending) continue;
+    if (!isUploaded(candidate)) continue;
     const age = Math.max(0, options.now - candidate.mtimeMs);
     if (age < maxMs) continue;
-    const uploaded = isUploaded(candidate);
     selected.push({
       candidate,
       policy: 'age-based',
-      reason: `modified ${formatDays(age)} ago (max_age_days ${options.maxAgeDays})${uploaded ? '' : ', never uploaded and not queued'}`,
-      uploaded,
+      reason: `modified ${formatDays(age)} ago (max_age_days ${options.maxAgeDays})`,
+      uploaded: true,
     });
   }
   return selected;
@@ -116,7 +120,7 @@ export function orderForPressure(
       ordered.push({
         candidate,
         policy: 'emergency',
-        reason: `disk critical: DATA LOSS, ${candidate.pending ? 'still queued for upload' : 'never uploaded'}, oldest first`,
+        reason: `disk critical: DATA LOSS, ${candidate.pending ? 'still waiting for upload' : 'never uploaded'}, oldest first`,
         uploaded: false,
       });
     }

@@ -74,24 +74,26 @@ describe('createDiskGuard plan() and apply()', () => {
   });
 
   describe('age-based', () => {
-    it('deletes old uploaded, failed and never-queued files but never a pending one, even years later', async () => {
+    it('deletes old uploaded files but never a pending, failed or never-uploaded one, even years later', async () => {
       const candidates = [
         await writeLog(at('uploaded.log'), 10, NOW - 1 * DAY, { uploadedAt: NOW - 1 * DAY }),
-        await writeLog(at('failed.log'), 10, NOW - 1 * DAY),
+        await writeLog(at('failed.log'), 10, NOW - 1 * DAY, { pending: true }),
+        await writeLog(at('never-uploaded.log'), 10, NOW - 1 * DAY),
         await writeLog(at('pending.log'), 10, NOW - 1 * DAY, { pending: true }),
       ];
       const years = createFakeClock(NOW + 10 * 365 * DAY);
       const guard = guardFor({ clock: years, ageBased: { maxAgeDays: 14 } });
       const plan = await guard.plan({ candidates, policies: ['age-based'] });
-      expect(names(plan.entries)).toEqual(['uploaded.log', 'failed.log']);
-      expect(plan.entries.map((e) => e.uploaded)).toEqual([true, false]);
+      expect(names(plan.entries)).toEqual(['uploaded.log']);
+      expect(plan.entries.map((e) => e.uploaded)).toEqual([true]);
       const result = await guard.apply(plan);
-      expect(names(result.deleted)).toEqual(['uploaded.log', 'failed.log']);
-      expect(existsSync(at('pending.log'))).toBe(true);
+      expect(names(result.deleted)).toEqual(['uploaded.log']);
+      for (const kept of ['failed.log', 'never-uploaded.log', 'pending.log'])
+        expect(existsSync(at(kept))).toBe(true);
     });
 
     it('uses the mtime on disk: a file touched since it was recorded is too young', async () => {
-      const file = await writeLog(at('touched.log'), 10, NOW - 30 * DAY);
+      const file = await writeLog(at('touched.log'), 10, NOW - 30 * DAY, { uploadedAt: NOW - 20 * DAY });
       await utimes(file.path, NOW / 1000, NOW / 1000);
       const plan = await guardFor().plan({ candidates: [file], policies: ['age-based'] });
       expect(plan.entries).toEqual([]);
@@ -99,8 +101,11 @@ describe('createDiskGuard plan() and apply()', () => {
     });
 
     it('does nothing when disabled', async () => {
-      const file = await writeLog(at('old.log'), 10, NOW - 30 * DAY);
-      const plan = await guardFor({ ageBased: { enabled: false } }).plan({ candidates: [file] });
+      const file = await writeLog(at('old.log'), 10, NOW - 30 * DAY, { uploadedAt: NOW - 20 * DAY });
+      const plan = await guardFor({ ageBased: { enabled: false } }).plan({
+        candidates: [file],
+        policies: ['age-based'],
+      });
       expect(plan.entries).toEqual([]);
     });
   });

@@ -58,24 +58,25 @@ describe('selectAfterUpload', () => {
 });
 
 describe('selectAgeBased', () => {
-  it('selects old files that are uploaded, failed or never queued, and says which were never uploaded', () => {
+  it('selects old uploaded files only: a failed, queued or never-uploaded file is left to the emergency policy', () => {
     const selected = selectAgeBased(
       [
         file('old-uploaded', { uploadedAt: NOW - 20 * DAY }),
         file('old-failed'),
+        file('old-failed-uploaded-before', { uploadedAt: NOW - 20 * DAY, pending: true }),
         file('old-pending', { pending: true }),
-        file('young', { mtimeMs: NOW - 13 * DAY }),
+        file('young', { mtimeMs: NOW - 13 * DAY, uploadedAt: NOW - 13 * DAY }),
       ],
       { maxAgeDays: 14, now: NOW },
     );
-    expect(paths(selected)).toEqual(['old-uploaded', 'old-failed']);
-    expect(selected.map((s) => s.uploaded)).toEqual([true, false]);
-    expect(selected[1]?.reason).toBe(
-      'modified 30.0 days ago (max_age_days 14), never uploaded and not queued',
-    );
+    expect(paths(selected)).toEqual(['old-uploaded']);
+    expect(selected[0]).toMatchObject({
+      uploaded: true,
+      reason: 'modified 30.0 days ago (max_age_days 14)',
+    });
   });
 
-  it('never selects a pending file, whatever the clock says', () => {
+  it('never selects a pending or never-uploaded file, whatever the clock says', () => {
     fc.assert(
       fc.property(
         fc.array(
@@ -94,6 +95,7 @@ describe('selectAgeBased', () => {
           );
           for (const selection of selectAgeBased(candidates, { maxAgeDays, now })) {
             expect(selection.candidate.pending).toBe(false);
+            expect(selection.candidate.uploadedAt).toBeDefined();
           }
           for (const selection of selectAfterUpload(candidates, { keepDays: maxAgeDays, now })) {
             expect(selection.candidate.pending).toBe(false);
@@ -109,8 +111,11 @@ describe('selectAgeBased', () => {
     ).toEqual([]);
   });
 
-  it('selects all non-pending files after the clock jumps forward by years, and still no pending one', () => {
-    const candidates = [file('a', { mtimeMs: NOW }), file('b', { mtimeMs: NOW, pending: true })];
+  it('selects all uploaded files after the clock jumps forward by years, and still no pending one', () => {
+    const candidates = [
+      file('a', { mtimeMs: NOW, uploadedAt: NOW }),
+      file('b', { mtimeMs: NOW, pending: true }),
+    ];
     expect(paths(selectAgeBased(candidates, { maxAgeDays: 14, now: NOW + 10 * 365 * DAY }))).toEqual(['a']);
   });
 });

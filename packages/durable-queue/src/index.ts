@@ -20,8 +20,22 @@ export type {
 export { identityKey } from './entries.js';
 export { readStateSnapshot } from './snapshot.js';
 export type { StateSnapshot } from './snapshot.js';
-export { readPendingRequests, requestRequeue } from './requests.js';
-export type { PendingRequest, RequeueRequest } from './requests.js';
+export {
+  FORGET_SUFFIX,
+  applyForgetRequests,
+  forgetFiles,
+  readPendingRequests,
+  requestForget,
+  requestRequeue,
+} from './requests.js';
+export type {
+  ForgetRequest,
+  ForgetResult,
+  ForgetTarget,
+  ForgottenFile,
+  PendingRequest,
+  RequeueRequest,
+} from './requests.js';
 export { LOCK_FILE_NAME, resolvePaths } from './options.js';
 export type { StatePaths, StatePathsOptions } from './options.js';
 export { QueueError } from './errors.js';

@@ -1,7 +1,7 @@
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readStateSnapshot, requestRequeue } from '../src/index.js';
+import { applyForgetRequests, readStateSnapshot, requestForget, requestRequeue } from '../src/index.js';
 import { fixture, readJson } from './helpers.js';
 
 describe('requestRequeue', () => {
@@ -44,6 +44,74 @@ describe('requestRequeue', () => {
 
   it('rejects an empty target', async () => {
     await expect(requestRequeue({ directory: '/tmp/unused' }, '')).rejects.toThrow(TypeError);
+  });
+});
+
+describe('requestForget', () => {
+  it('lets another process drop deleted files from the queue and the failed list, without the lock', async () => {
+    const f = await fixture();
+    const store = await f.open();
+    await store.queue.add({ filepath: '/q', size: 10, mtimeMs: 1000 });
+    await store.failed.add({ filepath: '/f', size: 20, mtimeMs: 2000, category: 'c', message: 'm' });
+    await store.queue.add({ filepath: '/keep', size: 30, mtimeMs: 3000 });
+    const reason = 'emergency cleanup by tvm-upload cleanup';
+    await requestForget(
+      { directory: f.dir, clock: f.clock },
+      [
+        { filepath: '/q', size: 10, mtimeMs: 1000 },
+        { filepath: '/f', size: 20, mtimeMs: 2000 },
+      ],
+      reason,
+    );
+    // The store's own poll leaves forget requests alone (it knows only requeue requests).
+    expect((await readStateSnapshot({ directory: f.dir })).requests).toEqual([]);
+    await expect(store.pollRequests()).resolves.toEqual({ applied: 0, requeued: 0, invalid: 0 });
+    expect(await readdir(join(f.dir, 'requests'))).toHaveLength(1);
+
+    const result = await applyForgetRequests(store, f.logger);
+    expect(result).toEqual({
+      applied: 1,
+      forgotten: [
+        { filepath: '/q', size: 10, mtimeMs: 1000, reason },
+        { filepath: '/f', size: 20, mtimeMs: 2000, reason },
+      ],
+      invalid: 0,
+    });
+    expect(store.queue.list().map((e) => e.filepath)).toEqual(['/keep']);
+    expect(store.failed.size).toBe(0);
+    expect(await readdir(join(f.dir, 'requests'))).toEqual([]);
+    expect(
+      (await readJson(join(f.dir, 'queue.json'))).files.map((e: { filepath: string }) => e.filepath),
+    ).toEqual(['/keep']);
+  });
+
+  it('keeps an entry that records another version (the file was written again since)', async () => {
+    const f = await fixture();
+    const store = await f.open();
+    await store.queue.add({ filepath: '/q', size: 99, mtimeMs: 5000 });
+    await requestForget({ directory: f.dir }, [{ filepath: '/q', size: 10, mtimeMs: 1000 }], 'cleanup');
+    await expect(applyForgetRequests(store)).resolves.toMatchObject({ applied: 1, forgotten: [] });
+    expect(store.queue.has('/q')).toBe(true);
+  });
+
+  it('sets a malformed forget request aside and rejects an empty list', async () => {
+    const f = await fixture();
+    const store = await f.open();
+    await mkdir(join(f.dir, 'requests'), { recursive: true });
+    await writeFile(
+      join(f.dir, 'requests', 'x.forget.json'),
+      '{"type":"forget","files":[{"filepath":"/a"}]}',
+    );
+    await expect(applyForgetRequests(store, f.logger)).resolves.toEqual({
+      applied: 0,
+      forgotten: [],
+      invalid: 1,
+    });
+    expect(await readdir(join(f.dir, 'requests'))).toEqual(['x.forget.json.invalid']);
+    expect(f.logger.lines.at(-1)).toMatch(
+      /^warn: Ignored the request .*x\.forget\.json: \/a: invalid `size`/,
+    );
+    await expect(requestForget({ directory: f.dir }, [], 'cleanup')).rejects.toThrow(TypeError);
   });
 });
 

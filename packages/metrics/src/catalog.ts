@@ -18,7 +18,8 @@ export type MetricName =
   | 'DiskUsagePercent'
   | 'QueueDepth'
   | 'OldestPendingAgeSeconds'
-  | 'ServiceStartup';
+  | 'ServiceStartup'
+  | 'DeletedUnsentFiles';
 
 /** One row of the metric table: what the README documents and what the publisher sends. */
 export interface MetricDefinition {
@@ -46,6 +47,11 @@ export const METRICS: Readonly<Record<MetricName, MetricDefinition>> = {
   QueueDepth: { unit: 'Count', kind: 'gauge', meaning: 'Files waiting in the upload queue' },
   OldestPendingAgeSeconds: { unit: 'Seconds', kind: 'gauge', meaning: 'Age of the oldest file waiting' },
   ServiceStartup: { unit: 'Count', kind: 'counter', meaning: 'Agent starts' },
+  DeletedUnsentFiles: {
+    unit: 'Count',
+    kind: 'counter',
+    meaning: 'Files deleted before they were uploaded (emergency cleanup: data loss)',
+  },
 };
 
 /** The namespace the runbook queries. */

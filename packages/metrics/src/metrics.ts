@@ -58,7 +58,13 @@ export interface MetricsOptions {
 /** The counters of {@link MetricsSnapshot}, named after their CloudWatch metrics. */
 export type CounterName = Extract<
   MetricName,
-  'FileCount' | 'BytesUploaded' | 'FailureCount' | 'PermanentFailureCount' | 'RetryCount' | 'ServiceStartup'
+  | 'FileCount'
+  | 'BytesUploaded'
+  | 'FailureCount'
+  | 'PermanentFailureCount'
+  | 'RetryCount'
+  | 'ServiceStartup'
+  | 'DeletedUnsentFiles'
 >;
 
 /** A gauge's last sample. */
@@ -154,6 +160,11 @@ export interface Metrics {
   oldestPendingAge(seconds: number): void;
   /** The agent started: ServiceStartup +1. */
   serviceStartup(): void;
+  /**
+   * A file was deleted before it was uploaded (the emergency policy freeing disk space: data loss):
+   * DeletedUnsentFiles +1. Call it once per file, when the deletion is recorded in the state.
+   */
+  fileDeletedUnsent(): void;
 
   /**
    * Starts the publisher: every `publishIntervalMs`, at the bucket boundary, the closed buckets are sent. Returns at
@@ -182,6 +193,7 @@ const COUNTERS: readonly CounterName[] = [
   'PermanentFailureCount',
   'RetryCount',
   'ServiceStartup',
+  'DeletedUnsentFiles',
 ];
 
 /**
@@ -453,6 +465,9 @@ export function createMetrics(options: MetricsOptions): Metrics {
     },
     serviceStartup() {
       count('ServiceStartup');
+    },
+    fileDeletedUnsent() {
+      count('DeletedUnsentFiles');
     },
 
     start() {

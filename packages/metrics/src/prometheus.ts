@@ -37,6 +37,12 @@ export function renderPrometheus(snapshot: MetricsSnapshot): string {
     ['', c.ServiceStartup],
   ]);
   family(
+    'tvm_upload_deleted_unsent_total',
+    'counter',
+    'Files deleted before they were uploaded (data loss).',
+    [['', c.DeletedUnsentFiles]],
+  );
+  family(
     'tvm_upload_disk_usage_percent',
     'gauge',
     'Used space of a log filesystem, percent.',

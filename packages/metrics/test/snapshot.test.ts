@@ -25,6 +25,7 @@ describe('Metrics.snapshot', () => {
     metrics.diskUsage(91.5, '/home');
     metrics.queueDepth(4);
     metrics.oldestPendingAge(600);
+    metrics.fileDeletedUnsent();
     await world.tick(metrics);
 
     const snapshot = metrics.snapshot();
@@ -40,6 +41,7 @@ describe('Metrics.snapshot', () => {
         PermanentFailureCount: 1,
         RetryCount: 1,
         ServiceStartup: 1,
+        DeletedUnsentFiles: 1,
       },
       failuresByCategory: { network: 2, 'file-not-found': 1 },
       permanentFailuresByCategory: { 'file-not-found': 1 },
@@ -50,7 +52,7 @@ describe('Metrics.snapshot', () => {
       },
       lastPublishAt: T0 + INTERVAL,
       lastAttemptAt: T0 + INTERVAL,
-      sentPoints: 9,
+      sentPoints: 10,
       bufferedPoints: 0,
       dropped: { expired: 0, overflow: 0, rejected: 0 },
       lastError: null,
@@ -64,11 +66,13 @@ describe('Metrics.prometheus', () => {
     metrics.fileUploaded(10);
     metrics.uploadFailed('network');
     metrics.diskUsage(42, '/home');
+    metrics.fileDeletedUnsent();
     const text = metrics.prometheus();
     expect(text).toContain(
       '# HELP tvm_upload_files_total Files uploaded.\n# TYPE tvm_upload_files_total counter\ntvm_upload_files_total{vehicle_id="vehicle-\\"CN\\"-001"} 1\n',
     );
     expect(text).toContain('tvm_upload_bytes_total{vehicle_id="vehicle-\\"CN\\"-001"} 10\n');
+    expect(text).toContain('tvm_upload_deleted_unsent_total{vehicle_id="vehicle-\\"CN\\"-001"} 1\n');
     expect(text).toContain(
       'tvm_upload_failures_total{vehicle_id="vehicle-\\"CN\\"-001",category="network"} 1\n',
     );

@@ -1,8 +1,15 @@
-import { basename } from 'node:path';
-import { compileGlob, type Candidate, type Plan, type PlanEntry } from '@tvm/disk-guard';
-import type { RegistryEntry } from '@tvm/durable-queue';
-import fg from 'fast-glob';
-import type { AgentConfig } from '../config.js';
+import type { DeletedFile, Plan, PlanEntry } from '@tvm/disk-guard';
+import {
+  QueueError,
+  applyForgetRequests,
+  openStateStore,
+  requestForget,
+  type StatePathsOptions,
+} from '@tvm/durable-queue';
+import { statePaths, type AgentConfig } from '../config.js';
+import { unsentEntries, type LogDirectory } from '../deletion-candidates.js';
+import { planDeletion, resolveLogDirectories } from '../deletion-plan.js';
+import { silentLogger, type AgentLogger } from '../logger.js';
 import { diskGuardFor } from './disk.js';
 import {
   EXIT,
@@ -19,8 +26,12 @@ import { readOpsState, type OpsState } from './state.js';
 
 const USAGE = `Usage: tvm-upload cleanup [--dry-run] [--config <path>] [--json]
 Applies the deletion policies now (deletion.after_upload, deletion.age_based, deletion.emergency) through the
-same safety checks as the agent. --dry-run lists what would be deleted and why, and deletes nothing.
+same safety checks as the agent, on the same candidates: the files the agent knows (uploaded, queued, failed).
+--dry-run lists what would be deleted and why, and deletes nothing.
 `;
+
+/** What the deletion of never-uploaded files did to the state. */
+type ForgetOutcome = 'none' | 'applied' | 'pending';
 
 /** Files deleted per `apply()` call, so a long clean-up shows progress and can stop between batches. */
 const BATCH = 50;
@@ -34,8 +45,11 @@ export async function cleanupCommand(args: string[], io: CommandIo = processIo):
   const dryRun = parsed.values['dry-run'] === true;
   const json = parsed.values.json;
   const state = await readOpsState(config);
-  const guard = diskGuardFor(config);
-  const plan = await guard.plan({ candidates: await findCandidates(config, state) });
+  // The guard's one `DATA LOSS:` line per never-uploaded file it deletes goes to stderr; the rest is in the report.
+  const logger: AgentLogger = { ...silentLogger, error: (message) => io.stderr(`${message}\n`) };
+  const guard = diskGuardFor(config, logger);
+  const directories = await resolveLogDirectories(config.log_directories);
+  const plan = await planDeletion(guard, state.snapshot, directories);
 
   if (dryRun) {
     if (json) printJson(io, { dryRun: true, ...planJson(plan) });
@@ -66,11 +80,15 @@ export async function cleanupCommand(args: string[], io: CommandIo = processIo):
     progress.tick(entries.length);
   }
   progress.end();
+  const { outcome, forgotten } = await forgetUnsent(config, state, directories, deleted);
   if (json) {
     printJson(io, {
       dryRun: false,
       deleted,
       freedBytes,
+      // Queue and failed-list entries of the never-uploaded files deleted; `applied`, or `pending` for the agent.
+      forgotten,
+      forgetRequest: outcome === 'none' ? null : outcome,
       skipped,
       refused: refused.map((r) => ({
         path: r.path,
@@ -82,6 +100,13 @@ export async function cleanupCommand(args: string[], io: CommandIo = processIo):
     });
   } else {
     io.stdout(`Deleted ${deleted.length} file(s), freed ${formatBytes(freedBytes)}.\n`);
+    if (outcome === 'applied')
+      io.stdout(`Removed ${forgotten.length} never-uploaded file(s) from the queue and the failed list.\n`);
+    if (outcome === 'pending') {
+      io.stdout(
+        `Asked the running agent${state.agentPid === undefined ? '' : ` (pid ${state.agentPid})`} to remove ${forgotten.length} never-uploaded file(s) from its queue and failed list (within a minute).\n`,
+      );
+    }
     for (const s of skipped) io.stdout(`skipped ${s.path}: ${s.reason}\n`);
     for (const e of errors) io.stderr(`error: ${e}\n`);
   }
@@ -143,56 +168,42 @@ function renderPlan(plan: Plan, dryRun: boolean): string {
 }
 
 /**
- * Every file in the log directories, as a deletion candidate: its upload record from the registry (the one
- * matching its current size and mtime, else the latest, which the safety gate then refuses as changed), and
- * `pending` when it waits in the queue or on the failed list (a failed file still needs an operator).
+ * Takes the never-uploaded files just deleted out of the queue and the failed list, as the daemon does after its
+ * own emergency deletions: leaves a forget request, which a running agent applies (the command never takes its
+ * lock); with none running, opens the store and applies it now.
  */
-export async function findCandidates(config: AgentConfig, state: OpsState): Promise<Candidate[]> {
-  const { snapshot } = state;
-  const pending = new Set([...snapshot.queue, ...snapshot.failed].map((e) => e.filepath));
-  const uploads = new Map<string, RegistryEntry[]>();
-  for (const entry of snapshot.registry) {
-    const list = uploads.get(entry.filepath) ?? [];
-    list.push(entry);
-    uploads.set(entry.filepath, list);
-  }
-  const candidates = new Map<string, Candidate>();
-  for (const dir of config.log_directories) {
-    if (!dir.allow_deletion) continue;
-    const matches = compileGlob(dir.pattern);
-    let found: fg.Entry[];
+async function forgetUnsent(
+  config: AgentConfig,
+  state: OpsState,
+  directories: readonly LogDirectory[],
+  deleted: readonly DeletedFile[],
+): Promise<{ outcome: ForgetOutcome; forgotten: string[] }> {
+  const files = unsentEntries(
+    state.snapshot,
+    directories,
+    deleted.filter((d) => !d.uploaded).map((d) => d.path),
+  );
+  if (files.length === 0) return { outcome: 'none', forgotten: [] };
+  const paths = statePaths(config);
+  const storePaths: StatePathsOptions = {
+    queueFile: paths.queueFile,
+    failedFile: paths.failedFile,
+    registryFile: paths.registryFile,
+  };
+  await requestForget(storePaths, files, 'tvm-upload cleanup');
+  const forgotten = files.map((f) => f.filepath);
+  if (state.agentPid !== undefined) return { outcome: 'pending', forgotten };
+  try {
+    const store = await openStateStore({ ...storePaths, logger: silentLogger });
     try {
-      found = await fg(dir.recursive ? '**/*' : '*', {
-        cwd: dir.path,
-        absolute: true,
-        onlyFiles: true,
-        dot: false,
-        followSymbolicLinks: false,
-        stats: true,
-        suppressErrors: true,
-      });
-    } catch {
-      continue;
+      await applyForgetRequests(store, silentLogger);
+    } finally {
+      await store.close();
     }
-    for (const file of found) {
-      if (!file.stats || !matches(basename(file.path))) continue;
-      const records = uploads.get(file.path) ?? [];
-      const record =
-        records.find(
-          (r) => r.size === file.stats!.size && Math.abs(r.mtimeMs - file.stats!.mtimeMs) < 1000,
-        ) ??
-        records.reduce<RegistryEntry | undefined>(
-          (a, r) => (!a || r.uploadedAt > a.uploadedAt ? r : a),
-          undefined,
-        );
-      candidates.set(file.path, {
-        path: file.path,
-        size: record?.size ?? file.stats.size,
-        mtimeMs: record?.mtimeMs ?? file.stats.mtimeMs,
-        ...(record ? { uploadedAt: record.uploadedAt } : {}),
-        pending: pending.has(file.path),
-      });
-    }
+    return { outcome: 'applied', forgotten };
+  } catch (error) {
+    // An agent started in between and holds the lock: it applies the request itself.
+    if (error instanceof QueueError && error.code === 'LOCKED') return { outcome: 'pending', forgotten };
+    throw error;
   }
-  return [...candidates.values()];
 }
