@@ -14,6 +14,8 @@ import { writeAgentStatus } from './commands/agent-status.js';
 import { createDetector, type Detector, type ReadyFile } from './detector.js';
 import { inBackground } from './background.js';
 import { AgentError } from './errors.js';
+import { abortAbandonedUploads } from './abandoned-uploads.js';
+import { checkProfile } from './adapters/aws-clients.js';
 import { diskGuardOptions } from './disk-guard-options.js';
 import { Housekeeping } from './housekeeping.js';
 import type { AgentLogger } from './logger.js';
@@ -89,6 +91,8 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
   const paths = statePaths(config);
   const startedAt = clock.now();
 
+  // A missing named profile is a configuration error, found before the state (and its lock) is taken.
+  checkProfile(config);
   let store: StateStore;
   try {
     store = await openStateStore({
@@ -278,7 +282,24 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
   every(options.requestPollMs ?? 5_000, async () => {
     const result = await store.pollRequests();
     if (result.requeued > 0) pipeline.startRun(`${result.requeued} file(s) requeued`);
+    await housekeeping.applyRequests(); // files `tvm-upload cleanup` deleted before upload leave the state
   });
+  // Multipart uploads no entry will ever resume (a queue lost, an entry edited away) are billed until aborted.
+  const abortAbandoned = async (): Promise<void> => {
+    const referencedUploadIds = new Set<string>();
+    for (const entry of [...store.queue.list(), ...store.failed.list()]) {
+      if (entry.multipart) referencedUploadIds.add(entry.multipart.uploadId);
+    }
+    await abortAbandonedUploads({
+      uploader: destination.uploader,
+      vehicleId: current.vehicle_id,
+      referencedUploadIds,
+      olderThanMs: current.upload.abandoned_upload_age_hours * 3_600_000,
+      logger,
+      signal: loops.signal,
+    });
+  };
+  every(DAY_MS, abortAbandoned);
   every(current.monitoring.publish_interval_seconds * 1000, async () => {
     metrics.queueDepth(store.queue.size);
     let oldest = Infinity;
@@ -317,7 +338,13 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
   let credentialsTimer: NodeJS.Timeout | undefined;
   const rebuildDestination = (): void => {
     const old = destination;
-    destination = makeDestination(current, clock);
+    try {
+      destination = makeDestination(current, clock);
+    } catch (error) {
+      // A credentials file edited into a state without the profile: keep the client that works so far.
+      logger.error(`Keeping the current S3 client: ${(error as Error).message}`);
+      return;
+    }
     // Uploads in flight finish on the old client; closing it now would cut them off mid-request.
     retired.add(old);
     setTimeout(() => {
@@ -372,6 +399,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     );
   }
   inBackground(housekeeping.checkDisk('start-up'), logger, 'The start-up disk check');
+  inBackground(abortAbandoned(), logger, 'Aborting abandoned multipart uploads');
   inBackground(publishStatus(), logger, 'Writing agent-status.json');
 
   let stopping: Promise<void> | undefined;

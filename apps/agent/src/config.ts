@@ -186,6 +186,8 @@ const schema = z.strictObject({
       order: z
         .enum(['oldest_first', 'newest_first'], { error: 'must be oldest_first or newest_first' })
         .default('oldest_first'),
+      // S3 bills the parts of a multipart upload nobody finishes; older than this and unreferenced, it is aborted.
+      abandoned_upload_age_hours: positive().default(24),
       timezone: z
         .string({ error: 'must be local or an IANA time zone name' })
         .refine(isTimeZone, { error: 'must be local or an IANA time zone name such as Asia/Shanghai' })

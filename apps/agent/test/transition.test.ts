@@ -128,6 +128,15 @@ describe('transition', () => {
     ]);
   });
 
+  it('records nothing for a file whose entry left the queue during the attempt (deleted unsent)', () => {
+    const error = Object.assign(new Error("ENOENT: no such file or directory, open '/logs/terminal/test.log'"), {
+      code: 'ENOENT',
+    });
+    const effects = transition(entry(), { kind: 'failed', error, dequeued: true }, NOW, policy);
+    expect(types(effects)).toEqual(['log']);
+    expect(logs(effects)).toEqual([]);
+  });
+
   it('treats a shutdown as no attempt at all', () => {
     const error = Object.assign(new Error('tvm-upload is stopping'), { name: 'AbortError' });
     expect(types(transition(entry(), { kind: 'failed', error }, NOW, policy))).toEqual(['log']);

@@ -319,7 +319,10 @@ export class Pipeline {
     const now = this.#o.clock.now();
     // Judged now, not when the upload failed: uploads in flight together meet one destination error, and only the
     // first to be decided tells it and pauses.
-    if (outcome.kind === 'failed') outcome.destinationPaused = this.paused?.kind === 'destination';
+    if (outcome.kind === 'failed') {
+      outcome.destinationPaused = this.paused?.kind === 'destination';
+      outcome.dequeued = this.#o.store.queue.get(entry.filepath) === undefined;
+    }
     const effects = transition(entry, outcome, now, { retry: this.#o.retry, bucket: this.#o.bucket });
     // Every effect starts in this same turn (only state writes are awaited), so the next decision already sees a
     // pause this one made.

@@ -39,6 +39,11 @@ export type Outcome =
       reachable?: boolean;
       /** Uploads are paused for a destination error already: this file's failure adds nothing to tell. */
       destinationPaused?: boolean;
+      /**
+       * The entry left the queue while the attempt ran (the emergency policy or `tvm-upload cleanup` deleted the
+       * file and recorded it, or an operator removed the entry): nothing is left to record.
+       */
+      dequeued?: boolean;
     };
 
 /** A change to the state, or something to tell: carried out by the pipeline through its ports. */
@@ -120,6 +125,15 @@ export function transition(
     // Shutdown: not an attempt. The multipart state is already in the queue entry.
     return [
       { type: 'log', level: 'debug', message: `Upload of ${path} interrupted; it resumes at the next start` },
+    ];
+  }
+  if (outcome.dequeued) {
+    return [
+      {
+        type: 'log',
+        level: 'debug',
+        message: `Upload of ${path} failed after it left the queue (${classification.message}); nothing to record`,
+      },
     ];
   }
   const lastError = { category: classification.category, message: classification.message, at: now };
