@@ -1,7 +1,6 @@
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startLocalS3, type LocalS3 } from '@tvm/test-utils';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { spawnAgent } from './e2e-harness.js';
 import {
   configDocument,
@@ -11,15 +10,10 @@ import {
   until,
   writeConfig,
   writeLog,
+  useLocalS3,
 } from './helpers.js';
 
-let s3: LocalS3;
-beforeAll(async () => {
-  s3 = await startLocalS3({ buckets: ['t01logs'] });
-});
-afterAll(async () => {
-  await s3?.close();
-});
+const s3 = useLocalS3();
 
 const DAY = 86_400_000;
 

@@ -2,6 +2,8 @@ import { mkdir, mkdtemp, readFile, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { GetObjectCommand, ListObjectsCommand, type S3Client } from '@aws-sdk/client-s3';
+import { startLocalS3, type LocalS3 } from '@tvm/test-utils';
+import { afterAll, beforeAll } from 'vitest';
 import { stringify } from 'yaml';
 import { parseConfig, type AgentConfig } from '../src/config.js';
 import { createLogger, type AgentLogger } from '../src/logger.js';
@@ -178,4 +180,38 @@ export async function registeredCount(state: string): Promise<number> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
     throw error;
   }
+}
+
+/**
+ * A local S3 server for the tests of one file: started before them, closed after. The returned object reads the
+ * running server, so `const s3 = useLocalS3()` at the top of a file is all a test needs.
+ */
+export function useLocalS3(buckets: string[] = ['t01logs']): LocalS3 {
+  let server: LocalS3 | undefined;
+  beforeAll(async () => {
+    server = await startLocalS3({ buckets });
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+  const started = (): LocalS3 => {
+    if (!server) throw new Error('useLocalS3: the server starts in beforeAll; use it inside a test');
+    return server;
+  };
+  return {
+    get endpoint() {
+      return started().endpoint;
+    },
+    get port() {
+      return started().port;
+    },
+    get bucket() {
+      return started().bucket;
+    },
+    get directory() {
+      return started().directory;
+    },
+    client: (overrides) => started().client(overrides),
+    close: () => started().close(),
+  };
 }

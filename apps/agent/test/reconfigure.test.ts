@@ -1,6 +1,5 @@
 import { join } from 'node:path';
-import { startLocalS3, type LocalS3 } from '@tvm/test-utils';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createAgent, type Agent } from '../src/agent.js';
 import {
   captureLogger,
@@ -10,15 +9,10 @@ import {
   until,
   writeConfig,
   writeLog,
+  useLocalS3,
 } from './helpers.js';
 
-let s3: LocalS3;
-beforeAll(async () => {
-  s3 = await startLocalS3({ buckets: ['t01logs'] });
-});
-afterAll(async () => {
-  await s3?.close();
-});
+const s3 = useLocalS3();
 
 describe('Agent.reconfigure (defect 14)', () => {
   it('applies a new bandwidth limit, schedule and deletion policy live, without touching the upload in flight', async () => {

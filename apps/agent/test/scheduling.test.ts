@@ -1,17 +1,19 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createFakeClock, startLocalS3, type LocalS3 } from '@tvm/test-utils';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createFakeClock } from '@tvm/test-utils';
+import { describe, expect, it } from 'vitest';
 import { createAgent, type Agent } from '../src/agent.js';
-import { captureLogger, configDocument, makeWorkspace, until, writeConfig, writeLog } from './helpers.js';
+import {
+  captureLogger,
+  configDocument,
+  makeWorkspace,
+  until,
+  writeConfig,
+  writeLog,
+  useLocalS3,
+} from './helpers.js';
 
-let s3: LocalS3;
-beforeAll(async () => {
-  s3 = await startLocalS3({ buckets: ['t01logs'] });
-});
-afterAll(async () => {
-  await s3?.close();
-});
+const s3 = useLocalS3();
 
 /** The next `hh:mm` UTC after the real time, so real file mtimes stay older than the fake clock. */
 function nextAt(hhmm: string): number {

@@ -129,9 +129,12 @@ describe('transition', () => {
   });
 
   it('records nothing for a file whose entry left the queue during the attempt (deleted unsent)', () => {
-    const error = Object.assign(new Error("ENOENT: no such file or directory, open '/logs/terminal/test.log'"), {
-      code: 'ENOENT',
-    });
+    const error = Object.assign(
+      new Error("ENOENT: no such file or directory, open '/logs/terminal/test.log'"),
+      {
+        code: 'ENOENT',
+      },
+    );
     const effects = transition(entry(), { kind: 'failed', error, dequeued: true }, NOW, policy);
     expect(types(effects)).toEqual(['log']);
     expect(logs(effects)).toEqual([]);
