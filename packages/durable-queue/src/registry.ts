@@ -42,7 +42,6 @@ function drop(map: Map<string, RegistryEntry[]>, key: string, entry: RegistryEnt
   else map.delete(key);
 }
 
-
 /**
  * The processed-files registry (`processed_files.json`): what was uploaded, by file identity, with the upload
  * time the after-upload deletion policy counts from. Entries older than the retention are pruned at open, and

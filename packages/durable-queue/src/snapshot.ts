@@ -64,7 +64,9 @@ export async function readStateSnapshot(
     registry: registry.parsed.entries,
     requests: await readPendingRequests(paths.requestsDirectory),
     // A released lock stays in place for the next holder to reuse; nobody holds it.
-    ...(holder && !holder.released ? { lock: { pid: holder.info?.pid, alive: holder.alive, file: lockFile } } : {}),
+    ...(holder && !holder.released
+      ? { lock: { pid: holder.info?.pid, alive: holder.alive, file: lockFile } }
+      : {}),
     warnings,
   };
 }

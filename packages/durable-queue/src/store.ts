@@ -459,7 +459,8 @@ class Store implements StateStore {
     this.#absorbing ??= (async () => {
       try {
         const kinds = new Set<StateKind>();
-        for (const kind of ['queue', 'failed'] as const) for (const k of await this.#absorb(kind)) kinds.add(k);
+        for (const kind of ['queue', 'failed'] as const)
+          for (const k of await this.#absorb(kind)) kinds.add(k);
         return [...kinds];
       } catch (error) {
         // A check that cannot read (permissions) must not stop the write: ours goes to disk as before.
@@ -490,7 +491,8 @@ class Store implements StateStore {
     let reason: string | undefined;
     try {
       parsed = kind === 'queue' ? parseQueueFile(text, now) : parseFailedFile(text, now);
-      if ((parsed.skipped ?? 0) > 0) reason = parsed.problems.filter((p) => / at index \d+ skipped/.test(p))[0];
+      if ((parsed.skipped ?? 0) > 0)
+        reason = parsed.problems.filter((p) => / at index \d+ skipped/.test(p))[0];
     } catch (error) {
       if (!(error instanceof CorruptFileError)) throw error;
       reason = error.message;
@@ -513,7 +515,11 @@ class Store implements StateStore {
     const result =
       kind === 'queue'
         ? mergeEdit(base as Map<string, QueueEntry>, theirs as Map<string, QueueEntry>, this.#queueEntries)
-        : mergeEdit(base as Map<string, FailedEntry>, theirs as Map<string, FailedEntry>, this.#failedEntries);
+        : mergeEdit(
+            base as Map<string, FailedEntry>,
+            theirs as Map<string, FailedEntry>,
+            this.#failedEntries,
+          );
     (this.#written[kind] as Written<unknown>) = { identity, entries: parsed.entries };
     if (result.added + result.changed + result.removed === 0) return [];
     const kinds = new Set<StateKind>([kind]);
@@ -561,7 +567,8 @@ class Store implements StateStore {
       failedFinal = { text: serialiseList(entries.map((entry) => lineOf(entry))), entries };
       if (requeued.size > 0) {
         const first = [...entries];
-        for (const entry of requeued.values()) if (!this.#failedEntries.has(entry.filepath)) first.push(entry);
+        for (const entry of requeued.values())
+          if (!this.#failedEntries.has(entry.filepath)) first.push(entry);
         failedFirst = { text: serialiseList(first.map((entry) => lineOf(entry))), entries: first };
       } else {
         failedFirst = failedFinal;
@@ -583,7 +590,11 @@ class Store implements StateStore {
           await writeFileAtomic(this.paths.registryFile, registryText, { backup: true });
         if (failedFirst !== undefined) await this.#writeList('failed', failedFirst);
         if (queue !== undefined) await this.#writeList('queue', queue);
-        if (failedFinal !== undefined && failedFinal !== failedFirst && failedFinal.text !== failedFirst?.text)
+        if (
+          failedFinal !== undefined &&
+          failedFinal !== failedFirst &&
+          failedFinal.text !== failedFirst?.text
+        )
           await this.#writeList('failed', failedFinal);
       } catch (error) {
         for (const [path, entry] of requeued) if (!this.#requeued.has(path)) this.#requeued.set(path, entry);

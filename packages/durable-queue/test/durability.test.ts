@@ -66,7 +66,9 @@ describe('StateStore writes', () => {
     expect(store.writeProblem).toMatchObject({ code: 'EISDIR', since: f.clock.now() });
     expect(store.writeProblem?.failures).toBeGreaterThan(2);
     // First failure logged, the retries not (less than a minute on the store's clock).
-    expect(f.logger.lines).toEqual([expect.stringMatching(/^error: Writing the state failed; keeping it in memory/)]);
+    expect(f.logger.lines).toEqual([
+      expect.stringMatching(/^error: Writing the state failed; keeping it in memory/),
+    ]);
     await rm(join(f.dir, 'queue.json.bak'), { recursive: true });
     await added;
     expect(settled).toBe('resolved');

@@ -6,7 +6,10 @@ import { fixture, readJson } from './helpers.js';
 const paths = (doc: { files: { filepath: string }[] }) => doc.files.map((e) => e.filepath);
 
 /** What an operator does with nano: rewrite the file in place (same inode, new content). */
-async function edit(file: string, change: (doc: { files: Record<string, unknown>[] }) => void): Promise<void> {
+async function edit(
+  file: string,
+  change: (doc: { files: Record<string, unknown>[] }) => void,
+): Promise<void> {
   const doc = JSON.parse(await readFile(file, 'utf8')) as { files: Record<string, unknown>[] };
   change(doc);
   await writeFile(file, JSON.stringify(doc, null, 2));
@@ -115,7 +118,9 @@ describe('StateStore outside edits (runbook "Option 3" while the agent runs)', (
     expect(store.queue.has('/f')).toBe(true);
     expect(store.failed.has('/f')).toBe(false);
     expect(paths(await readJson(join(f.dir, 'failed.json')))).toEqual([]);
-    expect(f.logger.lines[0]).toMatch(/merged 1 added.*\(1 of them were on the failed list too and stay queued\)/);
+    expect(f.logger.lines[0]).toMatch(
+      /merged 1 added.*\(1 of them were on the failed list too and stay queued\)/,
+    );
   });
 
   it('merges an edit of failed.json the same way', async () => {

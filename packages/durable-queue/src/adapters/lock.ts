@@ -222,7 +222,8 @@ export async function acquireLock(path: string, now: Date, events: LockEvents): 
         continue;
       } catch (error) {
         const message = `Cannot create the lock file ${path}: ${messageOf(error)}`;
-        if (!SPACE_ERRORS.has(codeOf(error) ?? '')) throw new QueueError('WRITE_FAILED', message, { cause: error });
+        if (!SPACE_ERRORS.has(codeOf(error) ?? ''))
+          throw new QueueError('WRITE_FAILED', message, { cause: error });
         events.unwritable(
           `${message}; holding the lock in memory only: nothing keeps a second agent out of ${dirname(path)} ` +
             'until this one restarts with space for the lock file',
