@@ -95,11 +95,6 @@ export class GroupCommitter {
     return this.#dirty.size > 0 || this.#next !== undefined || this.#inflight !== undefined;
   }
 
-  /** True while a write runs (not while waiting out a backoff). */
-  get writing(): boolean {
-    return this.#inflight !== undefined && this.#wake === undefined;
-  }
-
   /**
    * Stops retrying: makes one last attempt now (skipping the backoff) and resolves; if that attempt fails, every
    * waiting promise and this one reject with its error.
