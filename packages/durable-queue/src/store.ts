@@ -231,7 +231,7 @@ export async function openStateStore(options: StateStoreOptions): Promise<StateS
       );
     }
 
-    const store = new Store(paths, clock, logger, checked, releaseAll);
+    const store = new Store(paths, clock, logger, checked, releaseAll, locks);
     const initial = store.load(queueLoaded.parsed, failedLoaded.parsed, registryLoaded.parsed);
     await store.noteLoaded(
       queueLoaded.source === 'file' ? queueLoaded.parsed.entries : undefined,
@@ -281,6 +281,9 @@ class Store implements StateStore {
     failed: { identity: undefined, entries: [] },
   };
   #absorbing: Promise<StateKind[]> | undefined;
+  /** The locks; one held in memory only (a full disk at open) gets its file after the first successful write. */
+  readonly #locks: readonly HeldLock[];
+  readonly #lockWarned = new Set<string>();
   #writing = false;
 
   constructor(
@@ -289,8 +292,10 @@ class Store implements StateStore {
     logger: Logger,
     checked: Checked,
     release: () => Promise<void>,
+    locks: readonly HeldLock[],
   ) {
     this.paths = paths;
+    this.#locks = locks;
     this.#logger = logger;
     this.#clock = clock;
     this.#release = release;
@@ -553,6 +558,16 @@ class Store implements StateStore {
       await this.#writeKinds(kinds);
     } finally {
       this.#writing = false;
+    }
+    for (const lock of this.#locks) {
+      if (lock.persisted) continue;
+      const why = await lock.persist();
+      if (why === undefined)
+        this.#logger.info(`Wrote the lock file ${lock.path} now that the disk has space`);
+      else if (!this.#lockWarned.has(lock.path)) {
+        this.#lockWarned.add(lock.path);
+        this.#logger.warn(`Still holding the lock ${lock.path} in memory only: ${why}`);
+      }
     }
   }
 

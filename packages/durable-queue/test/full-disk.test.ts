@@ -127,6 +127,16 @@ describe('openStateStore on a full filesystem (a real 1 MiB tmpfs)', () => {
     await until(() => store.writeProblem !== undefined);
     await unlink(filler);
     await done;
+    // Once a write works, the lock gets its file: from then on a second agent is kept out again.
+    expect(JSON.parse(await readFile(join(dir, 'tvm-upload.lock'), 'utf8'))).toMatchObject({
+      pid: process.pid,
+    });
+    expect(logger.lines).toContainEqual(
+      expect.stringMatching(/^info: Wrote the lock file .*tvm-upload\.lock now that the disk has space$/),
+    );
+    await expect(
+      openStateStore({ directory: dir, clock: createFakeClock(), logger: recordingLogger() }),
+    ).rejects.toMatchObject({ code: 'LOCKED' });
     await store.close();
     expect(paths(await readJson(join(dir, 'queue.json')))).toEqual(['/a']);
     expect(await temps(dir)).toEqual([]);

@@ -114,6 +114,12 @@ export interface HeldLock {
    * memory only and keeps no other process out.
    */
   readonly persisted: boolean;
+  /**
+   * For a lock held in memory only: tries to create the lock file now (call it once writes work again). Resolves
+   * `undefined` when the lock file is ours now (or already was), else why not (still no space, or another process
+   * created one meanwhile).
+   */
+  persist(): Promise<string | undefined>;
   release(): Promise<void>;
 }
 
@@ -205,7 +211,12 @@ export async function acquireLock(path: string, now: Date, events: LockEvents): 
     acquiredAt: now.toISOString(),
   };
   const content = `${JSON.stringify(info)}\n`;
-  const held: HeldLock = { path, persisted: true, release: () => releaseLock(path, info, content) };
+  const held: HeldLock = {
+    path,
+    persisted: true,
+    persist: () => Promise.resolve(undefined),
+    release: () => releaseLock(path, info, content),
+  };
   await removeStaleTemps(path);
   for (let attempt = 0; attempt < 5; attempt++) {
     let text: string;
@@ -226,9 +237,9 @@ export async function acquireLock(path: string, now: Date, events: LockEvents): 
           throw new QueueError('WRITE_FAILED', message, { cause: error });
         events.unwritable(
           `${message}; holding the lock in memory only: nothing keeps a second agent out of ${dirname(path)} ` +
-            'until this one restarts with space for the lock file',
+            'until there is space for the lock file again (the store writes it after its next successful write)',
         );
-        return { path, persisted: false, release: () => Promise.resolve() };
+        return inMemoryLock(held, content);
       }
     }
     const holder = judgeLock(text);
@@ -260,6 +271,31 @@ export async function acquireLock(path: string, now: Date, events: LockEvents): 
     return held;
   }
   throw new QueueError('LOCKED', `Cannot take the lock ${path}: it keeps changing hands`);
+}
+
+/** A lock held in memory until `persist()` manages to create its file; from then on it is `real`. */
+function inMemoryLock(real: HeldLock, content: string): HeldLock {
+  let persisted = false;
+  return {
+    path: real.path,
+    get persisted() {
+      return persisted;
+    },
+    async persist() {
+      if (persisted) return undefined;
+      try {
+        if ((await createLock(real.path, content)) === 'created') {
+          persisted = true;
+          return undefined;
+        }
+        const holder = await inspectLock(real.path).catch(() => undefined);
+        return `another lock file appeared meanwhile (${describe(holder?.info)})`;
+      } catch (error) {
+        return messageOf(error);
+      }
+    },
+    release: () => (persisted ? real.release() : Promise.resolve()),
+  };
 }
 
 async function createExclusive(path: string, content: string): Promise<boolean> {
