@@ -20,27 +20,61 @@ function batch(): Batch {
   return { promise, resolve, reject };
 }
 
+/** How the committer retries a write that failed. */
+export interface RetryPolicy {
+  /** The first retry waits this long (real time); each further one twice as long. */
+  readonly initialDelayMs: number;
+  /** The longest wait between two attempts. */
+  readonly maxDelayMs: number;
+}
+
+/** What the committer reports about its writes, for logging and health. */
+export interface CommitObserver {
+  /** A write failed; it is retried after `retryInMs`. `failures` counts the failures in a row. */
+  failed(error: unknown, failures: number, retryInMs: number): void;
+  /** A write succeeded after `failures` failures in a row. */
+  recovered(failures: number): void;
+}
+
 /**
  * Group commit: mutations change memory at once and wait for the next write; while one write runs, every
  * mutation made meanwhile joins the following one. Under load a write therefore carries as many changes as
  * arrived during the previous write, so the cost per change falls as the load rises.
+ *
+ * A write that fails (a full disk) is retried with exponential backoff until it succeeds; the promises of the
+ * changes it carries stay pending meanwhile (they resolve when durable, never reject while the store is open),
+ * and changes made meanwhile join the retry. Only `close()` gives up: one last attempt, and if it fails every
+ * waiting promise rejects with its error.
  */
 export class GroupCommitter {
   readonly #write: (kinds: ReadonlySet<StateKind>) => Promise<void>;
   readonly #delayMs: number;
+  readonly #retry: RetryPolicy;
+  readonly #observer: CommitObserver;
   readonly #dirty = new Set<StateKind>();
   #next: Batch | undefined;
   #inflight: Promise<void> | undefined;
   #running = false;
   #scheduled = false;
+  #failures = 0;
+  #closing = false;
+  #wake: (() => void) | undefined;
+  #backoffTimer: ReturnType<typeof setTimeout> | undefined;
 
   /**
-   * @param write Serialises the given kinds synchronously (before its first await) and writes them durably.
+   * @param write Serialises the given kinds and writes them durably.
    * @param delayMs How long an idle store waits after a first change before writing, to gather more.
    */
-  constructor(write: (kinds: ReadonlySet<StateKind>) => Promise<void>, delayMs: number) {
+  constructor(
+    write: (kinds: ReadonlySet<StateKind>) => Promise<void>,
+    delayMs: number,
+    retry: RetryPolicy,
+    observer: CommitObserver,
+  ) {
     this.#write = write;
     this.#delayMs = delayMs;
+    this.#retry = retry;
+    this.#observer = observer;
   }
 
   /** Records a change; resolves once a write containing it is durable. */
@@ -49,7 +83,7 @@ export class GroupCommitter {
     return this.#waitNext();
   }
 
-  /** Resolves once everything changed so far is durable; rejects if that write fails. */
+  /** Resolves once everything changed so far is durable. */
   flush(): Promise<void> {
     if (this.#dirty.size > 0) return this.#waitNext();
     if (this.#next) return this.#next.promise;
@@ -59,6 +93,16 @@ export class GroupCommitter {
   /** True while changes wait for a write. */
   get pending(): boolean {
     return this.#dirty.size > 0 || this.#next !== undefined || this.#inflight !== undefined;
+  }
+
+  /**
+   * Stops retrying: makes one last attempt now (skipping the backoff) and resolves; if that attempt fails, every
+   * waiting promise and this one reject with its error.
+   */
+  async close(): Promise<void> {
+    this.#closing = true;
+    this.#wake?.();
+    await this.flush();
   }
 
   #waitNext(): Promise<void> {
@@ -78,8 +122,21 @@ export class GroupCommitter {
     // (a loop of adds) share one write. The delay is real time, not the injected clock: it batches disk writes,
     // and a fake clock that nobody advances must not hold a durable write back. The timer keeps the process
     // alive on purpose: a change waiting for its write must reach the disk.
-    if (this.#delayMs > 0) setTimeout(start, this.#delayMs);
+    if (this.#delayMs > 0 && !this.#closing) setTimeout(start, this.#delayMs);
     else setImmediate(start);
+  }
+
+  /** Waits out the backoff before the next attempt; `close()` cuts it short. Real time, as the commit delay. */
+  #backoff(ms: number): Promise<void> {
+    if (this.#closing) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      this.#wake = () => {
+        clearTimeout(this.#backoffTimer);
+        this.#wake = undefined;
+        resolve();
+      };
+      this.#backoffTimer = setTimeout(() => this.#wake?.(), ms);
+    });
   }
 
   async #loop(): Promise<void> {
@@ -94,11 +151,32 @@ export class GroupCommitter {
         this.#inflight = current.promise;
         try {
           if (kinds.size > 0) await this.#write(kinds);
+          if (this.#failures > 0) this.#observer.recovered(this.#failures);
+          this.#failures = 0;
           current.resolve();
         } catch (error) {
-          // Not durable: keep the kinds dirty so the next change or flush() writes them again.
+          // Not durable: keep the kinds dirty and the waiters waiting, and try again after the backoff with
+          // whatever changed meanwhile.
           for (const kind of kinds) this.#dirty.add(kind);
-          current.reject(error);
+          if (this.#closing) {
+            this.#failures = 0;
+            const later = this.#next as Batch | undefined;
+            this.#next = undefined;
+            this.#dirty.clear();
+            current.reject(error);
+            later?.reject(error);
+            continue;
+          }
+          this.#failures++;
+          const delay = Math.min(
+            this.#retry.maxDelayMs,
+            this.#retry.initialDelayMs * 2 ** Math.min(this.#failures - 1, 30),
+          );
+          this.#observer.failed(error, this.#failures, delay);
+          const later = this.#next as Batch | undefined;
+          if (later) later.promise.then(current.resolve, current.reject);
+          else this.#next = current;
+          await this.#backoff(delay);
         }
       }
     } finally {

@@ -110,8 +110,11 @@ export interface FailedEntryInput {
   [extra: string]: unknown;
 }
 
-/** What identifies a file across restarts: path, size and mtime; device and inode also recognise it after a rename. */
-export interface FileIdentity {
+/**
+ * A file version by path: what `registry.get()` / `has()` look up. Path, size and mtime; device and inode also
+ * recognise it after a rename. Versions are compared by `sameVersion()`.
+ */
+export interface FileRef {
   readonly filepath: string;
   readonly size: number;
   readonly mtimeMs: number;
@@ -120,7 +123,9 @@ export interface FileIdentity {
 }
 
 /** A file that was uploaded. */
-export interface RegistryEntry extends FileIdentity {
+export interface RegistryEntry extends FileRef {
+  /** Set on records converted from the old daemon's registry, whose mtime was float seconds (see `sameVersion()`). */
+  readonly legacyMtime?: true;
   /** The object key it was uploaded to (absent for entries imported from the old daemon, which did not record it). */
   readonly key?: string;
   /** When the upload completed (epoch ms); the after-upload deletion policy counts from here. */
@@ -414,16 +419,8 @@ export function normaliseRegistryEntry(raw: unknown, now: number, s: Strictness)
 }
 
 /** The registry's JSON key, the old daemon's `<path>::<size>::<mtime seconds>`. */
-export function identityKey(identity: FileIdentity): string {
+export function identityKey(identity: FileRef): string {
   return `${identity.filepath}::${identity.size}::${identity.mtimeMs / 1000}`;
-}
-
-/**
- * Whether two mtimes are the same. The old daemon stored float seconds; converting to ms can land a hair off,
- * so a difference under 1 ms counts as equal.
- */
-export function sameMtime(a: number, b: number): boolean {
-  return Math.abs(a - b) < 1;
 }
 
 const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);

@@ -27,6 +27,8 @@ export interface ParsedFile<T> {
   byPath?: Map<string, T>;
   /** One line per skipped entry or dropped field. */
   problems: string[];
+  /** How many entries were skipped as invalid (not counting duplicates). */
+  skipped?: number;
   /** True when the file is in the old daemon's format, had defaults filled in, or had entries dropped. */
   needsRewrite: boolean;
   /** True when the file is in the old daemon's format. */
@@ -49,6 +51,7 @@ class Collector<T extends { filepath: string }> {
   readonly problems: string[] = [];
   readonly byPath = new Map<string, T>();
   readonly entries: T[] = [];
+  skipped = 0;
   readonly #build: (raw: unknown, s: Strictness) => T;
   readonly #label: string;
 
@@ -75,6 +78,7 @@ class Collector<T extends { filepath: string }> {
       this.byPath.set(entry.filepath, entry);
       this.entries.push(entry);
     } catch (error) {
+      this.skipped++;
       this.problems.push(`${this.#label} at index ${index} skipped: ${messageOf(error)}`);
     }
   }
@@ -161,9 +165,9 @@ export class QueueLineParser {
   /** The parsed file, or undefined when the document was not complete in the written layout. */
   finish(): ParsedFile<QueueEntry> | undefined {
     if (this.#step !== 'end') return undefined;
-    const { entries, byPath, problems } = this.#collector;
+    const { entries, byPath, problems, skipped } = this.#collector;
     const needsRewrite = this.#builder.state.incomplete || problems.length > 0;
-    return { entries, byPath, problems, legacy: false, needsRewrite };
+    return { entries, byPath, problems, skipped, legacy: false, needsRewrite };
   }
 
   #next(ok: boolean, step: LineStep): boolean {
@@ -181,13 +185,14 @@ export function parseQueueFile(text: string, now: number): ParsedFile<QueueEntry
   else if (isRecord(json) && Array.isArray(json['files'])) items = json['files'];
   else throw new CorruptFileError('not a queue file: expected an object with a `files` array');
   const builder = queueBuilder(now);
-  const { entries, problems, byPath } = collect(items, builder.build, 'queue entry');
+  const { entries, problems, byPath, skipped } = collect(items, builder.build, 'queue entry');
   const incomplete = builder.state.incomplete;
   const versioned = isRecord(json) && json['version'] === FORMAT_VERSION;
   return {
     entries,
     byPath,
     problems,
+    skipped,
     legacy,
     needsRewrite: legacy || !versioned || incomplete || problems.length > 0,
   };
@@ -200,13 +205,20 @@ export function parseFailedFile(text: string, now: number): ParsedFile<FailedEnt
   if (Array.isArray(json)) items = json;
   else if (isRecord(json) && Array.isArray(json['files'])) items = json['files'];
   else throw new CorruptFileError('not a failed-files list: expected an object with a `files` array');
-  const { entries, problems, byPath } = collect(
+  const { entries, problems, byPath, skipped } = collect(
     items,
     (raw, s) => normaliseFailedEntry(raw, now, s),
     'failed entry',
   );
   const versioned = isRecord(json) && json['version'] === FORMAT_VERSION;
-  return { entries, byPath, problems, legacy: false, needsRewrite: !versioned || problems.length > 0 };
+  return {
+    entries,
+    byPath,
+    problems,
+    skipped,
+    legacy: false,
+    needsRewrite: !versioned || problems.length > 0,
+  };
 }
 
 /** Python's `time.time()` gives seconds; anything below this is taken as seconds, above as milliseconds. */
@@ -231,6 +243,7 @@ function fromLegacyRegistry(key: string, raw: Record<string, unknown>): Record<s
     filepath: raw['filepath'] ?? keyPath,
     size: raw['size'] ?? keySize,
     mtimeMs: mtimeSeconds * 1000,
+    legacyMtime: true,
   };
   if (uploadedAt !== undefined) out['uploadedAt'] = uploadedAt;
   return out;

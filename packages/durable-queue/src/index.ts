@@ -1,5 +1,5 @@
 export { openStateStore } from './store.js';
-export type { RequestsResult, StateStore, StateStoreOptions } from './store.js';
+export type { RequestsResult, StateStore, StateStoreOptions, WriteProblem } from './store.js';
 export { UploadQueue } from './queue.js';
 export type { DueOptions, DueOrder } from './queue.js';
 export { FailedList } from './failed-list.js';
@@ -7,7 +7,7 @@ export { ProcessedRegistry } from './registry.js';
 export type {
   FailedEntry,
   FailedEntryInput,
-  FileIdentity,
+  FileRef,
   LastError,
   MultipartPart,
   MultipartState,
@@ -18,6 +18,10 @@ export type {
   RegistryMarkInput,
 } from './entries.js';
 export { identityKey } from './entries.js';
+export { identityOf, sameVersion } from './identity.js';
+export type { FileIdentity, VersionLike } from './identity.js';
+export { writeFileAtomic } from './adapters/files.js';
+export type { WriteFileAtomicOptions } from './adapters/files.js';
 export { readStateSnapshot } from './snapshot.js';
 export type { StateSnapshot } from './snapshot.js';
 export {

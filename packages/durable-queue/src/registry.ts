@@ -2,16 +2,16 @@ import type { StoreCore } from './core.js';
 import {
   identityKey,
   normaliseRegistryEntry,
-  sameMtime,
-  type FileIdentity,
+  type FileRef,
   type RegistryEntry,
   type RegistryMarkInput,
 } from './entries.js';
 import { QueueError, formatValue } from './errors.js';
+import { sameVersion } from './identity.js';
 
 const DAY_MS = 86_400_000;
 
-function checkIdentity(identity: FileIdentity): void {
+function checkIdentity(identity: FileRef): void {
   if (
     typeof identity !== 'object' ||
     identity === null ||
@@ -41,9 +41,6 @@ function drop(map: Map<string, RegistryEntry[]>, key: string, entry: RegistryEnt
   if (rest.length > 0) map.set(key, rest);
   else map.delete(key);
 }
-
-const matches = (entry: RegistryEntry, identity: FileIdentity) =>
-  entry.size === identity.size && sameMtime(entry.mtimeMs, identity.mtimeMs);
 
 /**
  * The processed-files registry (`processed_files.json`): what was uploaded, by file identity, with the upload
@@ -77,19 +74,19 @@ export class ProcessedRegistry {
   }
 
   /**
-   * The record of this file: same path, size and mtime; or, when `dev` and `ino` are given, the same inode with
-   * the same size and mtime (the file was renamed, as logrotate does).
+   * The record of this file version (`sameVersion()`): at the same path; or, when `dev` and `ino` are given, the
+   * same inode at another path (the file was renamed, as logrotate does).
    */
-  get(identity: FileIdentity): RegistryEntry | undefined {
+  get(identity: FileRef): RegistryEntry | undefined {
     checkIdentity(identity);
-    const byPath = this.#byPath.get(identity.filepath)?.find((e) => matches(e, identity));
+    const byPath = this.#byPath.get(identity.filepath)?.find((e) => sameVersion(e, identity));
     if (byPath) return byPath;
     if (identity.dev === undefined || identity.ino === undefined) return undefined;
-    return this.#byInode.get(inodeKey(identity.dev, identity.ino))?.find((e) => matches(e, identity));
+    return this.#byInode.get(inodeKey(identity.dev, identity.ino))?.find((e) => sameVersion(e, identity));
   }
 
   /** Whether this file was uploaded already (see `get()`). */
-  has(identity: FileIdentity): boolean {
+  has(identity: FileRef): boolean {
     return this.get(identity) !== undefined;
   }
 

@@ -16,7 +16,7 @@ export interface StateSnapshot {
   readonly registry: RegistryEntry[];
   /** Requests waiting for the running store. */
   readonly requests: PendingRequest[];
-  /** The process holding the lock, if any, and whether it still runs. */
+  /** The process holding the lock, if any (a released lock is none), and whether it still runs. */
   readonly lock?: { readonly pid: number | undefined; readonly alive: boolean; readonly file: string };
   /** One line per file that was missing, corrupt (read from `.bak` instead) or had skipped entries. */
   readonly warnings: string[];
@@ -63,7 +63,10 @@ export async function readStateSnapshot(
     failed: failed.parsed.entries.filter((entry) => !queued.has(entry.filepath)),
     registry: registry.parsed.entries,
     requests: await readPendingRequests(paths.requestsDirectory),
-    ...(holder ? { lock: { pid: holder.info?.pid, alive: holder.alive, file: lockFile } } : {}),
+    // A released lock stays in place for the next holder to reuse; nobody holds it.
+    ...(holder && !holder.released
+      ? { lock: { pid: holder.info?.pid, alive: holder.alive, file: lockFile } }
+      : {}),
     warnings,
   };
 }

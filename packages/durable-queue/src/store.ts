@@ -1,24 +1,38 @@
-import { basename, dirname } from 'node:path';
-import { ensureDirectory, removeFile, renameFile, writeDurably } from './adapters/files.js';
+import { basename, dirname, join } from 'node:path';
+import {
+  ensureDirectory,
+  isTempOf,
+  keepCopy,
+  listDirectory,
+  readTextIfExists,
+  removeFile,
+  renameFile,
+  statIfExists,
+  writeFileAtomic,
+} from './adapters/files.js';
 import { acquireLock, type HeldLock } from './adapters/lock.js';
 import { systemClock, type Clock } from './clock.js';
 import { GroupCommitter, type StateKind } from './committer.js';
 import { closedError, lineOf, type StoreCore } from './core.js';
 import type { FailedEntry, QueueEntry, RegistryEntry } from './entries.js';
-import { invalidOption, messageOf } from './errors.js';
+import { QueueError, invalidOption, messageOf } from './errors.js';
 import { FailedList } from './failed-list.js';
 import {
+  CorruptFileError,
   parseFailedFile,
+  parseQueueFile,
   parseRegistryFile,
   serialiseList,
   serialiseRegistry,
   type ParsedFile,
 } from './formats.js';
+import { sameVersion, type FileIdentity } from './identity.js';
 import { loadQueueFile, loadStateFile } from './load.js';
 import { stderrLogger, type Logger } from './logger.js';
 import { resolvePaths, type StatePaths, type StatePathsOptions } from './options.js';
 import { UploadQueue } from './queue.js';
 import { ProcessedRegistry } from './registry.js';
+import { mergeEdit } from './merge.js';
 import { readPendingRequests } from './requests.js';
 
 /** Options of `openStateStore()`. Give `directory`, or `queueFile` (and optionally the other files). */
@@ -37,6 +51,25 @@ export interface StateStoreOptions extends StatePathsOptions {
    * arrives during the previous write. @default 0
    */
   commitDelayMs?: number;
+  /**
+   * A write that fails (a full disk) is retried after this long (real time, as `commitDelayMs`), then after
+   * twice as long each time, up to `maxRetryDelayMs`. @default 1000
+   */
+  retryDelayMs?: number;
+  /** The longest wait between two attempts of a failing write. @default 30_000 */
+  maxRetryDelayMs?: number;
+}
+
+/** Why the state cannot be written right now (`store.writeProblem`). */
+export interface WriteProblem {
+  /** The last write's error message (`Cannot write /var/lib/tvm-upload/queue.json: ENOSPC: ...`). */
+  readonly error: string;
+  /** The system error code, when there is one (`ENOSPC`, `EDQUOT`, `EROFS`, `EIO`, ...). */
+  readonly code?: string;
+  /** When the first write of this run of failures failed (epoch ms, the store's clock). */
+  readonly since: number;
+  /** Failed attempts in a row. */
+  readonly failures: number;
 }
 
 /** What `pollRequests()` did. */
@@ -55,22 +88,41 @@ export interface StateStore {
   readonly failed: FailedList;
   readonly registry: ProcessedRegistry;
   readonly paths: StatePaths;
-  /** Resolves once every change made so far is durable. Rejects with `WRITE_FAILED` if the write fails. */
+  /**
+   * Set while the state cannot be written (disk full, read-only, I/O error): the state is kept in memory and the
+   * write retried with backoff; `undefined` once a write succeeds again. For health and status reports.
+   */
+  readonly writeProblem: WriteProblem | undefined;
+  /**
+   * Resolves once every change made so far is durable. While writes fail it waits (they are retried); it never
+   * rejects for a write failure while the store is open.
+   */
   flush(): Promise<void>;
   /**
-   * Applies the requests other processes left in the requests directory (see `requestRequeue()`), makes the
-   * result durable, then deletes the request files. Call it on a timer; `openStateStore()` calls it once.
+   * Merges edits made to `queue.json` or `failed.json` outside the store since it last wrote them (see "Edits
+   * while running" in the README), then applies the requests other processes left in the requests directory
+   * (see `requestRequeue()`), makes the result durable and deletes the request files. Call it on a timer (the
+   * agent does every 5 s); `openStateStore()` calls it once. While `writeProblem` is set the requests wait (they
+   * are applied by a later call once writes succeed) and it resolves at once.
    */
   pollRequests(): Promise<RequestsResult>;
-  /** Flushes, then releases the lock. Later mutations reject with `CLOSED`. Calling it twice is harmless. */
+  /**
+   * Makes one last attempt to write what is pending (no backoff), then releases the lock. When that write fails
+   * too, one error line says what is lost and the mutations still waiting reject with `WRITE_FAILED`; `close()`
+   * itself resolves. Later mutations reject with `CLOSED`. Calling it twice is harmless.
+   */
   close(): Promise<void>;
 }
 
-function checkOptions(options: StateStoreOptions): {
+interface Checked {
   retentionDays: number;
   pruneIntervalMs: number;
   delayMs: number;
-} {
+  retryDelayMs: number;
+  maxRetryDelayMs: number;
+}
+
+function checkOptions(options: StateStoreOptions): Checked {
   const retentionDays = options.registryRetentionDays ?? 30;
   if (typeof retentionDays !== 'number' || Number.isNaN(retentionDays) || retentionDays < 0) {
     invalidOption('registryRetentionDays', 'a non-negative number', retentionDays);
@@ -82,6 +134,12 @@ function checkOptions(options: StateStoreOptions): {
   const delayMs = options.commitDelayMs ?? 0;
   if (!Number.isFinite(delayMs) || delayMs < 0)
     invalidOption('commitDelayMs', 'a non-negative number', delayMs);
+  const retryDelayMs = options.retryDelayMs ?? 1000;
+  if (!Number.isFinite(retryDelayMs) || retryDelayMs <= 0)
+    invalidOption('retryDelayMs', 'a positive number', retryDelayMs);
+  const maxRetryDelayMs = options.maxRetryDelayMs ?? 30_000;
+  if (!Number.isFinite(maxRetryDelayMs) || maxRetryDelayMs < retryDelayMs)
+    invalidOption('maxRetryDelayMs', 'a number no smaller than `retryDelayMs`', maxRetryDelayMs);
   const clock = options.clock;
   if (clock !== undefined && typeof clock?.now !== 'function') {
     invalidOption('clock', 'an object with now()', clock);
@@ -90,7 +148,7 @@ function checkOptions(options: StateStoreOptions): {
   if (logger !== undefined && (typeof logger?.warn !== 'function' || typeof logger?.error !== 'function')) {
     invalidOption('logger', 'an object with debug(), info(), warn() and error()', logger);
   }
-  return { retentionDays, pruneIntervalMs, delayMs };
+  return { retentionDays, pruneIntervalMs, delayMs, retryDelayMs, maxRetryDelayMs };
 }
 
 function reportProblems(logger: Logger, file: string, parsed: ParsedFile<unknown>): void {
@@ -101,16 +159,45 @@ function reportProblems(logger: Logger, file: string, parsed: ParsedFile<unknown
   logger.warn(`${basename(file)}: ${problems.length} problem(s) while loading: ${shown}${more}`);
 }
 
+/** How often a write that keeps failing is logged again (the first failure always is). */
+const PROBLEM_LOG_INTERVAL_MS = 60_000;
+
+const codeOf = (error: unknown): string | undefined => {
+  let current: unknown = error;
+  for (let depth = 0; depth < 3 && typeof current === 'object' && current !== null; depth++) {
+    if (!(current instanceof QueueError) && 'code' in current) return String(current.code);
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+};
+
+const timestamp = (now: number) => new Date(now).toISOString().replace(/[:.]/g, '-');
+
+/** Removes the temp files of interrupted writes of the state files (the store holds the lock: none is live). */
+async function removeTempFiles(paths: StatePaths): Promise<void> {
+  const files = [paths.queueFile, paths.failedFile, paths.registryFile];
+  for (const dir of new Set(files.map((file) => dirname(file)))) {
+    const names = await listDirectory(dir);
+    for (const file of files) {
+      if (dirname(file) !== dir) continue;
+      for (const name of names) if (isTempOf(basename(file), name)) await removeFile(join(dir, name));
+    }
+  }
+}
+
 /**
  * Opens a state directory: takes its lock, loads the three files (recovering from corrupt ones, converting the
- * old daemon's formats), applies pending requests and writes back whatever needed rewriting.
+ * old daemon's formats), applies pending requests and writes back whatever needed rewriting. It opens on a full
+ * disk too: the lock is rewritten in place (or, with no lock file yet, held in memory with a warning), and what
+ * needs writing waits in memory, retried, with `writeProblem` set.
  * @throws TypeError for invalid options.
  * @throws QueueError `LOCKED` when another live process holds the directory (the message names its pid),
- *   `READ_FAILED` when a file exists but cannot be read, `WRITE_FAILED` when the directory is not writable.
+ *   `READ_FAILED` when a file exists but cannot be read, `WRITE_FAILED` when the directory cannot be created or
+ *   the lock file cannot be written for another reason than a lack of space.
  */
 export async function openStateStore(options: StateStoreOptions): Promise<StateStore> {
   const paths = resolvePaths(options);
-  const { retentionDays, pruneIntervalMs, delayMs } = checkOptions(options);
+  const checked = checkOptions(options);
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? stderrLogger;
 
@@ -121,13 +208,15 @@ export async function openStateStore(options: StateStoreOptions): Promise<StateS
   try {
     for (const lockFile of paths.lockFiles) {
       await ensureDirectory(dirname(lockFile));
-      locks.push(await acquireLock(lockFile, new Date(clock.now()), (m) => logger.warn(m)));
+      locks.push(
+        await acquireLock(lockFile, new Date(clock.now()), {
+          stale: (m) => logger.warn(m),
+          unwritable: (m) => logger.warn(m),
+        }),
+      );
     }
-    // Leftovers of a write interrupted by a crash; the real files are intact.
-    for (const file of [paths.queueFile, paths.failedFile, paths.registryFile]) {
-      await removeFile(`${file}.tmp`);
-      await removeFile(`${file}.bak.tmp`);
-    }
+    // Leftovers of a write interrupted by a crash (or cut short by a full disk); the real files are intact.
+    await removeTempFiles(paths);
     const now = clock.now();
     const loadOptions = { readOnly: false, now, logger };
     const queueLoaded = await loadQueueFile(paths.queueFile, loadOptions);
@@ -142,17 +231,32 @@ export async function openStateStore(options: StateStoreOptions): Promise<StateS
       );
     }
 
-    const store = new Store(paths, clock, logger, delayMs, retentionDays, pruneIntervalMs, releaseAll);
+    const store = new Store(paths, clock, logger, checked, releaseAll, locks);
     const initial = store.load(queueLoaded.parsed, failedLoaded.parsed, registryLoaded.parsed);
+    await store.noteLoaded(
+      queueLoaded.source === 'file' ? queueLoaded.parsed.entries : undefined,
+      failedLoaded.source === 'file' ? failedLoaded.parsed.entries : undefined,
+    );
     if (initial.length > 0) void store.core.changed(...initial);
     await store.pollRequests();
-    await store.flush();
+    // On a full disk the rewrite waits in memory (writeProblem is set); the store opens all the same.
+    if (store.writeProblem === undefined) await store.flush();
     return store;
   } catch (error) {
     await releaseAll();
     throw error;
   }
 }
+
+/** What the store last wrote to (or loaded from) a list file: how it knows whether anyone else wrote it since. */
+interface Written<T> {
+  /** The file's identity right after that write; `undefined` when there was no file. */
+  identity: FileIdentity | undefined;
+  /** The entries it held (the merge's base). */
+  entries: readonly T[];
+}
+
+type ListKind = 'queue' | 'failed';
 
 class Store implements StateStore {
   readonly queue: UploadQueue;
@@ -161,6 +265,7 @@ class Store implements StateStore {
   readonly paths: StatePaths;
   readonly core: StoreCore;
   readonly #logger: Logger;
+  readonly #clock: Clock;
   readonly #committer: GroupCommitter;
   readonly #release: () => Promise<void>;
   #queueEntries = new Map<string, QueueEntry>();
@@ -169,20 +274,40 @@ class Store implements StateStore {
   #requeued = new Map<string, FailedEntry>();
   #closed = false;
   #closing: Promise<void> | undefined;
+  #problem: WriteProblem | undefined;
+  #problemLoggedAt = -Infinity;
+  readonly #written: { queue: Written<QueueEntry>; failed: Written<FailedEntry> } = {
+    queue: { identity: undefined, entries: [] },
+    failed: { identity: undefined, entries: [] },
+  };
+  #absorbing: Promise<StateKind[]> | undefined;
+  /** The locks; one held in memory only (a full disk at open) gets its file after the first successful write. */
+  readonly #locks: readonly HeldLock[];
+  readonly #lockWarned = new Set<string>();
+  #writing = false;
 
   constructor(
     paths: StatePaths,
     clock: Clock,
     logger: Logger,
-    delayMs: number,
-    retentionDays: number,
-    pruneIntervalMs: number,
+    checked: Checked,
     release: () => Promise<void>,
+    locks: readonly HeldLock[],
   ) {
     this.paths = paths;
+    this.#locks = locks;
     this.#logger = logger;
+    this.#clock = clock;
     this.#release = release;
-    this.#committer = new GroupCommitter((kinds) => this.#write(kinds), delayMs);
+    this.#committer = new GroupCommitter(
+      (kinds) => this.#write(kinds),
+      checked.delayMs,
+      { initialDelayMs: checked.retryDelayMs, maxDelayMs: checked.maxRetryDelayMs },
+      {
+        failed: (error, failures, retryInMs) => this.#writeFailed(error, failures, retryInMs),
+        recovered: (failures) => this.#writeRecovered(failures),
+      },
+    );
     // eslint-disable-next-line @typescript-eslint/no-this-alias -- the getter below needs the store, not the object
     const store = this;
     this.core = {
@@ -200,7 +325,11 @@ class Store implements StateStore {
     };
     this.queue = new UploadQueue(this.core);
     this.failed = new FailedList(this.core);
-    this.registry = new ProcessedRegistry(this.core, retentionDays, pruneIntervalMs);
+    this.registry = new ProcessedRegistry(this.core, checked.retentionDays, checked.pruneIntervalMs);
+  }
+
+  get writeProblem(): WriteProblem | undefined {
+    return this.#problem;
   }
 
   /** Fills memory from the loaded files; returns the kinds that must be written back. */
@@ -231,14 +360,33 @@ class Store implements StateStore {
     return [...kinds];
   }
 
+  /** Remembers what the list files held at open (the entries as loaded from the file itself, when they were). */
+  async noteLoaded(
+    queue: readonly QueueEntry[] | undefined,
+    failed: readonly FailedEntry[] | undefined,
+  ): Promise<void> {
+    const queueIdentity = await statIfExists(this.paths.queueFile);
+    const failedIdentity = await statIfExists(this.paths.failedFile);
+    this.#written.queue = { identity: queue && queueIdentity, entries: queue ?? [] };
+    this.#written.failed = { identity: failed && failedIdentity, entries: failed ?? [] };
+  }
+
   flush(): Promise<void> {
     return this.#committer.flush();
   }
 
   async pollRequests(): Promise<RequestsResult> {
     this.core.assertOpen();
+    const none = { applied: 0, requeued: 0, invalid: 0 };
+    // A write merges edits itself before it writes; checking during one would take its own file for an edit.
+    if (!this.#writing) {
+      const kinds = await this.#absorbEdits();
+      if (kinds.length > 0) void this.core.changed(...kinds);
+    }
+    // Applying a request waits for its write: on a failing disk the requests wait in their files instead.
+    if (this.#problem !== undefined) return none;
     const pending = await readPendingRequests(this.paths.requestsDirectory);
-    if (pending.length === 0) return { applied: 0, requeued: 0, invalid: 0 };
+    if (pending.length === 0) return none;
     const moves: Promise<number>[] = [];
     let invalid = 0;
     for (const item of pending) {
@@ -272,54 +420,207 @@ class Store implements StateStore {
   async #close(): Promise<void> {
     this.#closed = true;
     try {
-      await this.#committer.flush();
+      await this.#committer.close();
+    } catch (error) {
+      this.#logger.error(
+        `Closing without writing the state (${messageOf(error)}): the changes made since ` +
+          `${new Date(this.#problem?.since ?? this.#clock.now()).toISOString()} are lost`,
+      );
     } finally {
       await this.#release();
     }
   }
 
+  #writeFailed(error: unknown, failures: number, retryInMs: number): void {
+    const now = this.#clock.now();
+    const code = codeOf(error);
+    const since = this.#problem?.since ?? now;
+    this.#problem = { error: messageOf(error), ...(code ? { code } : {}), since, failures };
+    if (failures === 1) {
+      this.#problemLoggedAt = now;
+      this.#logger.error(
+        `Writing the state failed; keeping it in memory and retrying (first retry in ${retryInMs} ms): ${messageOf(error)}`,
+      );
+    } else if (now - this.#problemLoggedAt >= PROBLEM_LOG_INTERVAL_MS) {
+      this.#problemLoggedAt = now;
+      this.#logger.error(
+        `Still cannot write the state (${failures} attempts since ${new Date(since).toISOString()}; ` +
+          `next in ${retryInMs} ms): ${messageOf(error)}`,
+      );
+    }
+  }
+
+  #writeRecovered(failures: number): void {
+    const since = this.#problem?.since ?? this.#clock.now();
+    this.#problem = undefined;
+    this.#problemLoggedAt = -Infinity;
+    this.#logger.info(
+      `Writing the state works again after ${failures} failed attempt(s) since ${new Date(since).toISOString()}`,
+    );
+  }
+
+  /** Merges outside edits of both list files (one check at a time); returns the kinds memory changed in. */
+  #absorbEdits(): Promise<StateKind[]> {
+    this.#absorbing ??= (async () => {
+      try {
+        const kinds = new Set<StateKind>();
+        for (const kind of ['queue', 'failed'] as const)
+          for (const k of await this.#absorb(kind)) kinds.add(k);
+        return [...kinds];
+      } catch (error) {
+        // A check that cannot read (permissions) must not stop the write: ours goes to disk as before.
+        this.#logger.warn(`Cannot check the state files for outside edits: ${messageOf(error)}`);
+        return [];
+      } finally {
+        this.#absorbing = undefined;
+      }
+    })();
+    return this.#absorbing;
+  }
+
+  async #absorb(kind: ListKind): Promise<StateKind[]> {
+    const file = kind === 'queue' ? this.paths.queueFile : this.paths.failedFile;
+    const written = this.#written[kind];
+    const identity = await statIfExists(file);
+    if (identity === undefined) {
+      if (written.identity === undefined) return [];
+      this.#written[kind] = { identity: undefined, entries: [] };
+      this.#logger.warn(`${basename(file)} was removed outside the agent; writing it again from memory`);
+      return [kind];
+    }
+    if (written.identity !== undefined && sameVersion(identity, written.identity)) return [];
+    const text = await readTextIfExists(file);
+    if (text === undefined) return [];
+    const now = this.#clock.now();
+    let parsed: ParsedFile<QueueEntry> | ParsedFile<FailedEntry>;
+    let reason: string | undefined;
+    try {
+      parsed = kind === 'queue' ? parseQueueFile(text, now) : parseFailedFile(text, now);
+      if ((parsed.skipped ?? 0) > 0)
+        reason = parsed.problems.filter((p) => / at index \d+ skipped/.test(p))[0];
+    } catch (error) {
+      if (!(error instanceof CorruptFileError)) throw error;
+      reason = error.message;
+      parsed = { entries: [], problems: [], needsRewrite: true, legacy: false };
+    }
+    if (reason !== undefined) {
+      // Not merged: half an edit could drop entries. Kept for the operator, and memory's version written back.
+      this.#written[kind] = { identity, entries: [] };
+      const copy = await keepCopy(file, `rejected-edit-${timestamp(now)}`).catch(
+        (error: unknown) => `nowhere (${messageOf(error)})`,
+      );
+      this.#logger.warn(
+        `${basename(file)} was edited outside the agent, but the edit is unusable (${reason}); ` +
+          `kept it as ${copy}, merged nothing and writing the file again from memory`,
+      );
+      return [kind];
+    }
+    const base = new Map(written.entries.map((entry) => [entry.filepath, entry] as const));
+    const theirs = new Map(parsed.entries.map((entry) => [entry.filepath, entry] as const));
+    const result =
+      kind === 'queue'
+        ? mergeEdit(base as Map<string, QueueEntry>, theirs as Map<string, QueueEntry>, this.#queueEntries)
+        : mergeEdit(
+            base as Map<string, FailedEntry>,
+            theirs as Map<string, FailedEntry>,
+            this.#failedEntries,
+          );
+    (this.#written[kind] as Written<unknown>) = { identity, entries: parsed.entries };
+    if (result.added + result.changed + result.removed === 0) return [];
+    const kinds = new Set<StateKind>([kind]);
+    // As at open, a path on both lists stays queued: one more attempt is safer than none.
+    let both = 0;
+    for (const path of result.taken) {
+      if (this.#queueEntries.has(path) && this.#failedEntries.delete(path)) both++;
+    }
+    if (both > 0) kinds.add('failed');
+    this.#logger.info(
+      `${basename(file)} was edited outside the agent: merged ${result.added} added, ${result.changed} changed ` +
+        `and ${result.removed} removed entr${result.added + result.changed + result.removed === 1 ? 'y' : 'ies'}` +
+        (both > 0 ? ` (${both} of them were on the failed list too and stay queued)` : ''),
+    );
+    for (const problem of parsed.problems.slice(0, 3)) this.#logger.warn(`${basename(file)}: ${problem}`);
+    return [...kinds];
+  }
+
   /**
-   * Serialises the dirty files synchronously, then writes them in an order that keeps every moved entry in at
-   * least one file at every moment: the registry before the queue (mark, then remove), the failed list before
-   * the queue (move to failed), and for a requeue the queue before the failed list (so `failed.json` is
-   * written first with the requeued entries still in it, and again without them after `queue.json`).
+   * Merges outside edits first, then serialises the dirty files synchronously and writes them in an order that
+   * keeps every moved entry in at least one file at every moment: the registry before the queue (mark, then
+   * remove), the failed list before the queue (move to failed), and for a requeue the queue before the failed list
+   * (so `failed.json` is written first with the requeued entries still in it, and again without them after
+   * `queue.json`).
    */
-  #write(kinds: ReadonlySet<StateKind>): Promise<void> {
+  async #write(dirty: ReadonlySet<StateKind>): Promise<void> {
+    this.#writing = true;
+    try {
+      const kinds = new Set(dirty);
+      for (const kind of await this.#absorbEdits()) kinds.add(kind);
+      await this.#writeKinds(kinds);
+    } finally {
+      this.#writing = false;
+    }
+    for (const lock of this.#locks) {
+      if (lock.persisted) continue;
+      const why = await lock.persist();
+      if (why === undefined)
+        this.#logger.info(`Wrote the lock file ${lock.path} now that the disk has space`);
+      else if (!this.#lockWarned.has(lock.path)) {
+        this.#lockWarned.add(lock.path);
+        this.#logger.warn(`Still holding the lock ${lock.path} in memory only: ${why}`);
+      }
+    }
+  }
+
+  #writeKinds(kinds: ReadonlySet<StateKind>): Promise<void> {
     const registryText = kinds.has('registry') ? serialiseRegistry(this.registry.values()) : undefined;
     const requeued = this.#requeued;
     this.#requeued = new Map();
-    let failedFinal: string | undefined;
-    let failedFirst: string | undefined;
+    let failedFinal: { text: string; entries: FailedEntry[] } | undefined;
+    let failedFirst: { text: string; entries: FailedEntry[] } | undefined;
     if (kinds.has('failed')) {
-      const lines: string[] = [];
-      for (const entry of this.#failedEntries.values()) lines.push(lineOf(entry));
-      failedFinal = serialiseList(lines);
+      const entries = [...this.#failedEntries.values()];
+      failedFinal = { text: serialiseList(entries.map((entry) => lineOf(entry))), entries };
       if (requeued.size > 0) {
+        const first = [...entries];
         for (const entry of requeued.values())
-          if (!this.#failedEntries.has(entry.filepath)) lines.push(lineOf(entry));
-        failedFirst = serialiseList(lines);
+          if (!this.#failedEntries.has(entry.filepath)) first.push(entry);
+        failedFirst = { text: serialiseList(first.map((entry) => lineOf(entry))), entries: first };
       } else {
         failedFirst = failedFinal;
       }
     }
-    let queueText: string | undefined;
+    let queue: { text: string; entries: QueueEntry[] } | undefined;
     if (kinds.has('queue')) {
+      const entries: QueueEntry[] = [];
       const lines: string[] = [];
-      for (const entry of this.#queueEntries.values()) lines.push(lineOf(entry));
-      queueText = serialiseList(lines);
+      for (const entry of this.#queueEntries.values()) {
+        entries.push(entry);
+        lines.push(lineOf(entry));
+      }
+      queue = { text: serialiseList(lines), entries };
     }
     return (async () => {
       try {
-        if (registryText !== undefined) await writeDurably(this.paths.registryFile, registryText);
-        if (failedFirst !== undefined) await writeDurably(this.paths.failedFile, failedFirst);
-        if (queueText !== undefined) await writeDurably(this.paths.queueFile, queueText);
-        if (failedFinal !== undefined && failedFinal !== failedFirst)
-          await writeDurably(this.paths.failedFile, failedFinal);
+        if (registryText !== undefined)
+          await writeFileAtomic(this.paths.registryFile, registryText, { backup: true });
+        if (failedFirst !== undefined) await this.#writeList('failed', failedFirst);
+        if (queue !== undefined) await this.#writeList('queue', queue);
+        if (
+          failedFinal !== undefined &&
+          failedFinal !== failedFirst &&
+          failedFinal.text !== failedFirst?.text
+        )
+          await this.#writeList('failed', failedFinal);
       } catch (error) {
         for (const [path, entry] of requeued) if (!this.#requeued.has(path)) this.#requeued.set(path, entry);
-        this.#logger.error(`Writing the state failed; will retry with the next change: ${messageOf(error)}`);
         throw error;
       }
     })();
+  }
+
+  async #writeList<T>(kind: ListKind, list: { text: string; entries: T[] }): Promise<void> {
+    const file = kind === 'queue' ? this.paths.queueFile : this.paths.failedFile;
+    const identity = await writeFileAtomic(file, list.text, { backup: true });
+    (this.#written[kind] as Written<T>) = { identity, entries: list.entries };
   }
 }

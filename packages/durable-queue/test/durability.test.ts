@@ -1,7 +1,6 @@
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { QueueError } from '../src/index.js';
 import { fixture, readJson } from './helpers.js';
 
 describe('StateStore writes', () => {
@@ -50,23 +49,65 @@ describe('StateStore writes', () => {
     await expect(stat(join(f.dir, 'queue.json.bak.tmp'))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
-  it('rejects with WRITE_FAILED when a write fails, keeps the change and writes it with the next commit', async () => {
+  it('keeps a change whose write fails in memory, retries it until it is durable, and never rejects', async () => {
     const f = await fixture();
-    const store = await f.open();
+    const store = await f.open({ retryDelayMs: 5, maxRetryDelayMs: 20 });
     await store.queue.add({ filepath: '/a' });
-    // A directory where the temp file must go makes the write fail, as a full or read-only disk would.
-    await mkdir(join(f.dir, 'queue.json.tmp'));
-    const error: unknown = await store.queue.add({ filepath: '/b' }).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(QueueError);
-    expect(error).toMatchObject({ code: 'WRITE_FAILED' });
+    // A directory where the backup must go makes every write fail, as a full or read-only disk would.
+    await mkdir(join(f.dir, 'queue.json.bak'));
+    let settled: string | undefined;
+    const added = store.queue.add({ filepath: '/b' }).then(
+      () => (settled = 'resolved'),
+      () => (settled = 'rejected'),
+    );
     expect(store.queue.has('/b')).toBe(true);
-    expect(f.logger.lines).toEqual([expect.stringMatching(/^error: Writing the state failed; will retry/)]);
-    await expect(store.flush()).rejects.toMatchObject({ code: 'WRITE_FAILED' });
-    await rm(join(f.dir, 'queue.json.tmp'), { recursive: true });
-    await store.flush();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(settled).toBeUndefined();
+    expect(store.writeProblem).toMatchObject({ code: 'EISDIR', since: f.clock.now() });
+    expect(store.writeProblem?.failures).toBeGreaterThan(2);
+    // First failure logged, the retries not (less than a minute on the store's clock).
+    expect(f.logger.lines).toEqual([
+      expect.stringMatching(/^error: Writing the state failed; keeping it in memory/),
+    ]);
+    await rm(join(f.dir, 'queue.json.bak'), { recursive: true });
+    await added;
+    expect(settled).toBe('resolved');
+    expect(store.writeProblem).toBeUndefined();
+    expect(f.logger.lines.at(-1)).toMatch(/^info: Writing the state works again after \d+ failed attempt/);
     expect(
       (await readJson(join(f.dir, 'queue.json'))).files.map((e: { filepath: string }) => e.filepath),
     ).toEqual(['/a', '/b']);
+  });
+
+  it('logs a failing write at most once a minute on its clock', async () => {
+    const f = await fixture();
+    const store = await f.open({ retryDelayMs: 5, maxRetryDelayMs: 5 });
+    await store.queue.add({ filepath: '/a' });
+    await mkdir(join(f.dir, 'queue.json.bak'));
+    void store.queue.add({ filepath: '/b' });
+    await new Promise((r) => setTimeout(r, 60));
+    await f.clock.advance(59_000);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(f.logger.lines).toHaveLength(1);
+    await f.clock.advance(1000);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(f.logger.lines).toHaveLength(2);
+    expect(f.logger.lines[1]).toMatch(/^error: Still cannot write the state \(\d+ attempts since /);
+    await rm(join(f.dir, 'queue.json.bak'), { recursive: true });
+    await store.flush();
+    expect(f.logger.lines).toHaveLength(3);
+  });
+
+  it('gives up at close when the write still fails: one error line, waiting mutations reject', async () => {
+    const f = await fixture();
+    const store = await f.open({ retryDelayMs: 1000 });
+    await store.queue.add({ filepath: '/a' });
+    await mkdir(join(f.dir, 'queue.json.bak'));
+    const added = store.queue.add({ filepath: '/b' }).catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 30));
+    await store.close();
+    expect(await added).toMatchObject({ code: 'WRITE_FAILED' });
+    expect(f.logger.lines.at(-1)).toMatch(/^error: Closing without writing the state .* are lost$/);
   });
 
   it('waits commitDelayMs on the clock before writing, to gather more changes', async () => {

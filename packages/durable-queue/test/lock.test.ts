@@ -38,7 +38,7 @@ describe('openStateStore locking', () => {
     const store = await f.open();
     expect(store.queue.size).toBe(0);
     expect(f.logger.lines).toEqual([
-      expect.stringMatching(/^warn: Removed a stale lock .*tvm-upload\.lock \(pid \d+ is not running/),
+      expect.stringMatching(/^warn: Took over a stale lock .*tvm-upload\.lock \(pid \d+ is not running/),
     ]);
   });
 

@@ -1,5 +1,5 @@
-import { open, readFile, rename } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { writeFileAtomic } from '@tvm/durable-queue';
 
 /**
  * What `schedule.json` remembers: the occurrence date (`YYYY-MM-DD`) each daily job last ran for, and when the
@@ -29,23 +29,10 @@ export async function readScheduleRecord(path: string): Promise<ScheduleRecord> 
   }
 }
 
-/** Writes the record durably (temp file, fsync, rename, fsync of the directory), so power loss keeps a whole one. */
+/**
+ * Writes the record durably (temp file, fsync, rename, fsync of the directory), so power loss keeps a whole one;
+ * a failed write (a full disk) leaves no temp file behind. Rejects with the store's `WRITE_FAILED` QueueError.
+ */
 export async function writeScheduleRecord(path: string, record: ScheduleRecord): Promise<void> {
-  const temp = `${path}.tmp`;
-  const handle = await open(temp, 'w');
-  try {
-    await handle.writeFile(`${JSON.stringify(record, null, 2)}\n`);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(temp, path);
-  const dir = await open(dirname(path), 'r');
-  try {
-    await dir.sync();
-  } catch {
-    // Some filesystems refuse fsync on a directory; the rename is still atomic.
-  } finally {
-    await dir.close();
-  }
+  await writeFileAtomic(path, `${JSON.stringify(record, null, 2)}\n`);
 }

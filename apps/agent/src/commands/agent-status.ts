@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from '@tvm/durable-queue';
 
 /** The running agent's view of itself, in `<state dir>/agent-status.json`, read by `tvm-upload status`. */
 export const AGENT_STATUS_FILE = 'agent-status.json';
@@ -34,17 +34,12 @@ export interface AgentStatus {
   uploading?: Array<{ filepath: string; bytesSent: number; size: number }>;
 }
 
-/** Writes the status file atomically (temp file + rename), so a reader never sees half of it. */
+/**
+ * Writes the status file atomically and durably (temp file of its own, fsync, rename), so a reader never sees half
+ * of it, overlapping writes never share a temp file, and a failed write (a full disk) leaves no temp file behind.
+ */
 export async function writeAgentStatus(stateDir: string, status: AgentStatus): Promise<void> {
-  const file = join(stateDir, AGENT_STATUS_FILE);
-  const temp = `${file}.${randomUUID().slice(0, 8)}.tmp`;
-  try {
-    await writeFile(temp, `${JSON.stringify(status)}\n`);
-    await rename(temp, file);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
-  }
+  await writeFileAtomic(join(stateDir, AGENT_STATUS_FILE), `${JSON.stringify(status)}\n`);
 }
 
 /** Reads the status file; undefined when there is none or it is unreadable (the agent never ran, or an old one). */

@@ -1,7 +1,9 @@
-import { copyFile, link, mkdir, open, readdir, readFile, rename, rm, unlink } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import { copyFile, link, mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { QueueError, messageOf } from '../errors.js';
+import { identityOf, type FileIdentity } from '../identity.js';
 
 const codeOf = (error: unknown): string | undefined =>
   typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : undefined;
@@ -43,13 +45,38 @@ export async function syncDirectory(dir: string): Promise<void> {
   }
 }
 
+/** Options of `writeFileAtomic()`. */
+export interface WriteFileAtomicOptions {
+  /** The mode of the file when it is created. @default 0o644 */
+  mode?: number;
+  /**
+   * Keep the version being replaced as `<path>.bak` (a hard link to the old inode, so `path` exists at every
+   * moment; a copy on filesystems without hard links). @default false
+   */
+  backup?: boolean;
+}
+
+let sequence = 0;
+
+/**
+ * The temp file of one write: unique per process and call, so that two overlapping writes of the same file never
+ * share one. `<name>.<pid>-<n>.tmp` beside the target (a rename never crosses filesystems).
+ */
+const tempName = (path: string) => `${path}.${process.pid}-${sequence++}.tmp`;
+
+/** Matches the temp files `writeFileAtomic()` leaves when the process dies mid-write, for `name`. */
+export function isTempOf(name: string, candidate: string): boolean {
+  if (!candidate.startsWith(`${name}.`) || !candidate.endsWith('.tmp')) return false;
+  const middle = candidate.slice(name.length + 1, -'.tmp'.length);
+  // `<name>.tmp` and `<name>.bak.tmp` are the names older versions of this package used.
+  return /^((bak)?|(bak\.)?\d+-\d+)$/.test(middle);
+}
+
 /**
  * Keeps the current version of `path` as `path.bak` without a moment where `path` is missing: a hard link adds
  * a second name to the old inode, the rename of the new file over `path` then leaves `.bak` on the old one.
  */
-async function keepBackup(path: string): Promise<void> {
-  const staging = `${path}.bak.tmp`;
-  await rm(staging, { force: true });
+async function keepBackup(path: string, staging: string): Promise<void> {
   try {
     await link(path, staging);
   } catch (error) {
@@ -63,24 +90,70 @@ async function keepBackup(path: string): Promise<void> {
 }
 
 /**
- * Replaces `path` with `data` atomically and durably: temp file, fsync, previous version to `.bak`, rename,
- * fsync of the directory. A reader sees the old or the new content, never a mix, and `path` always exists.
+ * Replaces `path` with `data` atomically and durably: a temp file beside it, fsync, (the previous version to
+ * `.bak`,) rename over `path`, fsync of the directory. A reader sees the old or the new content, never a mix, and
+ * an existing `path` exists at every moment. When any step fails (ENOSPC, EDQUOT, EROFS, EIO) the temp files are
+ * removed before the promise rejects, so a full disk never fills up further with them. Resolves with the
+ * identity of the file written (what `fstat` said after the fsync), so a later `stat` can tell whether anyone
+ * else has written the file since.
+ * @throws QueueError `WRITE_FAILED` naming the path; `cause` is the system error (its `code`: `ENOSPC`, ...).
  */
-export async function writeDurably(path: string, data: string): Promise<void> {
-  const temp = `${path}.tmp`;
+export async function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array,
+  options: WriteFileAtomicOptions = {},
+): Promise<FileIdentity> {
+  const temp = tempName(path);
+  const staging = `${path}.bak.${temp.slice(path.length + 1)}`;
   try {
-    const handle = await open(temp, 'w', 0o644);
+    const handle = await open(temp, 'w', options.mode ?? 0o644);
+    let identity: FileIdentity;
     try {
-      await handle.writeFile(data, 'utf8');
+      await handle.writeFile(data);
       await handle.sync();
+      identity = identityOf(await handle.stat());
     } finally {
       await handle.close();
     }
-    await keepBackup(path);
+    if (options.backup) await keepBackup(path, staging);
     await rename(temp, path);
     await syncDirectory(dirname(path));
+    return identity;
   } catch (error) {
+    await rm(temp, { force: true }).catch(() => undefined);
+    if (options.backup) await rm(staging, { force: true }).catch(() => undefined);
     throw new QueueError('WRITE_FAILED', `Cannot write ${path}: ${messageOf(error)}`, { cause: error });
+  }
+}
+
+/** Stats a file; `undefined` when it does not exist. */
+export async function statIfExists(path: string): Promise<FileIdentity | undefined> {
+  try {
+    return identityOf(await stat(path));
+  } catch (error) {
+    if (codeOf(error) === 'ENOENT') return undefined;
+    throw new QueueError('READ_FAILED', `Cannot stat ${path}: ${messageOf(error)}`, { cause: error });
+  }
+}
+
+/** Gives `path` a second name `<path>.<label>` (`-<n>` for the first free n), leaving `path` as it is. */
+export async function keepCopy(path: string, label: string): Promise<string> {
+  for (let n = 0; ; n++) {
+    const target = n === 0 ? `${path}.${label}` : `${path}.${label}-${n}`;
+    try {
+      await link(path, target);
+      return target;
+    } catch (error) {
+      const code = codeOf(error);
+      if (code === 'EEXIST') continue;
+      if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'EXDEV') {
+        await copyFile(path, target, fsConstants.COPYFILE_EXCL);
+        return target;
+      }
+      throw new QueueError('WRITE_FAILED', `Cannot keep a copy of ${path}: ${messageOf(error)}`, {
+        cause: error,
+      });
+    }
   }
 }
 
@@ -98,6 +171,7 @@ export async function createDurably(path: string, data: string): Promise<void> {
     await rename(temp, path);
     await syncDirectory(dirname(path));
   } catch (error) {
+    if (codeOf(error) !== 'EEXIST') await rm(temp, { force: true }).catch(() => undefined);
     throw new QueueError('WRITE_FAILED', `Cannot write ${path}: ${messageOf(error)}`, { cause: error });
   }
 }
