@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { createDiskGuard, type PolicyName } from '@tvm/disk-guard';
-import { openStateStore, QueueError, type StateStore } from '@tvm/durable-queue';
+import { openStateStore, QueueError, sameVersion, type StateStore } from '@tvm/durable-queue';
 import { createMetrics, type Metrics } from '@tvm/metrics';
 import type { FoundFile } from './adapters/files.js';
 import { createCloudWatchClient, createDestination, type Destination } from './adapters/destination.js';
@@ -196,12 +196,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       return 'already uploaded (same size and mtime in the registry)';
     }
     const failed = store.failed.get(file.path);
-    if (
-      failed &&
-      failed.size === file.size &&
-      failed.mtimeMs !== undefined &&
-      Math.abs(failed.mtimeMs - file.mtimeMs) < 1
-    ) {
+    if (failed && sameVersion(failed, file)) {
       return 'in the failed list, unchanged since (touch it or requeue it to try again)';
     }
     return undefined;
@@ -328,6 +323,9 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       ...(nextRunAt === undefined ? {} : { nextRunAt }),
       ...(pipeline.lastUpload ? { lastUpload: pipeline.lastUpload } : {}),
       metricsBuffered: metrics.snapshot().bufferedPoints,
+      ...(store.writeProblem
+        ? { stateWriteProblem: { error: store.writeProblem.error, since: store.writeProblem.since } }
+        : {}),
     }).catch(() => undefined);
   };
   every(10_000, publishStatus);

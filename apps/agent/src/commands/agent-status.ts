@@ -30,6 +30,11 @@ export interface AgentStatus {
   lastUpload?: { at: number; filepath: string; key?: string };
   /** Metric points waiting to be sent to CloudWatch. */
   metricsBuffered?: number;
+  /**
+   * Why the state files cannot be written (a full state disk): changes wait in memory and are retried. Written when
+   * the status file itself still can be, e.g. once space is back, or when only the queue's writes fail.
+   */
+  stateWriteProblem?: { error: string; since: number };
   /** Uploads in flight. */
   uploading?: Array<{ filepath: string; bytesSent: number; size: number }>;
 }

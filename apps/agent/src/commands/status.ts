@@ -62,6 +62,8 @@ export interface StatusReport {
   }>;
   diskProblems: string[];
   metricsBuffered: number | null;
+  /** Set while the state files cannot be written (changes wait in memory). */
+  stateWriteProblem: { error: string; since: string | null } | null;
   warnings: string[];
 }
 
@@ -135,6 +137,12 @@ async function buildStatus(config: AgentConfig, state: OpsState, now: number): P
     })),
     diskProblems: usage.problems.map((p) => p.message),
     metricsBuffered: agentStatus?.metricsBuffered ?? null,
+    stateWriteProblem: agentStatus?.stateWriteProblem
+      ? {
+          error: agentStatus.stateWriteProblem.error,
+          since: iso(agentStatus.stateWriteProblem.since) ?? null,
+        }
+      : null,
     warnings,
   };
 }
@@ -198,6 +206,11 @@ function renderStatus(r: StatusReport, now: number): string {
   for (const problem of r.diskProblems) lines.push(`  disk:          ${problem}`);
   lines.push(
     `  metrics:       ${r.metricsBuffered === null ? 'unknown (agent not reporting)' : `${r.metricsBuffered} point(s) buffered`}`,
+    ...(r.stateWriteProblem
+      ? [
+          `  state:         CANNOT WRITE (${r.stateWriteProblem.error}); changes wait in memory and are retried`,
+        ]
+      : []),
   );
   for (const warning of r.warnings) lines.push(`  warning:       ${warning}`);
   return `${lines.join('\n')}\n`;

@@ -191,7 +191,9 @@ export class Pipeline {
     this.#controller.abort(new Error('tvm-upload is stopping'));
     this.#timer?.abort();
     this.#pause.stop();
-    await this.idle();
+    // Uploads only: state writes waiting for a full disk to free up must not hold the shutdown (the store's close
+    // makes the last attempt).
+    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight.values()]);
   }
 
   #eligible(entry: QueueEntry, now: number): boolean {
@@ -297,8 +299,13 @@ export class Pipeline {
         key,
         resumeState: entry.multipart as MultipartState | undefined,
         signal: this.#controller.signal,
-        onStateChange: async (state) => {
-          await this.#o.store.queue.update(path, { multipart: state ? toQueueMultipart(state) : undefined });
+        // Kept in memory at once and committed in the background, never awaited between two parts: a part whose
+        // commit a crash loses is found again by the uploader's ListParts reconciliation on resume.
+        onStateChange: (state) => {
+          this.#track(
+            this.#o.store.queue.update(path, { multipart: state ? toQueueMultipart(state) : undefined }),
+            `saving the multipart state of ${path}`,
+          );
         },
         onProgress: () => {
           this.lastProgressAt = this.#o.clock.now();
@@ -315,7 +322,7 @@ export class Pipeline {
     }
   }
 
-  async #apply(entry: QueueEntry, outcome: Outcome): Promise<void> {
+  #apply(entry: QueueEntry, outcome: Outcome): void {
     const now = this.#o.clock.now();
     // Judged now, not when the upload failed: uploads in flight together meet one destination error, and only the
     // first to be decided tells it and pauses.
@@ -324,12 +331,13 @@ export class Pipeline {
       outcome.dequeued = this.#o.store.queue.get(entry.filepath) === undefined;
     }
     const effects = transition(entry, outcome, now, { retry: this.#o.retry, bucket: this.#o.bucket });
-    // Every effect starts in this same turn (only state writes are awaited), so the next decision already sees a
-    // pause this one made.
-    await Promise.all(effects.map((effect) => this.#carryOut(entry, effect, now)));
+    // Every effect is carried out in this same turn, so the next decision already sees a pause this one made. State
+    // writes change memory at once and are not awaited: on a full state disk they wait (retried by the store) until
+    // space returns, and an upload slot must not wait with them.
+    for (const effect of effects) this.#carryOut(entry, effect, now);
   }
 
-  #carryOut(entry: QueueEntry, effect: Effect, now: number): Promise<unknown> | undefined {
+  #carryOut(entry: QueueEntry, effect: Effect, now: number): void {
     const { store, logger, metrics } = this.#o;
     const path = entry.filepath;
     switch (effect.type) {
@@ -337,10 +345,11 @@ export class Pipeline {
         logger[effect.level](effect.message);
         return;
       case 'queue-update':
-        return store.queue.update(path, effect.patch);
+        this.#track(store.queue.update(path, effect.patch), `recording the attempt at ${path}`);
+        return;
       case 'uploaded':
-        // Both change memory at once; the slot does not wait for the write. A crash before it lands re-queues the
-        // file, and the uploader then finds the identical object in S3 and sends nothing: never lost.
+        // A crash before these writes land re-queues the file, and the uploader then finds the identical object in
+        // S3 and sends nothing: never lost.
         this.#track(
           Promise.all([
             store.registry.mark({ filepath: path, ...effect.version, key: effect.key }),
@@ -356,13 +365,17 @@ export class Pipeline {
         return;
       case 'failed':
         metrics.permanentFailure(effect.category);
-        return store.failed.add({
-          filepath: path,
-          category: effect.category,
-          message: effect.message,
-          attempts: effect.attempts,
-          ...(effect.lastCategory ? { lastCategory: effect.lastCategory } : {}),
-        });
+        this.#track(
+          store.failed.add({
+            filepath: path,
+            category: effect.category,
+            message: effect.message,
+            attempts: effect.attempts,
+            ...(effect.lastCategory ? { lastCategory: effect.lastCategory } : {}),
+          }),
+          `moving ${path} to the failed list`,
+        );
+        return;
       case 'upload-failed':
         metrics.uploadFailed(effect.category);
         return;
