@@ -202,30 +202,29 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     return undefined;
   };
 
-  // Ready files from the watcher, the reconcile scan and the start-up scan. Never rejects: a state write that
-  // cannot happen (a full disk) leaves the file in memory and is retried by the store; the next scan finds the file
-  // again if it was not queued at all.
-  const onReady = async (files: ReadyFile[]): Promise<void> => {
+  // Ready files from the watcher, the reconcile scan and the start-up scan. The queue changes in memory at once and
+  // its write follows: on a full state disk the write waits in the store (retried) while the file is uploaded
+  // all the same. Never rejects.
+  const onReady = (files: ReadyFile[]): Promise<void> => {
     const now = clock.now();
     const added: string[] = [];
-    await Promise.all(
-      files.map(async (file) => {
-        try {
-          // A failed file that changed (touched, rewritten) is eligible again: queue.add takes it off the list.
-          const fresh = await store.queue.add({
-            filepath: file.path,
-            size: file.size,
-            mtimeMs: file.mtimeMs,
-            source: file.directory.source,
-            detectedAt: now,
-          });
-          if (fresh) added.push(file.path);
-        } catch (error) {
-          logger.error(`Cannot queue ${file.path}: ${(error as Error).message}`);
-        }
-      }),
-    );
-    if (added.length === 0) return;
+    for (const file of files) {
+      const queued = store.queue.has(file.path);
+      // A failed file that changed (touched, rewritten) is eligible again: queue.add takes it off the list.
+      inBackground(
+        store.queue.add({
+          filepath: file.path,
+          size: file.size,
+          mtimeMs: file.mtimeMs,
+          source: file.directory.source,
+          detectedAt: now,
+        }),
+        logger,
+        `Queueing ${file.path}`,
+      );
+      if (!queued && store.queue.has(file.path)) added.push(file.path);
+    }
+    if (added.length === 0) return Promise.resolve();
     if (added.length <= 20) for (const path of added) logger.info(`Queued ${path}`);
     else logger.info(`Queued ${added.length} files`);
     metrics.queueDepth(store.queue.size);
@@ -238,6 +237,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
         `${added.length} file(s) queued outside operational hours (${hours.start}-${hours.end}); they wait for the next scheduled run`,
       );
     }
+    return Promise.resolve();
   };
 
   const maxAgeMs = () => current.upload.scan_existing_files.max_age_days * DAY_MS;
@@ -466,14 +466,15 @@ async function retryFailedAtStartup(
       (s) => s.mtimeMs,
       () => undefined,
     );
-    if (mtimeMs === undefined || mtimeMs < since) continue;
-    try {
-      if ((await store.failed.requeue(entry.filepath)) === 0) continue;
-      await store.queue.update(entry.filepath, { attempts: config.upload.retry.max_retries });
-      requeued.push(entry.filepath);
-    } catch (error) {
-      logger.error(`Cannot re-queue failed file ${entry.filepath}: ${(error as Error).message}`);
-    }
+    if (mtimeMs === undefined || mtimeMs < since || !store.failed.has(entry.filepath)) continue;
+    // Both change memory at once; the writes follow (a full state disk must not hold the start-up).
+    inBackground(store.failed.requeue(entry.filepath), logger, `Re-queueing ${entry.filepath}`);
+    inBackground(
+      store.queue.update(entry.filepath, { attempts: config.upload.retry.max_retries }),
+      logger,
+      `Re-queueing ${entry.filepath}`,
+    );
+    requeued.push(entry.filepath);
   }
   if (requeued.length === 0) return;
   logger.info(

@@ -3,6 +3,7 @@ import type { ApplyResult, DiskGuard, PolicyName } from '@tvm/disk-guard';
 import type { Metrics } from '@tvm/metrics';
 import { unsentEntries, type DeletionState, type LogDirectory } from './deletion-candidates.js';
 import { planDeletion, resolveLogDirectories, storeState } from './deletion-plan.js';
+import { inBackground } from './background.js';
 import type { AgentLogger } from './logger.js';
 
 /**
@@ -10,17 +11,18 @@ import type { AgentLogger } from './logger.js';
  * failed-list entries go (so nothing later reports `File not found` for them) and `DeletedUnsentFiles` counts each.
  * The guard has already logged the one `DATA LOSS:` line per file. Resolves with the paths that left the state.
  */
-export async function recordUnsentDeletions(
+export function recordUnsentDeletions(
   store: StateStore,
   metrics: Metrics,
   state: DeletionState,
   directories: readonly LogDirectory[],
   deleted: ApplyResult['deleted'],
-): Promise<string[]> {
+  logger: Pick<AgentLogger, 'error'>,
+): string[] {
   const unsent = deleted.filter((d) => !d.uploaded);
   for (let i = 0; i < unsent.length; i++) metrics.fileDeletedUnsent();
   if (unsent.length === 0) return [];
-  const forgotten = await forgetFiles(
+  const { forgotten, durable } = forgetFiles(
     store,
     unsentEntries(
       state,
@@ -28,6 +30,9 @@ export async function recordUnsentDeletions(
       unsent.map((d) => d.path),
     ),
   );
+  // Not awaited: on a full state disk the write waits in the store, and housekeeping (the emergency policy that frees
+  // space) must go on meanwhile.
+  inBackground(durable, logger, 'Recording the deleted, never-uploaded files');
   return forgotten.map((f) => f.filepath);
 }
 
@@ -110,6 +115,10 @@ export class Housekeeping {
 
   async #run(policies: PolicyName[], reason: string): Promise<void> {
     await this.applyRequests();
+    // An uploaded file may be deleted only once its registry record (and its leaving the queue) is durable: a crash
+    // in between would bring it back as queued with its file gone ("File not found" for a file that is in S3). The
+    // emergency policy does not wait: on a full disk that flush waits for the very space it is to free.
+    if (!policies.includes('emergency')) await this.store.flush();
     const directories = await resolveLogDirectories(this.directories);
     const state = storeState(this.store);
     const plan = await planDeletion(this.guard, state, directories, policies);
@@ -127,12 +136,13 @@ export class Housekeeping {
       this.logger.debug(`Not deleting ${refusal.path} (${refusal.policy ?? 'check'}): ${refusal.reason}`);
     }
     for (const error of result.errors) this.logger.warn(`Deleting failed: ${error.message}`);
-    const forgotten = await recordUnsentDeletions(
+    const forgotten = recordUnsentDeletions(
       this.store,
       this.metrics,
       state,
       directories,
       result.deleted,
+      this.logger,
     );
     if (forgotten.length > 0) {
       this.logger.info(

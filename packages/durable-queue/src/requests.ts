@@ -179,24 +179,27 @@ export async function requestForget(
 /**
  * Removes the queue and failed-list entries of files that were deleted, but only an entry that still records the
  * deleted version (same size and mtime): a file written again under the same name since is a new file to upload.
- * Resolves with the files whose entries went, once that is durable.
+ * The entries leave memory at once and `forgotten` names them; `durable` resolves once that is written. A caller that
+ * must not wait for a full state disk (the daemon's housekeeping) need not await it.
  */
-export async function forgetFiles<T extends ForgottenFile>(
+export function forgetFiles<T extends ForgottenFile>(
   store: ForgetTarget,
   files: readonly T[],
-): Promise<T[]> {
+): { forgotten: T[]; durable: Promise<void> } {
   const forgotten: T[] = [];
+  const removals: Array<Promise<boolean>> = [];
   for (const file of files) {
     let removed = false;
     for (const list of [store.queue, store.failed]) {
       const entry = list.get(file.filepath);
       if (entry === undefined || entry.size !== file.size || entry.mtimeMs !== file.mtimeMs) continue;
-      if (await list.remove(file.filepath)) removed = true;
+      removals.push(list.remove(file.filepath));
+      removed = true;
     }
     if (removed) forgotten.push(file);
   }
-  await store.flush();
-  return forgotten;
+  const durable = Promise.all(removals).then(() => store.flush());
+  return { forgotten, durable };
 }
 
 /**
@@ -230,7 +233,12 @@ export async function applyForgetRequests(store: ForgetTarget, logger?: Logger):
     await renameFile(file, `${file}.invalid`).catch(() => undefined);
   }
   const files = valid.flatMap(({ request }) => request.files.map((f) => ({ ...f, reason: request.reason })));
-  const forgotten = files.length > 0 ? await forgetFiles(store, files) : [];
+  let forgotten: typeof files = [];
+  if (files.length > 0) {
+    const result = forgetFiles(store, files);
+    await result.durable; // the request files go only once their effect is durable
+    forgotten = result.forgotten;
+  }
   for (const { file } of valid) await removeFile(file);
   return { applied: valid.length, forgotten, invalid };
 }
