@@ -89,6 +89,40 @@ describe('deploy/systemd/tvm-upload.service', () => {
     expect(key('ProtectSystem')).toEqual(['strict']);
     expect(key('NoNewPrivileges')).toEqual(['yes']);
     expect(key('ReadWritePaths').join(' ')).toContain('/var/lib/tvm-upload');
+    // %h is root's home in a system unit, whatever User= says (systemd.unit(5)): the drop-in names the real ones.
+    expect(unit).not.toMatch(/^[^#]*%h/m);
+  });
+});
+
+describe('install.sh --root: the drop-in', () => {
+  it("names the configured user's log directories (and --rw-path, ~ expanded) as writable", async () => {
+    const root = await mkdtemp(join(tmpdir(), 'tvm-install-'));
+    try {
+      await mkdir(join(root, 'etc'), { recursive: true });
+      await writeFile(join(root, 'etc/passwd'), 'autoware:x:1000:1000::/home/autoware:/bin/bash\n');
+      const build = join(root, 'build');
+      await mkdir(join(build, 'bin'), { recursive: true });
+      await writeFile(join(build, 'tvm-upload.mjs'), '');
+      // A stand-in build: install.sh only runs its check-config, which this one passes.
+      await writeFile(join(build, 'bin/tvm-upload'), '#!/bin/sh\nexit 0\n');
+      await chmod(join(build, 'bin/tvm-upload'), 0o755);
+      const install = join(repo, 'scripts/deployment/install.sh');
+      const args = ['--root', root, '--build', build, '--user', 'autoware', '--rw-path', '~/bags/log'];
+      const result = await run(install, [...args, '--rw-path', '/data/logs']);
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      const dropin = await readFile(join(root, 'etc/systemd/system/tvm-upload.service.d/10-install.conf'), 'utf8');
+      expect(dropin.match(/^ReadWritePaths=.*$/gm)).toEqual([
+        'ReadWritePaths=-/home/autoware/.parcel/log',
+        'ReadWritePaths=-/home/autoware/.ros/log',
+        'ReadWritePaths=-/home/autoware/ros2_ws/log',
+        'ReadWritePaths=-/home/autoware/bags/log',
+        'ReadWritePaths=-/data/logs',
+      ]);
+      expect(dropin).toMatch(/^User=autoware$/m);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });
 
