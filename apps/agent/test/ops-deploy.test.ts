@@ -81,7 +81,12 @@ describe('deploy/systemd/tvm-upload.service', () => {
     expect(key('ExecStart')).toEqual([
       '/opt/tvm-upload/bin/tvm-upload run --config /etc/tvm-upload/config.yaml',
     ]);
-    expect(key('ExecReload')).toEqual(['/bin/kill -HUP $MAINPID']);
+    expect(key('ExecReload')).toEqual([
+      '/opt/tvm-upload/bin/tvm-upload reload --config /etc/tvm-upload/config.yaml --pid $MAINPID',
+    ]);
+    expect(key('Type')).toEqual(['notify']);
+    expect(key('NotifyAccess')).toEqual(['all']);
+    expect(key('WatchdogSec')).toEqual(['20s']);
     expect(key('Restart')).toEqual(['always']);
     expect(key('StartLimitIntervalSec')).toEqual(['0']);
     expect(key('SyslogIdentifier')).toEqual(['tvm-upload']);
@@ -111,7 +116,10 @@ describe('install.sh --root: the drop-in', () => {
       const result = await run(install, [...args, '--rw-path', '/data/logs']);
       expect(result.stderr).toBe('');
       expect(result.code).toBe(0);
-      const dropin = await readFile(join(root, 'etc/systemd/system/tvm-upload.service.d/10-install.conf'), 'utf8');
+      const dropin = await readFile(
+        join(root, 'etc/systemd/system/tvm-upload.service.d/10-install.conf'),
+        'utf8',
+      );
       expect(dropin.match(/^ReadWritePaths=.*$/gm)).toEqual([
         'ReadWritePaths=-/home/autoware/.parcel/log',
         'ReadWritePaths=-/home/autoware/.ros/log',

@@ -58,7 +58,9 @@ export function cannotBoot(): string | undefined {
   );
   if (missing.length > 0)
     return `${missing.join(', ')} not installed (apt-get install -y systemd-container util-linux)`;
-  if (spawnSync('sh', ['-c', 'test -x /lib/systemd/systemd || test -x /usr/lib/systemd/systemd']).status !== 0)
+  if (
+    spawnSync('sh', ['-c', 'test -x /lib/systemd/systemd || test -x /usr/lib/systemd/systemd']).status !== 0
+  )
     return 'no systemd in this root to boot (apt-get install -y systemd)';
   return undefined;
 }
@@ -100,11 +102,7 @@ function runHost(file: string, args: string[], timeoutMs = 30_000): Promise<Exec
 
 async function childrenOf(pid: number): Promise<number[]> {
   const text = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
-  return text
-    .trim()
-    .split(/\s+/)
-    .filter(Boolean)
-    .map(Number);
+  return text.trim().split(/\s+/).filter(Boolean).map(Number);
 }
 
 function alive(pid: number): boolean {
@@ -136,13 +134,17 @@ export async function bootContainer(options: BootOptions = {}): Promise<Containe
     if (pid !== undefined && alive(pid)) {
       // SIGRTMIN+4 asks systemd for a clean poweroff (systemd(1)); then nspawn exits.
       if (leader > 0) spawnSync('kill', ['-s', 'RTMIN+4', String(leader)]);
-      const exited = await until('the container to power off', () => (alive(pid) ? undefined : true), 20_000).catch(
-        () => false,
-      );
+      const exited = await until(
+        'the container to power off',
+        () => (alive(pid) ? undefined : true),
+        20_000,
+      ).catch(() => false);
       if (!exited) {
         if (leader > 0) spawnSync('kill', ['-9', String(leader)]);
         process.kill(pid, 'SIGKILL');
-        await until('systemd-nspawn to exit', () => (alive(pid) ? undefined : true), 10_000).catch(() => false);
+        await until('systemd-nspawn to exit', () => (alive(pid) ? undefined : true), 10_000).catch(
+          () => false,
+        );
       }
     }
     if (mounted) {

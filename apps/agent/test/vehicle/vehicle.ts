@@ -33,7 +33,10 @@ const MASK = [
 ];
 
 /** The vehicle config the tests install (and variants of it for reload). */
-export function vehicleConfig(endpoint: string, overrides: { vehicleId?: string; extra?: string } = {}): string {
+export function vehicleConfig(
+  endpoint: string,
+  overrides: { vehicleId?: string; extra?: string } = {},
+): string {
   return [
     `vehicle_id: ${overrides.vehicleId ?? 'vehicle-CN-001'}`,
     'log_directories:',
@@ -74,7 +77,8 @@ export function writeFileCommand(path: string, text: string): string {
 function hostCommand(file: string, args: string[], cwd: string, timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(file, args, { cwd, timeout: timeoutMs, maxBuffer: 8 << 20 }, (error, stdout, stderr) => {
-      if (error) reject(new Error(`${file} ${args.join(' ')} failed: ${error.message}\n${stdout}\n${stderr}`));
+      if (error)
+        reject(new Error(`${file} ${args.join(' ')} failed: ${error.message}\n${stdout}\n${stderr}`));
       else resolve(stdout);
     });
   });
@@ -83,14 +87,14 @@ function hostCommand(file: string, args: string[], cwd: string, timeoutMs: numbe
 /** A vehicle: the container plus what the tests need to know about it. */
 export interface Vehicle {
   container: Container;
-  /** The S3 endpoint the agent uses (the outage proxy in front of the shim and s3rver). */
+  /** The S3 endpoint the agent uses (the switchable front of the shim and s3rver). */
   endpoint: string;
   /** Milliseconds: bundle, boot, install. */
   timings: { bundleMs: number; bootMs: number; setupMs: number };
   /** Every object in the bucket. */
   objects(): Promise<Array<{ key: string; size: number; sha256: string }>>;
-  /** Cuts the agent's route to S3 (connections refused) or restores it. */
-  outage(on: boolean): Promise<void>;
+  /** Makes S3 answer 503 ServiceUnavailable to everything (on), or work again (off). */
+  unavailable(on: boolean): Promise<void>;
 }
 
 /** Builds the vehicle bundle, boots the container and installs tvm-upload as the README says. */
@@ -107,7 +111,10 @@ export async function startVehicle(): Promise<Vehicle> {
       [
         `useradd --create-home --shell /bin/bash ${USER}`,
         `install -d -o ${USER} -g ${USER} ${HOME}/.parcel ${HOME}/.parcel/log ${LOG_DIRS.terminal} ${HOME}/.ros ${LOG_DIRS.ros} ${HOME}/ros2_ws ${LOG_DIRS.ros2} ${HOME}/.aws`,
-        writeFileCommand(`${HOME}/.aws/credentials`, '[china]\naws_access_key_id = S3RVER\naws_secret_access_key = S3RVER'),
+        writeFileCommand(
+          `${HOME}/.aws/credentials`,
+          '[china]\naws_access_key_id = S3RVER\naws_secret_access_key = S3RVER',
+        ),
         writeFileCommand(`${HOME}/.aws/config`, '[profile china]\nregion = cn-north-1'),
         `chown ${USER}:${USER} ${HOME}/.aws/credentials ${HOME}/.aws/config && chmod 600 ${HOME}/.aws/credentials`,
         // The README types `sudo ...`; a machine without sudo gets a root-only stand-in (everything here is root).
@@ -128,9 +135,12 @@ export async function startVehicle(): Promise<Vehicle> {
     });
     await c.run(writeFileCommand('/root/my-vehicle.yaml', vehicleConfig(state.endpoint)));
     // The README's step 2, typed as it says (the build is the default apps/agent/dist/vehicle).
-    await c.run(`cd ${repo} && sudo scripts/deployment/install.sh --user ${USER} --config /root/my-vehicle.yaml`, {
-      timeoutMs: 60_000,
-    });
+    await c.run(
+      `cd ${repo} && sudo scripts/deployment/install.sh --user ${USER} --config /root/my-vehicle.yaml`,
+      {
+        timeoutMs: 60_000,
+      },
+    );
     return {
       container,
       endpoint: state.endpoint,
@@ -141,7 +151,7 @@ export async function startVehicle(): Promise<Vehicle> {
         );
         return JSON.parse(out) as Array<{ key: string; size: number; sha256: string }>;
       },
-      async outage(on) {
+      async unavailable(on) {
         await c.run(`systemctl kill -s ${on ? 'USR1' : 'USR2'} tvm-test-s3`);
       },
     };
