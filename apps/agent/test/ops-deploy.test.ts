@@ -219,6 +219,43 @@ describe('health_check.sh', () => {
     expect(recorded).toContain('journalctl -u tvm-upload --since 1 hour ago --no-pager -q');
   });
 
+  it('reads the state paths from the config (upload.queue_file, upload.failed_file) when no TVM_* path is set', async () => {
+    if (!has('jq')) return skipBecause('jq is not installed (apt-get install -y jq)');
+    const { bundleAgent } = await import('../scripts/bundle.js');
+    await bundleAgent(join(state, 'vehicle'));
+    const elsewhere = join(state, 'elsewhere');
+    await mkdir(elsewhere);
+    const files = (n: number) =>
+      JSON.stringify({
+        version: 2,
+        files: Array.from({ length: n }, (_, i) => ({ filepath: `/logs/${i}.log` })),
+      });
+    await writeFile(join(elsewhere, 'q.json'), files(2));
+    await writeFile(join(elsewhere, 'f.json'), files(1));
+    const config = join(state, 'config.yaml');
+    await writeFile(
+      config,
+      [
+        'vehicle_id: v1',
+        'log_directories: [{ path: /tmp, source: tmp }]',
+        's3: { bucket: b, region: cn-north-1 }',
+        `upload: { queue_file: ${join(elsewhere, 'q.json')}, failed_file: ${join(elsewhere, 'f.json')} }`,
+        '',
+      ].join('\n'),
+    );
+    const result = await run(script, [], {
+      TVM_CONFIG: config,
+      TVM_UPLOAD_BIN: join(state, 'vehicle/bin/tvm-upload'),
+      TVM_SKIP_SERVICE: '1',
+      TVM_SKIP_VERIFY: '1',
+      TVM_LOG_FILE: join(state, 'agent.log'),
+      TVM_DISK_PATHS: state,
+    });
+    expect(result.stdout).toContain('[PASS] queue: 2 files pending');
+    expect(result.stdout).toContain('[FAIL] failed list: 1 file(s)');
+    expect(result.code).toBe(1);
+  });
+
   it('fails on an unreadable queue file and on a missing agent', async () => {
     if (!has('jq')) return skipBecause('jq is not installed (apt-get install -y jq)');
     await writeFile(join(state, 'queue.json'), '{ truncated');
