@@ -85,6 +85,10 @@ describe.skipIf(reason !== undefined)('tvm-upload under a real systemd', () => {
     expect(status.code).toBe(0);
     const user = await c.run('ps -o user= -p "$(systemctl show -p MainPID --value tvm-upload)"');
     expect(user.trim()).toBe(USER);
+    // The sandbox, with install.sh's drop-in, as the running systemd rates it (3.3 before this unit's hardening).
+    const security = await c.run('systemd-analyze security tvm-upload.service --no-pager');
+    const score = Number(/Overall exposure level for tvm-upload\.service: ([\d.]+)/.exec(security)?.[1]);
+    expect(score).toBeLessThanOrEqual(2.5);
   });
 
   it('files in the three log directories land byte-identical, and keep_days: 0 deletes them in the home', async () => {
@@ -306,5 +310,8 @@ describe.skipIf(reason !== undefined)('tvm-upload under a real systemd', () => {
     const took = Date.now() - started;
     expect((await c.run('systemctl show -p Result tvm-upload')).trim()).toBe('Result=success');
     expect(took).toBeLessThan(10_000);
+    // Over the whole suite (well over a minute, WatchdogSec=20s) the only watchdog timeout is the SIGSTOP test's:
+    // every WATCHDOG=1 sent through systemd-notify arrived.
+    expect((await sh('journalctl -u tvm-upload | grep -c "Watchdog timeout"')).stdout.trim()).toBe('1');
   });
 });
