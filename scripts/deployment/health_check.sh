@@ -3,12 +3,15 @@
 # the exit code is the number of FAILs (0 = healthy).
 #
 # Usage: sudo scripts/deployment/health_check.sh
-# Every path is overridable (tests, non-default installs):
+# The state paths come from the config (upload.queue_file, upload.failed_file, as `tvm-upload check-config --json`
+# reads them for the service user); the AWS check runs as the service user (the unit's User=), so ~/.aws is that
+# user's, not root's. Every path is overridable (tests, non-default installs):
 #   TVM_SERVICE        systemd unit name                          (tvm-upload)
 #   TVM_CONFIG         agent config                               (/etc/tvm-upload/config.yaml)
-#   TVM_STATE_DIR      state directory                            (/var/lib/tvm-upload)
-#   TVM_QUEUE_FILE     queue file                                 ($TVM_STATE_DIR/queue.json)
-#   TVM_FAILED_FILE    failed list                                ($TVM_STATE_DIR/failed.json)
+#   TVM_SERVICE_USER   the user the agent runs as                 (the unit's User=, else the current user)
+#   TVM_STATE_DIR      state directory                            (the queue file's directory, from the config)
+#   TVM_QUEUE_FILE     queue file                                 (upload.queue_file, else $TVM_STATE_DIR/queue.json)
+#   TVM_FAILED_FILE    failed list                                (upload.failed_file, else $TVM_STATE_DIR/failed.json)
 #   TVM_UPLOAD_BIN     the agent command                          (tvm-upload on PATH, else /opt/tvm-upload/bin/tvm-upload)
 #   TVM_LOG_FILE       read the agent's output from this file instead of journalctl
 #   TVM_SKIP_SERVICE   1 = skip the systemd check (no systemd)     (0)
@@ -27,10 +30,40 @@ esac
 
 SERVICE="${TVM_SERVICE:-tvm-upload}"
 CONFIG="${TVM_CONFIG:-/etc/tvm-upload/config.yaml}"
-STATE_DIR="${TVM_STATE_DIR:-/var/lib/tvm-upload}"
-QUEUE_FILE="${TVM_QUEUE_FILE:-${STATE_DIR}/queue.json}"
-FAILED_FILE="${TVM_FAILED_FILE:-${STATE_DIR}/failed.json}"
 BIN="${TVM_UPLOAD_BIN:-$(command -v tvm-upload || echo /opt/tvm-upload/bin/tvm-upload)}"
+
+# The user the agent runs as: the checks that depend on it (${HOME} in the config, ~/.aws) run as that user.
+SERVICE_USER="${TVM_SERVICE_USER:-}"
+if [[ -z "${SERVICE_USER}" && "${TVM_SKIP_SERVICE:-0}" != 1 ]] && command -v systemctl >/dev/null 2>&1; then
+  SERVICE_USER="$(systemctl show -p User --value "${SERVICE}" 2>/dev/null || true)"
+fi
+SERVICE_USER="${SERVICE_USER:-$(id -un)}"
+as_service_user() {
+  if [[ "$(id -un)" != "${SERVICE_USER}" && "$(id -u)" == 0 ]] && command -v runuser >/dev/null 2>&1; then
+    runuser -u "${SERVICE_USER}" -- "$@"
+  else
+    "$@"
+  fi
+}
+
+# The state paths as the agent reads them from its config; the defaults when the config cannot be read.
+CONFIG_STATE=""
+if [[ -x "${BIN}" && -r "${CONFIG}" ]] && command -v jq >/dev/null 2>&1; then
+  CONFIG_STATE="$(as_service_user "${BIN}" check-config --json --config "${CONFIG}" 2>/dev/null | jq -r '.state | .stateDir, .queueFile, .failedFile' 2>/dev/null || true)"
+fi
+config_path() { sed -n "${1}p" <<<"${CONFIG_STATE}"; }
+STATE_DIR="${TVM_STATE_DIR:-$(config_path 1)}"
+STATE_DIR="${STATE_DIR:-/var/lib/tvm-upload}"
+if [[ -n "${TVM_STATE_DIR:-}" ]]; then
+  # An explicit state directory holds the state files under their usual names.
+  QUEUE_FILE="${TVM_QUEUE_FILE:-${STATE_DIR}/queue.json}"
+  FAILED_FILE="${TVM_FAILED_FILE:-${STATE_DIR}/failed.json}"
+else
+  QUEUE_FILE="${TVM_QUEUE_FILE:-$(config_path 2)}"
+  QUEUE_FILE="${QUEUE_FILE:-${STATE_DIR}/queue.json}"
+  FAILED_FILE="${TVM_FAILED_FILE:-$(config_path 3)}"
+  FAILED_FILE="${FAILED_FILE:-${STATE_DIR}/failed.json}"
+fi
 LOG_FILE="${TVM_LOG_FILE:-}"
 QUEUE_MAX="${TVM_QUEUE_MAX:-10000}"
 RETRY_WARN="${TVM_RETRY_WARN:-20}"
@@ -139,10 +172,10 @@ if [[ "${TVM_SKIP_VERIFY:-0}" == 1 ]]; then
 elif [[ ! -x "${BIN}" ]]; then
   fail "aws: ${BIN} not found (is tvm-upload installed?)"
 else
-  verify_output="$("${BIN}" verify --config "${CONFIG}" 2>&1)"
+  verify_output="$(as_service_user "${BIN}" verify --config "${CONFIG}" 2>&1)"
   verify_failures=$?
   if ((verify_failures == 0)); then
-    pass "aws: tvm-upload verify passed"
+    pass "aws: tvm-upload verify passed (as ${SERVICE_USER})"
   else
     fail "aws: tvm-upload verify reported ${verify_failures} failed check(s):"
     printf '%s\n' "${verify_output}" | sed 's/^/       /'

@@ -8,7 +8,8 @@
 #   --config FILE    install FILE as /etc/tvm-upload/config.yaml (the current one is backed up first);
 #                    without it an existing config is kept and a new vehicle gets deploy/config/config.example.yaml
 #   --user USER      the account the agent runs as; its home holds the logs and ~/.aws (default: $SUDO_USER, else root)
-#   --rw-path DIR    another log directory the deletion policies may clean (repeatable; added to ReadWritePaths)
+#   --rw-path DIR    another log directory the deletion policies may clean (repeatable; added to ReadWritePaths;
+#                    a leading ~/ or ${HOME}/ is the service user's home)
 #   --root DIR       install into DIR instead of / (image builds and tests): no systemctl, no chown
 #   --no-start       install and validate, but do not (re)start the service
 #   --dry-run        print what would be done, change nothing (also DRY_RUN=1)
@@ -150,12 +151,42 @@ fi
 say "Installing the systemd unit"
 run mkdir -p "${DROPIN_DIR}"
 run cp "${REPO_DIR}/deploy/systemd/${SERVICE}.service" "${UNIT_DIR}/${SERVICE}.service"
+# The service user's home, from the passwd database (of the image with --root). In a system unit %h is root's
+# home whatever User= says (systemd.unit(5)), so the unit cannot name the log directories itself: they are
+# resolved here, for the user the agent really runs as.
+user_home() {
+  local entry=""
+  if [[ -n "${ROOT}" && -f "${ROOT}/etc/passwd" ]]; then
+    entry="$(awk -F: -v u="${SERVICE_USER}" '$1 == u { print $6 }' "${ROOT}/etc/passwd")"
+  elif [[ -z "${ROOT}" ]]; then
+    entry="$(getent passwd "${SERVICE_USER}" | cut -d: -f6)"
+  fi
+  if [[ -n "${entry}" ]]; then printf '%s\n' "${entry}"; elif [[ "${SERVICE_USER}" == root ]]; then echo /root; else echo "/home/${SERVICE_USER}"; fi
+}
+SERVICE_HOME="$(user_home)"
+expand_home() {
+  # The patterns are literal on purpose: ~ and ${HOME} name the service user's home, not the caller's.
+  # shellcheck disable=SC2016,SC2088
+  case "$1" in
+    '~') printf '%s\n' "${SERVICE_HOME}" ;;
+    '~/'*) printf '%s/%s\n' "${SERVICE_HOME}" "${1#\~/}" ;;
+    '${HOME}'*) printf '%s%s\n' "${SERVICE_HOME}" "${1#\$\{HOME\}}" ;;
+    '$HOME'*) printf '%s%s\n' "${SERVICE_HOME}" "${1#\$HOME}" ;;
+    /*) printf '%s\n' "$1" ;;
+    *) die "--rw-path $1 is not an absolute path (or ~/..., \${HOME}/...)" ;;
+  esac
+}
+DEFAULT_LOG_DIRS=("${SERVICE_HOME}/.parcel/log" "${SERVICE_HOME}/.ros/log" "${SERVICE_HOME}/ros2_ws/log")
+RESOLVED_RW_PATHS=()
+for path in "${RW_PATHS[@]}"; do RESOLVED_RW_PATHS+=("$(expand_home "${path}")"); done
 write_dropin() {
   printf '# Written by install.sh on %s; rerun install.sh to change it.\n[Service]\n' "${STAMP}"
   printf 'User=%s\n' "${SERVICE_USER}"
   if [[ -z "${ROOT}" ]]; then printf 'Group=%s\n' "$(id -gn "${SERVICE_USER}")"; fi
+  # The log directories the deletion policies clean, in ${SERVICE_USER}'s home (${SERVICE_HOME}); "-" skips one
+  # that does not exist on this vehicle. ProtectHome=read-only leaves the rest of every home read-only.
   local path
-  for path in "${RW_PATHS[@]}"; do printf 'ReadWritePaths=-%s\n' "${path}"; done
+  for path in "${DEFAULT_LOG_DIRS[@]}" "${RESOLVED_RW_PATHS[@]}"; do printf 'ReadWritePaths=-%s\n' "${path}"; done
 }
 if [[ "${DRY_RUN}" == 1 ]]; then
   printf '[dry-run] write %s/10-install.conf:\n' "${DROPIN_DIR}"

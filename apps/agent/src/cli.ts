@@ -1,6 +1,6 @@
 #!/usr/bin/env -S node --max-semi-space-size=2
 import { parseArgs } from 'node:util';
-import { DEFAULT_CONFIG_PATH, loadConfig, type LoadedConfig } from './config.js';
+import { DEFAULT_CONFIG_PATH, loadConfig, statePaths, type LoadedConfig } from './config.js';
 import { describeConfig } from './config-summary.js';
 import { OPS_USAGE, runOpsCommand } from './commands/index.js';
 import { AgentError } from './errors.js';
@@ -9,7 +9,7 @@ import { VERSION } from './version.js';
 
 const USAGE = `Usage:
   tvm-upload run [--config <path>] [--log-level debug|info|warn|error] [--test-config]
-  tvm-upload check-config [--config <path>]
+  tvm-upload check-config [--config <path>] [--json]
 ${OPS_USAGE}  tvm-upload --version
 Default config: ${DEFAULT_CONFIG_PATH}
 `;
@@ -27,6 +27,7 @@ async function main(argv: string[]): Promise<number> {
         config: { type: 'string', short: 'c', default: DEFAULT_CONFIG_PATH },
         'log-level': { type: 'string' },
         'test-config': { type: 'boolean', default: false },
+        json: { type: 'boolean', default: false },
         version: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -54,6 +55,24 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'check-config' || (command === 'run' && values['test-config'])) {
     const loaded = await readConfig(configPath);
     if (!loaded) return 1;
+    if (values.json) {
+      // For scripts (health_check.sh): the config as the agent reads it (${HOME} expanded), and its state files.
+      const { resolvePaths } = await import('@tvm/durable-queue');
+      const paths = statePaths(loaded.config);
+      const files = resolvePaths({
+        queueFile: paths.queueFile,
+        failedFile: paths.failedFile,
+        registryFile: paths.registryFile,
+      });
+      const state = {
+        stateDir: paths.stateDir,
+        queueFile: files.queueFile,
+        failedFile: files.failedFile,
+        registryFile: files.registryFile,
+      };
+      process.stdout.write(`${JSON.stringify({ config: loaded.config, state })}\n`);
+      return 0;
+    }
     process.stdout.write(`Config OK: ${configPath}\n${describeConfig(loaded.config).join('\n')}\n`);
     return 0;
   }

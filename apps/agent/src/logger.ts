@@ -1,3 +1,5 @@
+import { fstatSync } from 'node:fs';
+
 /** Log levels, least to most severe. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -31,7 +33,8 @@ export interface LoggerOptions {
   level?: LogLevel;
   /**
    * Prefix each line with its syslog priority (`<3>` for errors) instead of a timestamp and level name.
-   * @default true when the JOURNAL_STREAM environment variable is set (systemd connected stdout to the journal)
+   * @default per stream, {@link journalStreams}: only a stream that is the journal stream systemd names in
+   * JOURNAL_STREAM (device:inode) gets prefixes, so `tvm-upload run | tee` from a unit's shell is not garbled
    */
   journal?: boolean;
   /** Where lines go. @default process.stdout for debug/info, process.stderr for warn/error */
@@ -42,7 +45,9 @@ export interface LoggerOptions {
 
 /** Creates the agent's logger: one line per event, credentials redacted, newlines folded. */
 export function createLogger(options: LoggerOptions = {}): AgentLogger {
-  const journal = options.journal ?? process.env['JOURNAL_STREAM'] !== undefined;
+  const streams =
+    options.journal === undefined ? journalStreams() : { stdout: options.journal, stderr: options.journal };
+  const journalFor = (level: LogLevel) => (RANK[level] >= RANK.warn ? streams.stderr : streams.stdout);
   const now = options.now ?? Date.now;
   const write =
     options.write ??
@@ -60,12 +65,36 @@ export function createLogger(options: LoggerOptions = {}): AgentLogger {
     if (!logger.enabled(level)) return;
     const text = redact(message).replace(/\s*[\r\n]+\s*/g, ' ');
     // journald stamps time, unit and pid itself; elsewhere (a terminal, a test) the line carries them.
-    const prefix = journal
+    const prefix = journalFor(level)
       ? `<${PRIORITY[level]}>`
       : `${new Date(now()).toISOString()} ${level.toUpperCase().padEnd(5)} `;
     write(`${prefix}${text}\n`, level);
   }
   return logger;
+}
+
+/**
+ * Which of stdout and stderr are connected to the journal: systemd sets JOURNAL_STREAM to `device:inode` of the
+ * stream it connected (systemd.exec(5)); a process must compare it with its own file descriptors before it uses
+ * the journal's conventions (sd-daemon(3)), because a child of a service inherits the variable with other streams.
+ */
+export function journalStreams(
+  env: NodeJS.ProcessEnv = process.env,
+  statFd: (fd: number) => { dev: number; ino: number } | undefined = (fd) => {
+    try {
+      return fstatSync(fd);
+    } catch {
+      return undefined;
+    }
+  },
+): { stdout: boolean; stderr: boolean } {
+  const match = /^(\d+):(\d+)$/.exec(env['JOURNAL_STREAM'] ?? '');
+  if (!match) return { stdout: false, stderr: false };
+  const is = (fd: number) => {
+    const stat = statFd(fd);
+    return stat !== undefined && String(stat.dev) === match[1] && String(stat.ino) === match[2];
+  };
+  return { stdout: is(1), stderr: is(2) };
 }
 
 const ACCESS_KEY_ID = /\b((?:AKIA|ASIA|AROA|AIDA)[A-Z0-9]{12})([A-Z0-9]{4})\b/g;

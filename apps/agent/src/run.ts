@@ -1,13 +1,33 @@
+import { rename, writeFile } from 'node:fs/promises';
 import { createAgent, type Agent } from './agent.js';
-import { loadConfig, type LoadedConfig } from './config.js';
+import { reloadResultPath, type ReloadResult } from './commands/reload.js';
+import { loadConfig, type AgentConfig, type LoadedConfig } from './config.js';
 import { AgentError } from './errors.js';
+import { healthInputsOf, judgeHealth } from './health.js';
 import type { AgentLogger } from './logger.js';
+import { createNotifier, type Notifier } from './notify.js';
 
 /** What `tvm-upload run` needs. */
 export interface RunOptions {
   configPath: string;
   loaded: LoadedConfig;
   logger: AgentLogger;
+  /** @default createNotifier() (systemd-notify when NOTIFY_SOCKET is set) */
+  notifier?: Notifier;
+  /** Wall clock (ms). @default Date.now */
+  now?: () => number;
+}
+
+/** How often the status line is refreshed when systemd asks for no watchdog. */
+const STATUS_INTERVAL_MS = 10_000;
+
+/**
+ * Applies a validated config to the running agent and resolves to the agent that now runs. Today the agent restarts
+ * in-process with it (every key takes effect, in-flight multipart uploads resume from their saved parts).
+ */
+async function applyConfig(current: Agent, next: AgentConfig, logger: AgentLogger): Promise<Agent> {
+  await current.stop();
+  return createAgent({ config: next, logger });
 }
 
 // systemd's default TimeoutStopSec is 90 s, but the issue promises 10 s; leave a margin for the event loop.
@@ -19,8 +39,32 @@ const STOP_DEADLINE_MS = 9_000;
  */
 export async function runAgent(options: RunOptions): Promise<number> {
   const { configPath, logger } = options;
+  const now = options.now ?? Date.now;
+  const notifier = options.notifier ?? createNotifier({ logger });
   for (const warning of options.loaded.warnings) logger.warn(`Config: ${warning}`);
   let config = options.loaded.config;
+  let reloads = 0;
+  const answerReload = async (
+    ok: boolean,
+    message: string,
+    problems: readonly string[] = [],
+  ): Promise<void> => {
+    const result: ReloadResult = {
+      pid: process.pid,
+      seq: ++reloads,
+      at: new Date(now()).toISOString(),
+      ok,
+      message,
+      problems: [...problems],
+    };
+    const file = reloadResultPath(config);
+    try {
+      await writeFile(`${file}.tmp`, `${JSON.stringify(result)}\n`);
+      await rename(`${file}.tmp`, file);
+    } catch (error) {
+      logger.warn(`Could not write ${file} (tvm-upload reload waits for it): ${(error as Error).message}`);
+    }
+  };
   // Library timers are unref'd, so nothing else keeps the event loop alive, not even while the state store waits
   // to write during start-up: this handle is the daemon's life.
   const keepAlive = setInterval(() => undefined, 1 << 30);
@@ -34,6 +78,7 @@ export async function runAgent(options: RunOptions): Promise<number> {
       if (stopping) return;
       stopping = true;
       logger.info(`${signal}: stopping (no new uploads; in-flight multipart state is kept)`);
+      void notifier.send({ STOPPING: '1', STATUS: 'stopping' });
       const deadline = setTimeout(() => {
         logger.warn(`Stopping took over ${STOP_DEADLINE_MS / 1000}s; exiting with the state flushed so far`);
         resolve(0);
@@ -62,6 +107,7 @@ export async function runAgent(options: RunOptions): Promise<number> {
 
   const reload = async (): Promise<void> => {
     logger.info(`SIGHUP: reloading the configuration from ${configPath}`);
+    await notifier.send({ RELOADING: '1', STATUS: 'reloading the configuration' });
     let next: LoadedConfig;
     try {
       next = await loadConfig(configPath);
@@ -69,33 +115,62 @@ export async function runAgent(options: RunOptions): Promise<number> {
       if (error instanceof AgentError) {
         logger.error(`Configuration reload rejected; the running configuration stays. ${error.message}:`);
         for (const problem of error.problems) logger.error(`  ${problem}`);
+        await answerReload(false, `rejected: ${error.message}`, error.problems);
       } else {
-        logger.error(
-          `Configuration reload failed; the running configuration stays: ${(error as Error).message}`,
-        );
+        const message = (error as Error).message;
+        logger.error(`Configuration reload failed; the running configuration stays: ${message}`);
+        await answerReload(false, `failed: ${message}`);
       }
+      await notifier.send({ READY: '1', STATUS: currentStatus() });
       return;
     }
     for (const warning of next.warnings) logger.warn(`Config: ${warning}`);
-    if (stopping || !agent) return;
-    // The whole agent restarts in-process with the new config: every key takes effect, in-flight multipart uploads
-    // resume from their saved parts, and a destination pause is lifted (the new agent checks afresh).
-    await agent.stop();
+    if (stopping || !agent) {
+      await answerReload(false, 'the agent is stopping');
+      return;
+    }
     try {
-      agent = await createAgent({ config: next.config, logger });
+      agent = await applyConfig(agent, next.config, logger);
       config = next.config;
       logger.info('Configuration reloaded');
+      await answerReload(true, 'configuration reloaded');
     } catch (error) {
-      logger.error(
-        `Starting with the new configuration failed (${(error as Error).message}); keeping the old one`,
-      );
+      const message = `starting with the new configuration failed (${(error as Error).message}); keeping the old one`;
+      logger.error(`Configuration reload: ${message}`);
       agent = await createAgent({ config, logger });
+      await answerReload(false, message);
     }
+    await notifier.send({ READY: '1', STATUS: currentStatus() });
   };
   process.on('SIGHUP', () => {
     if (stopping) return;
     reloading = reloading.then(reload, reload);
   });
+
+  // The watchdog ping goes out only while the agent is healthy; a wedged event loop sends none at all.
+  let busySince: number | undefined;
+  let unhealthy = '';
+  function currentStatus(): string {
+    return agent ? judgeHealth(healthInputsOf(agent, now(), busySince)).status : 'starting';
+  }
+  function tick(): void {
+    if (!agent || stopping) return;
+    const at = now();
+    const inFlight = agent.pipeline.status().inFlight;
+    busySince = inFlight === 0 ? undefined : (busySince ?? at);
+    const verdict = judgeHealth(healthInputsOf(agent, at, busySince));
+    if (!verdict.healthy && verdict.reason !== unhealthy) {
+      const restart =
+        notifier.watchdogIntervalMs === undefined ? '' : '; no watchdog ping: systemd will restart the agent';
+      logger.error(`Unhealthy: ${verdict.reason}${restart}`);
+    } else if (verdict.healthy && unhealthy !== '') {
+      logger.info('Healthy again');
+    }
+    unhealthy = verdict.reason;
+    void notifier.send(
+      verdict.healthy ? { WATCHDOG: '1', STATUS: verdict.status } : { STATUS: verdict.status },
+    );
+  }
 
   const start = createAgent({ config, logger });
   starting = start;
@@ -109,7 +184,11 @@ export async function runAgent(options: RunOptions): Promise<number> {
     }
     throw error;
   }
+  await notifier.send({ READY: '1', STATUS: currentStatus() });
+  const health = setInterval(tick, notifier.watchdogIntervalMs ?? STATUS_INTERVAL_MS);
+  health.unref();
   const code = await done;
+  clearInterval(health);
   clearInterval(keepAlive);
   // Sockets of the SDK's keep-alive agents may linger; the state is flushed and the lock released.
   setTimeout(() => process.exit(code), 100).unref();

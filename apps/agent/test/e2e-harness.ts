@@ -20,13 +20,28 @@ export interface AgentProcess {
   text(): string[];
 }
 
+// As systemd connects a service: stdout and stderr one stream, JOURNAL_STREAM naming its device:inode (the agent
+// checks it against its own file descriptors, sd-daemon(3)). `exec` keeps the pid the agent's.
+const AS_SYSTEMD = 'exec 2>&1; JOURNAL_STREAM="$(stat -L -c %d:%i /proc/$$/fd/1)" exec "$@"';
+
 /** Spawns `tvm-upload <args>` from the TypeScript sources, as systemd would run it (JOURNAL_STREAM set). */
 export function spawnAgent(args: string[], env: NodeJS.ProcessEnv = {}): AgentProcess {
   const child = spawn(
-    process.execPath,
-    ['--import', tsxLoader, '--conditions=@tvm/source', '--no-warnings', cli, ...args],
+    '/bin/sh',
+    [
+      '-c',
+      AS_SYSTEMD,
+      'sh',
+      process.execPath,
+      '--import',
+      tsxLoader,
+      '--conditions=@tvm/source',
+      '--no-warnings',
+      cli,
+      ...args,
+    ],
     {
-      env: { ...process.env, JOURNAL_STREAM: '8:12345', ...env },
+      env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger, redact, type LogLevel } from '../src/logger.js';
+import { createLogger, journalStreams, redact, type LogLevel } from '../src/logger.js';
 
 function capture(options: { journal: boolean; level?: LogLevel }) {
   const lines: Array<[LogLevel, string]> = [];
@@ -40,6 +40,50 @@ describe('createLogger', () => {
     const { logger, lines } = capture({ journal: true });
     logger.error('first\n  second\r\nthird');
     expect(lines[0]?.[1]).toBe('<3>first second third\n');
+  });
+});
+
+describe('journalStreams', () => {
+  const stat = (streams: Record<number, { dev: number; ino: number }>) => (fd: number) => streams[fd];
+  it('says journal only for the streams whose device:inode JOURNAL_STREAM names (sd-daemon(3))', () => {
+    const journal = { dev: 25, ino: 4242 };
+    const pipe = { dev: 14, ino: 99 };
+    expect(journalStreams({ JOURNAL_STREAM: '25:4242' }, stat({ 1: journal, 2: journal }))).toEqual({
+      stdout: true,
+      stderr: true,
+    });
+    // Inherited by a child whose stdout is a pipe (`tvm-upload run | tee`): only stderr is still the journal.
+    expect(journalStreams({ JOURNAL_STREAM: '25:4242' }, stat({ 1: pipe, 2: journal }))).toEqual({
+      stdout: false,
+      stderr: true,
+    });
+    expect(journalStreams({ JOURNAL_STREAM: '25:4242' }, stat({ 1: pipe, 2: pipe }))).toEqual({
+      stdout: false,
+      stderr: false,
+    });
+    expect(journalStreams({}, stat({ 1: journal, 2: journal }))).toEqual({ stdout: false, stderr: false });
+    expect(journalStreams({ JOURNAL_STREAM: 'garbage' }, stat({ 1: journal, 2: journal }))).toEqual({
+      stdout: false,
+      stderr: false,
+    });
+  });
+
+  it('is what createLogger uses by default: a JOURNAL_STREAM naming another stream gets no prefixes', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { fileURLToPath } = await import('node:url');
+    const loggerModule = fileURLToPath(new URL('../src/logger.ts', import.meta.url));
+    // stdout is a pipe here, never the (made-up) journal stream 1:1.
+    const out = execFileSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '-e',
+        `import(${JSON.stringify(loggerModule)}).then(m => m.createLogger({ now: () => 0 }).info('hello'))`,
+      ],
+      { env: { ...process.env, JOURNAL_STREAM: '1:1' }, encoding: 'utf8' },
+    );
+    expect(out).toBe('1970-01-01T00:00:00.000Z INFO  hello\n');
   });
 });
 

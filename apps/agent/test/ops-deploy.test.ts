@@ -81,7 +81,12 @@ describe('deploy/systemd/tvm-upload.service', () => {
     expect(key('ExecStart')).toEqual([
       '/opt/tvm-upload/bin/tvm-upload run --config /etc/tvm-upload/config.yaml',
     ]);
-    expect(key('ExecReload')).toEqual(['/bin/kill -HUP $MAINPID']);
+    expect(key('ExecReload')).toEqual([
+      '/opt/tvm-upload/bin/tvm-upload reload --config /etc/tvm-upload/config.yaml --pid $MAINPID',
+    ]);
+    expect(key('Type')).toEqual(['notify']);
+    expect(key('NotifyAccess')).toEqual(['all']);
+    expect(key('WatchdogSec')).toEqual(['20s']);
     expect(key('Restart')).toEqual(['always']);
     expect(key('StartLimitIntervalSec')).toEqual(['0']);
     expect(key('SyslogIdentifier')).toEqual(['tvm-upload']);
@@ -89,6 +94,43 @@ describe('deploy/systemd/tvm-upload.service', () => {
     expect(key('ProtectSystem')).toEqual(['strict']);
     expect(key('NoNewPrivileges')).toEqual(['yes']);
     expect(key('ReadWritePaths').join(' ')).toContain('/var/lib/tvm-upload');
+    // %h is root's home in a system unit, whatever User= says (systemd.unit(5)): the drop-in names the real ones.
+    expect(unit).not.toMatch(/^[^#]*%h/m);
+  });
+});
+
+describe('install.sh --root: the drop-in', () => {
+  it("names the configured user's log directories (and --rw-path, ~ expanded) as writable", async () => {
+    const root = await mkdtemp(join(tmpdir(), 'tvm-install-'));
+    try {
+      await mkdir(join(root, 'etc'), { recursive: true });
+      await writeFile(join(root, 'etc/passwd'), 'autoware:x:1000:1000::/home/autoware:/bin/bash\n');
+      const build = join(root, 'build');
+      await mkdir(join(build, 'bin'), { recursive: true });
+      await writeFile(join(build, 'tvm-upload.mjs'), '');
+      // A stand-in build: install.sh only runs its check-config, which this one passes.
+      await writeFile(join(build, 'bin/tvm-upload'), '#!/bin/sh\nexit 0\n');
+      await chmod(join(build, 'bin/tvm-upload'), 0o755);
+      const install = join(repo, 'scripts/deployment/install.sh');
+      const args = ['--root', root, '--build', build, '--user', 'autoware', '--rw-path', '~/bags/log'];
+      const result = await run(install, [...args, '--rw-path', '/data/logs']);
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      const dropin = await readFile(
+        join(root, 'etc/systemd/system/tvm-upload.service.d/10-install.conf'),
+        'utf8',
+      );
+      expect(dropin.match(/^ReadWritePaths=.*$/gm)).toEqual([
+        'ReadWritePaths=-/home/autoware/.parcel/log',
+        'ReadWritePaths=-/home/autoware/.ros/log',
+        'ReadWritePaths=-/home/autoware/ros2_ws/log',
+        'ReadWritePaths=-/home/autoware/bags/log',
+        'ReadWritePaths=-/data/logs',
+      ]);
+      expect(dropin).toMatch(/^User=autoware$/m);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });
 
@@ -175,6 +217,43 @@ describe('health_check.sh', () => {
     expect(recorded).toContain('systemctl is-active --quiet tvm-upload');
     expect(recorded).toContain('journalctl -u tvm-upload --since 24 hours ago --no-pager -q');
     expect(recorded).toContain('journalctl -u tvm-upload --since 1 hour ago --no-pager -q');
+  });
+
+  it('reads the state paths from the config (upload.queue_file, upload.failed_file) when no TVM_* path is set', async () => {
+    if (!has('jq')) return skipBecause('jq is not installed (apt-get install -y jq)');
+    const { bundleAgent } = await import('../scripts/bundle.js');
+    await bundleAgent(join(state, 'vehicle'));
+    const elsewhere = join(state, 'elsewhere');
+    await mkdir(elsewhere);
+    const files = (n: number) =>
+      JSON.stringify({
+        version: 2,
+        files: Array.from({ length: n }, (_, i) => ({ filepath: `/logs/${i}.log` })),
+      });
+    await writeFile(join(elsewhere, 'q.json'), files(2));
+    await writeFile(join(elsewhere, 'f.json'), files(1));
+    const config = join(state, 'config.yaml');
+    await writeFile(
+      config,
+      [
+        'vehicle_id: v1',
+        'log_directories: [{ path: /tmp, source: tmp }]',
+        's3: { bucket: b, region: cn-north-1 }',
+        `upload: { queue_file: ${join(elsewhere, 'q.json')}, failed_file: ${join(elsewhere, 'f.json')} }`,
+        '',
+      ].join('\n'),
+    );
+    const result = await run(script, [], {
+      TVM_CONFIG: config,
+      TVM_UPLOAD_BIN: join(state, 'vehicle/bin/tvm-upload'),
+      TVM_SKIP_SERVICE: '1',
+      TVM_SKIP_VERIFY: '1',
+      TVM_LOG_FILE: join(state, 'agent.log'),
+      TVM_DISK_PATHS: state,
+    });
+    expect(result.stdout).toContain('[PASS] queue: 2 files pending');
+    expect(result.stdout).toContain('[FAIL] failed list: 1 file(s)');
+    expect(result.code).toBe(1);
   });
 
   it('fails on an unreadable queue file and on a missing agent', async () => {

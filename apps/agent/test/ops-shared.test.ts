@@ -81,6 +81,7 @@ describe('OPS_COMMANDS', () => {
       'cleanup',
       'failed',
       'queue',
+      'reload',
       'requeue',
       'status',
       'verify',

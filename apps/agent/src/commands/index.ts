@@ -1,6 +1,7 @@
 import { alarmsCommand } from './alarms.js';
 import { cleanupCommand } from './cleanup.js';
 import { failedCommand, queueCommand } from './queue.js';
+import { reloadCommand } from './reload.js';
 import { requeueCommand } from './requeue.js';
 import type { OpsCommand } from './shared.js';
 import { statusCommand } from './status.js';
@@ -15,6 +16,7 @@ export const OPS_COMMANDS: Readonly<Record<string, OpsCommand>> = {
   verify: verifyCommand,
   alarms: alarmsCommand,
   cleanup: cleanupCommand,
+  reload: reloadCommand,
 };
 
 /** One line per ops command, for the CLI's usage text. */
@@ -23,10 +25,11 @@ export const OPS_USAGE = `  tvm-upload status|queue|failed [--config <path>] [--
   tvm-upload verify [--config <path>] [--json]
   tvm-upload alarms apply [--config <path>] [--json]
   tvm-upload cleanup [--dry-run] [--config <path>] [--json]
+  tvm-upload reload [--config <path>] [--pid <pid>] [--timeout <seconds>] [--json]
 `;
 
 /** Options of the CLI that take a value, so their value is not mistaken for the command's name. */
-const VALUE_OPTIONS = new Set(['--config', '-c', '--log-level', '--timeout', '--sns-topic-arn']);
+const VALUE_OPTIONS = new Set(['--config', '-c', '--log-level', '--timeout', '--sns-topic-arn', '--pid']);
 
 /**
  * Runs the ops command named in `argv` (the first argument that is not an option or an option's value), or
