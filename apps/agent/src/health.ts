@@ -83,16 +83,14 @@ export interface HealthSource {
   pipeline: {
     paused: { message: string; kind: string } | undefined;
     lastUpload: { at: number } | undefined;
+    lastProgressAt: number | undefined;
     status(): { inFlight: number };
   };
 }
 
-/**
- * When the agent last made upload progress: the ONE place that reads it, so switching to a finer signal (the
- * pipeline's last acknowledged bytes) is a one-line change here.
- */
+/** When the agent last made upload progress: the pipeline's last acknowledged bytes (a part, or a whole file). */
 export function progressAt(agent: HealthSource): number | undefined {
-  return agent.pipeline.lastUpload?.at;
+  return agent.pipeline.lastProgressAt;
 }
 
 /** Reads {@link HealthInputs} from a running agent. */

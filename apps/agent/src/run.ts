@@ -1,4 +1,5 @@
 import { rename, writeFile } from 'node:fs/promises';
+import { checkProfile } from './adapters/aws-clients.js';
 import { createAgent, type Agent } from './agent.js';
 import { reloadResultPath, type ReloadResult } from './commands/reload.js';
 import { loadConfig, type AgentConfig, type LoadedConfig } from './config.js';
@@ -25,9 +26,19 @@ const STATUS_INTERVAL_MS = 10_000;
  * Applies a validated config to the running agent and resolves to the agent that now runs. Today the agent restarts
  * in-process with it (every key takes effect, in-flight multipart uploads resume from their saved parts).
  */
-async function applyConfig(current: Agent, next: AgentConfig, logger: AgentLogger): Promise<Agent> {
+async function applyConfig(
+  current: Agent,
+  next: AgentConfig,
+  logger: AgentLogger,
+): Promise<{ agent: Agent; restarted: boolean }> {
+  // What a running agent can apply (schedule, hours, bandwidth, deletion ...) goes live: uploads in flight go on.
+  const plan = await current.reconfigure(next);
+  if (plan.restart.length === 0) return { agent: current, restarted: false };
+  logger.info(
+    `Restarting the agent in-process for the new configuration (${plan.restart.join(', ')} changed)`,
+  );
   await current.stop();
-  return createAgent({ config: next, logger });
+  return { agent: await createAgent({ config: next, logger }), restarted: true };
 }
 
 // systemd's default TimeoutStopSec is 90 s, but the issue promises 10 s; leave a margin for the event loop.
@@ -130,7 +141,17 @@ export async function runAgent(options: RunOptions): Promise<number> {
       return;
     }
     try {
-      agent = await applyConfig(agent, next.config, logger);
+      // A config error only the files beside it show (a missing named profile): rejected before anything stops.
+      checkProfile(next.config);
+    } catch (error) {
+      const message = (error as Error).message;
+      logger.error(`Configuration reload rejected; the running configuration stays. ${message}`);
+      await answerReload(false, `rejected: ${message}`);
+      await notifier.send({ READY: '1', STATUS: currentStatus() });
+      return;
+    }
+    try {
+      agent = (await applyConfig(agent, next.config, logger)).agent;
       config = next.config;
       logger.info('Configuration reloaded');
       await answerReload(true, 'configuration reloaded');

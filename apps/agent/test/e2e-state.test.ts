@@ -130,8 +130,8 @@ describe('tvm-upload run (end to end, the state files)', () => {
             [...(await objects(s3.client(), 't01logs')).keys()].some((k) => k.endsWith('/fresh.log')),
           ).toBe(true);
           await first.waitFor('Writing the state failed; keeping it in memory', 10_000);
-        await new Promise((r) => setTimeout(r, 3_000)); // retries go on meanwhile, without a line each
-        // A restart while the disk is still full: the stop finishes, the new process starts.
+          await new Promise((r) => setTimeout(r, 3_000)); // retries go on meanwhile, without a line each
+          // A restart while the disk is still full: the stop finishes, the new process starts.
           const stopping = Date.now();
           first.child.kill('SIGTERM');
           expect(await first.exited).toBe(0);

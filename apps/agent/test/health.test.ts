@@ -65,7 +65,8 @@ describe('statusLine and the agent accessors', () => {
       store: { queue: { size: 3 } },
       pipeline: {
         paused: { kind: 'destination', message: 'AccessDenied: '.padEnd(300, 'x') },
-        lastUpload: { at: 42 * MIN },
+        lastUpload: { at: 40 * MIN },
+        lastProgressAt: 42 * MIN, // a part acknowledged after the last whole upload
         status: () => ({ inFlight: 1 }),
       },
     };
@@ -79,6 +80,6 @@ describe('statusLine and the agent accessors', () => {
       busySince: 49 * MIN,
     });
     expect(inputs.paused).toHaveLength(160);
-    expect(statusLine({ ...inputs, paused: undefined }, at)).toBe('3 queued, online, last upload t42');
+    expect(statusLine({ ...inputs, paused: undefined }, at)).toBe('3 queued, online, last upload t40');
   });
 });
