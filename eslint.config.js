@@ -16,6 +16,21 @@ export default tseslint.config(
     },
   },
   {
+    // A promise nobody awaits or catches becomes an unhandled rejection, which ends a Node process: the daemon must
+    // never die of one (a full state disk once did). Type-aware, so only for TypeScript sources and tests.
+    files: [
+      'packages/*/{src,test,bench,examples,scripts}/**/*.ts',
+      'apps/*/{src,test,bench,demo,scripts}/**/*.ts',
+    ],
+    languageOptions: {
+      parserOptions: {
+        project: ['packages/*/tsconfig.test.json', 'apps/*/tsconfig.test.json'],
+        tsconfigRootDir: import.meta.dirname,
+      },
+    },
+    rules: { '@typescript-eslint/no-floating-promises': ['error', { ignoreVoid: false }] },
+  },
+  {
     files: ['**/*.config.ts', '**/*.config.js', 'vitest.workspace.ts', 'eslint.config.js'],
     rules: { 'no-restricted-syntax': 'off' },
   },

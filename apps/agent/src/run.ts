@@ -1,5 +1,6 @@
 import { rename, writeFile } from 'node:fs/promises';
 import { checkProfile } from './adapters/aws-clients.js';
+import { inBackground } from './background.js';
 import { createAgent, type Agent } from './agent.js';
 import { reloadResultPath, type ReloadResult } from './commands/reload.js';
 import { loadConfig, type AgentConfig, type LoadedConfig } from './config.js';
@@ -89,7 +90,7 @@ export async function runAgent(options: RunOptions): Promise<number> {
       if (stopping) return;
       stopping = true;
       logger.info(`${signal}: stopping (no new uploads; in-flight multipart state is kept)`);
-      void notifier.send({ STOPPING: '1', STATUS: 'stopping' });
+      inBackground(notifier.send({ STOPPING: '1', STATUS: 'stopping' }), logger, 'Notifying systemd');
       const deadline = setTimeout(() => {
         logger.warn(`Stopping took over ${STOP_DEADLINE_MS / 1000}s; exiting with the state flushed so far`);
         resolve(0);
@@ -188,8 +189,10 @@ export async function runAgent(options: RunOptions): Promise<number> {
       logger.info('Healthy again');
     }
     unhealthy = verdict.reason;
-    void notifier.send(
-      verdict.healthy ? { WATCHDOG: '1', STATUS: verdict.status } : { STATUS: verdict.status },
+    inBackground(
+      notifier.send(verdict.healthy ? { WATCHDOG: '1', STATUS: verdict.status } : { STATUS: verdict.status }),
+      logger,
+      'Notifying systemd',
     );
   }
 

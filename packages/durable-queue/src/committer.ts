@@ -116,7 +116,8 @@ export class GroupCommitter {
     this.#scheduled = true;
     const start = () => {
       this.#scheduled = false;
-      void this.#loop();
+      // #loop settles every batch itself; anything thrown out of it is a bug: fail the waiters, never leave it unhandled.
+      this.#loop().catch((error: unknown) => this.#next?.reject(error as Error));
     };
     // Even without a delay, wait for the current turn of the event loop so that changes made together
     // (a loop of adds) share one write. The delay is real time, not the injected clock: it batches disk writes,

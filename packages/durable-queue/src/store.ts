@@ -237,7 +237,8 @@ export async function openStateStore(options: StateStoreOptions): Promise<StateS
       queueLoaded.source === 'file' ? queueLoaded.parsed.entries : undefined,
       failedLoaded.source === 'file' ? failedLoaded.parsed.entries : undefined,
     );
-    if (initial.length > 0) void store.core.changed(...initial);
+    // Durable later; a failed write is the committer's to report (writeProblem and its log lines).
+    if (initial.length > 0) store.core.changed(...initial).catch(() => undefined);
     await store.pollRequests();
     // On a full disk the rewrite waits in memory (writeProblem is set); the store opens all the same.
     if (store.writeProblem === undefined) await store.flush();
@@ -381,7 +382,8 @@ class Store implements StateStore {
     // A write merges edits itself before it writes; checking during one would take its own file for an edit.
     if (!this.#writing) {
       const kinds = await this.#absorbEdits();
-      if (kinds.length > 0) void this.core.changed(...kinds);
+      // Durable later; a failed write is the committer's to report (writeProblem and its log lines).
+      if (kinds.length > 0) this.core.changed(...kinds).catch(() => undefined);
     }
     // Applying a request waits for its write: on a failing disk the requests wait in their files instead.
     if (this.#problem !== undefined) return none;

@@ -84,7 +84,7 @@ describe('StateStore writes', () => {
     const store = await f.open({ retryDelayMs: 5, maxRetryDelayMs: 5 });
     await store.queue.add({ filepath: '/a' });
     await mkdir(join(f.dir, 'queue.json.bak'));
-    void store.queue.add({ filepath: '/b' });
+    const pending = store.queue.add({ filepath: '/b' }).catch(() => undefined);
     await new Promise((r) => setTimeout(r, 60));
     await f.clock.advance(59_000);
     await new Promise((r) => setTimeout(r, 30));
@@ -95,6 +95,7 @@ describe('StateStore writes', () => {
     expect(f.logger.lines[1]).toMatch(/^error: Still cannot write the state \(\d+ attempts since /);
     await rm(join(f.dir, 'queue.json.bak'), { recursive: true });
     await store.flush();
+    await pending;
     expect(f.logger.lines).toHaveLength(3);
   });
 

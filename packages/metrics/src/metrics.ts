@@ -473,7 +473,9 @@ export function createMetrics(options: MetricsOptions): Metrics {
     start() {
       if (loop !== undefined) return;
       loop = new AbortController();
-      void runLoop(loop.signal);
+      runLoop(loop.signal).catch((error: unknown) =>
+        logger.error(`Metrics publisher stopped: ${String(error)}`),
+      );
     },
     async stop() {
       loop ??= new AbortController();

@@ -72,9 +72,13 @@ export function createTokenBucket(clock: Clock, bytesPerSecond: number): TokenBu
         () => undefined,
       );
       tail = next;
-      void next.then(() => {
-        if (tail === next) tail = settled;
-      });
+      // `next` never rejects (both outcomes map to undefined above).
+      next.then(
+        () => {
+          if (tail === next) tail = settled;
+        },
+        () => undefined,
+      );
       return turn;
     },
   };

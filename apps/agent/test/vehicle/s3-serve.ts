@@ -50,7 +50,8 @@ if (mode === 'serve') {
   process.on('SIGUSR2', () => (unavailable = false));
   process.on('SIGTERM', () => {
     front.close();
-    void Promise.all([shim.close(), s3.close()]).finally(() => process.exit(0));
+    const exit = () => process.exit(0);
+    Promise.all([shim.close(), s3.close()]).then(exit, exit);
   });
   const state: State = {
     endpoint: `http://127.0.0.1:${(front.address() as AddressInfo).port}`,
