@@ -1,4 +1,3 @@
-import { watch as watchFs, type FSWatcher } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
@@ -7,6 +6,8 @@ import { openStateStore, QueueError, sameVersion, type StateStore } from '@tvm/d
 import { createMetrics, type Metrics } from '@tvm/metrics';
 import type { FoundFile } from './adapters/files.js';
 import { createCloudWatchClient, createDestination, type Destination } from './adapters/destination.js';
+import { watchCredentials } from './credentials-watch.js';
+import { Destinations } from './destinations.js';
 import { fileSystemProbe, uploaderObjectStore } from './adapters/pipeline-ports.js';
 import { systemClock, type Clock } from './clock.js';
 import { statePaths, type AgentConfig } from './config.js';
@@ -121,8 +122,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
 
   // Every part below reads the config through `current`, so a live reload reaches it without a restart.
   let current = config;
-  const makeDestination = options.destination ?? createDestination;
-  let destination = makeDestination(current, clock);
+  const destinations = new Destinations(options.destination ?? createDestination, current, clock, logger);
   const metrics = createMetrics({
     client: 'cloudWatch' in options ? options.cloudWatch : createCloudWatchClient(current),
     vehicleId: current.vehicle_id,
@@ -150,7 +150,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
 
   const pipeline = new Pipeline({
     store,
-    objects: () => uploaderObjectStore(destination.uploader),
+    objects: () => uploaderObjectStore(destinations.current.uploader),
     files: fileSystemProbe,
     bucket: current.s3.bucket,
     clock,
@@ -286,7 +286,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       if (entry.multipart) referencedUploadIds.add(entry.multipart.uploadId);
     }
     await abortAbandonedUploads({
-      uploader: destination.uploader,
+      uploader: destinations.current.uploader,
       vehicleId: current.vehicle_id,
       referencedUploadIds,
       olderThanMs: current.upload.abandoned_upload_age_hours * 3_600_000,
@@ -331,43 +331,13 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
   every(10_000, publishStatus);
 
   // A changed credentials file may fix a destination error: rebuild the client (static credentials are cached).
-  let credentialsWatcher: FSWatcher | undefined;
-  const retired = new Set<Destination>();
-  let credentialsTimer: NodeJS.Timeout | undefined;
-  const rebuildDestination = (): void => {
-    const old = destination;
-    try {
-      destination = makeDestination(current, clock);
-    } catch (error) {
-      // A credentials file edited into a state without the profile: keep the client that works so far.
-      logger.error(`Keeping the current S3 client: ${(error as Error).message}`);
-      return;
-    }
-    // Uploads in flight finish on the old client; closing it now would cut them off mid-request.
-    retired.add(old);
-    setTimeout(() => {
-      retired.delete(old);
-      old.close();
-    }, 600_000).unref();
-  };
   const refreshDestination = async (reason: string): Promise<void> => {
-    rebuildDestination();
+    destinations.rebuild(current);
     await pipeline.recheckDestination(reason);
   };
-  try {
-    credentialsWatcher = watchFs(current.s3.credentials_path, { persistent: false }, () => {
-      // Editors write in several steps: act once the burst is over.
-      clearTimeout(credentialsTimer);
-      credentialsTimer = setTimeout(
-        () => inBackground(refreshDestination('AWS credentials changed'), logger, 'Rebuilding the S3 client'),
-        500,
-      );
-      credentialsTimer.unref();
-    });
-    credentialsWatcher.on('error', () => undefined);
-  } catch {
-    logger.debug(`Not watching ${current.s3.credentials_path} (missing); credentials changes need a reload`);
-  }
+  const credentialsWatch = watchCredentials(current.s3.credentials_path, clock, logger, () =>
+    refreshDestination('AWS credentials changed'),
+  );
 
   logger.info(
     `tvm-upload started: vehicle ${current.vehicle_id}, bucket ${current.s3.bucket}, ${current.log_directories.length} director${current.log_directories.length === 1 ? 'y' : 'ies'}, ${store.queue.size} queued, ${store.failed.size} failed`,
@@ -417,7 +387,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       if (plan.live.some((key) => key.startsWith('deletion') || key.startsWith('disk'))) {
         housekeeping = makeHousekeeping(next);
       }
-      if (next.upload.bandwidth_limit !== before.upload.bandwidth_limit) rebuildDestination();
+      if (next.upload.bandwidth_limit !== before.upload.bandwidth_limit) destinations.rebuild(next);
       scheduler?.configure(next);
       logger.info(`Configuration applied live: ${plan.live.join(', ')}`);
       inBackground(publishStatus(), logger, 'Writing agent-status.json');
@@ -427,13 +397,12 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       stopping ??= (async () => {
         loops.abort();
         scheduler?.stop();
-        credentialsWatcher?.close();
-        clearTimeout(credentialsTimer);
+        credentialsWatch.close();
         await detector.close();
         await pipeline.stop();
         await store.close();
         await metrics.stop();
-        for (const d of [...retired, destination]) d.close();
+        destinations.close();
       })();
       return stopping;
     },

@@ -71,6 +71,7 @@ describe('parseConfig', () => {
       retry: { max_retries: 10, initial_delay_seconds: 1, max_delay_seconds: 512 },
       bandwidth_limit: 0,
       order: 'oldest_first',
+      abandoned_upload_age_hours: 24,
       timezone: 'local',
     });
     expect(config.deletion).toEqual({

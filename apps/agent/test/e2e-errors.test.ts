@@ -55,7 +55,12 @@ describe('tvm-upload run (end to end, errors)', () => {
       expect(agent.lines.filter((l) => l.includes('Retry '))).toEqual(
         delays.map((d, i) => `<4>Retry ${i + 1}/10 for test.log (next attempt in ${d}s)`),
       );
-      expect(await stateList(ws.state, 'queue.json')).toEqual([]);
+      // The state files follow the log line within the commit delay.
+      await until(
+        async () => (await stateList(ws.state, 'queue.json')).length === 0,
+        5_000,
+        'an empty queue',
+      );
       expect(await stateList(ws.state, 'failed.json')).toMatchObject([
         { filepath: file, category: 'retries-exhausted' },
       ]);

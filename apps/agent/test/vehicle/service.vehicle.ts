@@ -258,9 +258,10 @@ describe.skipIf(reason !== undefined)('tvm-upload under a real systemd', () => {
     );
     expect(await mainPid()).not.toBe(before.pid);
     await landed(expected, 90_000);
-    // Seen here (reported, not asserted: agent.ts's to fix): a file uploaded and deleted (keep_days: 0) in the
-    // moments before the kill can still be in the queue on disk, and the new process then logs it as
-    // "PERMANENT FAILURE: File not found" although it is in S3.
+    // A file uploaded and deleted (keep_days: 0) just before the kill must not come back as queued with its file
+    // gone: uploaded files are deleted only once their registry record is durable.
+    const journal = (await sh('journalctl -u tvm-upload --no-pager -q')).stdout;
+    expect(journal).not.toMatch(/PERMANENT FAILURE: .*bulk-\d+\.log|Permanent upload error for bulk-/);
   });
 
   it("a SIGSTOPped agent is restarted by systemd's watchdog", async () => {
