@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { readFile, rename, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { createFakeClock, startLocalS3, type LocalS3 } from '@tvm/test-utils';
@@ -116,6 +116,48 @@ describe('createAgent with file names that are not valid UTF-8', () => {
         new RegExp(`Deleted ${dir.replace(/[/.]/g, '\\$&')}/caf\\\\xe9\\.log \\(19 bytes\\)`),
       );
       expect(lines).not.toMatch(/[\ud800-\udfff]/u);
+    } finally {
+      await agent?.stop();
+    }
+  });
+
+  it('uploads and deletes files of a log directory configured through a symlink to a directory so named', async () => {
+    const ws = await makeWorkspace();
+    // logs/terminal -> <root>/日志 in GBK: the resolved directory itself is not valid UTF-8.
+    const real = `${ws.root}/${decodeFileName(Buffer.from([0xc8, 0xd5, 0xd6, 0xbe]))}`;
+    await mkdir(encodeFileName(real));
+    await rm(join(ws.logs, 'terminal'), { recursive: true, force: true });
+    await symlink(encodeFileName(real), join(ws.logs, 'terminal'));
+    const file = `${real}/${decodeFileName(LATIN1)}`;
+    const mtime = await writeNamed(file, 'behind a symlink');
+    const config = await writeConfig(
+      ws,
+      configDocument(ws, s3.endpoint, 't01logs', {
+        vehicle_id: 'names-2',
+        deletion: { after_upload: { enabled: true, keep_days: 0 } },
+      }),
+    );
+    const logger = captureLogger();
+    let agent: Agent | undefined;
+    try {
+      agent = await createAgent({
+        config,
+        logger,
+        clock: createFakeClock(Date.now()),
+        commitDelayMs: 0,
+        watch: false,
+      });
+      const { store } = agent;
+      await until(() => store.registry.size === 1, 10_000, 'the upload').catch((error: unknown) => {
+        throw new Error(`${(error as Error).message}:\n${logger.lines.join('\n')}`);
+      });
+      await until(() => !existsSync(encodeFileName(file)), 10_000, 'the after-upload deletion');
+      expect(store.registry.list()[0]?.filepath).toBe(file);
+      const stored = await objects(s3.client(), 't01logs');
+      expect(stored.get(`names-2/${dateIn(mtime, 'UTC')}/terminal/caf%E9.log`)?.toString()).toBe(
+        'behind a symlink',
+      );
+      expect(logger.lines.join('\n')).not.toContain('Rejected queue entry');
     } finally {
       await agent?.stop();
     }
