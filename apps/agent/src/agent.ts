@@ -18,6 +18,7 @@ import { AgentError } from './errors.js';
 import { abortAbandonedUploads } from './abandoned-uploads.js';
 import { checkProfile } from './adapters/aws-clients.js';
 import { diskGuardOptions } from './disk-guard-options.js';
+import { encodeFileName } from './file-names.js';
 import { Housekeeping } from './housekeeping.js';
 import type { AgentLogger } from './logger.js';
 import { LogDirectories } from './log-directories.js';
@@ -431,7 +432,7 @@ async function retryFailedAtStartup(
   const since = clock.now() - config.upload.scan_existing_files.max_age_days * DAY_MS;
   const requeued: string[] = [];
   for (const entry of store.failed.list()) {
-    const mtimeMs = await stat(entry.filepath).then(
+    const mtimeMs = await stat(encodeFileName(entry.filepath)).then(
       (s) => s.mtimeMs,
       () => undefined,
     );

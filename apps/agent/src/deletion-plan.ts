@@ -1,6 +1,6 @@
-import { realpath } from 'node:fs/promises';
 import type { DiskGuard, Plan, PolicyName } from '@tvm/disk-guard';
 import type { StateStore } from '@tvm/durable-queue';
+import { resolveDirectory } from './adapters/files.js';
 import { deletionCandidates, type DeletionState, type LogDirectory } from './deletion-candidates.js';
 
 /** The configured log directories with their real paths, resolved now (undefined for one that is missing). */
@@ -10,7 +10,7 @@ export async function resolveLogDirectories(
   return Promise.all(
     directories.map(async ({ path }) => ({
       path,
-      realPath: await realpath(path).catch(() => undefined),
+      realPath: await resolveDirectory(path),
     })),
   );
 }

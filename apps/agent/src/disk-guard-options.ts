@@ -1,5 +1,6 @@
 import type { DiskGuardOptions } from '@tvm/disk-guard';
 import type { AgentConfig } from './config.js';
+import { fileNameEncoding } from './file-names.js';
 
 /** The disk guard's options from the config: the log directories, the three deletion policies and the thresholds. */
 export function diskGuardOptions(config: AgentConfig): DiskGuardOptions {
@@ -26,5 +27,7 @@ export function diskGuardOptions(config: AgentConfig): DiskGuardOptions {
       warningThreshold: config.disk.warning_threshold,
       criticalThreshold: config.disk.critical_threshold,
     },
+    // Paths in the state are in the agent's form (file-names.ts): names that are not UTF-8 keep their bytes.
+    pathEncoding: fileNameEncoding,
   };
 }

@@ -1,5 +1,6 @@
 import { realpathSync } from 'node:fs';
 import { isAbsolute, normalize, sep } from 'node:path';
+import { decodeFileName, encodeFileName } from './file-names.js';
 import type { Placement } from './pipeline/ports.js';
 
 /** A configured log directory with its resolved (real) path. */
@@ -87,7 +88,9 @@ export class LogDirectories {
 
 function resolve(path: string): string {
   try {
-    return realpathSync(path);
+    // As bytes, and the native call: a real path that is not valid UTF-8 must match the detector's form of it
+    // (file-names.ts), and Node's JS realpathSync reads symlink targets as UTF-8 strings, losing such bytes.
+    return decodeFileName(realpathSync.native(encodeFileName(path), { encoding: 'buffer' }));
   } catch {
     return path;
   }

@@ -1,4 +1,5 @@
 import { fstatSync } from 'node:fs';
+import { displayFileName } from './file-names.js';
 
 /** Log levels, least to most severe. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -63,7 +64,8 @@ export function createLogger(options: LoggerOptions = {}): AgentLogger {
   };
   function emit(level: LogLevel, message: string): void {
     if (!logger.enabled(level)) return;
-    const text = redact(message).replace(/\s*[\r\n]+\s*/g, ' ');
+    // A name that is not valid UTF-8 shows its bytes as \xNN: written as is, each would become U+FFFD.
+    const text = displayFileName(redact(message)).replace(/\s*[\r\n]+\s*/g, ' ');
     // journald stamps time, unit and pid itself; elsewhere (a terminal, a test) the line carries them.
     const prefix = journalFor(level)
       ? `<${PRIORITY[level]}>`

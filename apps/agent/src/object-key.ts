@@ -1,4 +1,5 @@
-import { relative, sep } from 'node:path';
+import { basename, relative, sep } from 'node:path';
+import { encodeFileName, hasEscapedBytes } from './file-names.js';
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
@@ -51,5 +52,65 @@ export interface ObjectKeyInput {
  */
 export function buildObjectKey(input: ObjectKeyInput): string {
   const rel = relative(input.directory, input.filePath).split(sep).join('/');
-  return `${input.vehicleId}/${dateIn(input.mtimeMs, input.timeZone)}/${input.source}/${rel}`;
+  return `${input.vehicleId}/${dateIn(input.mtimeMs, input.timeZone)}/${input.source}/${encodeKeyPath(rel)}`;
+}
+
+/** The `tvm-name-encoding` metadata value of an object whose key part was written by {@link encodeKeyPath}. */
+export const PERCENT_BYTES = 'percent-bytes';
+/** Object metadata (`x-amz-meta-*`) saying how the key's relative path was encoded. */
+export const NAME_ENCODING_METADATA_KEY = 'tvm-name-encoding';
+/** Object metadata holding the original file name's bytes (the last component), in base64. */
+export const NAME_BYTES_METADATA_KEY = 'tvm-name-bytes';
+
+/**
+ * The key form of a relative path (in the agent's string form, see `file-names.ts`). S3 keys must be valid UTF-8:
+ * - a path that is valid UTF-8 is kept exactly as it is (the old daemon's keys do not change, `%` included);
+ * - a path holding bytes that are not valid UTF-8 is written with each such byte as `%XX` (upper-case hex) and
+ *   each `%` as `%25`; everything else stays as it is. {@link decodeKeyPath} turns it back into the bytes, and the
+ *   object says which case applies through {@link keyPathMetadata}.
+ * An escape that stands for no byte (a hand-edited entry) is left in place, so the key's limits check refuses it.
+ */
+export function encodeKeyPath(rel: string): string {
+  if (!hasEscapedBytes(rel)) return rel;
+  return rel.replace(/%|[\udc80-\udcff]/gu, (char) =>
+    char === '%' ? '%25' : `%${(char.charCodeAt(0) - 0xdc00).toString(16).toUpperCase()}`,
+  );
+}
+
+/**
+ * The original bytes of a key's relative path: `%XX` decoded when the object's `tvm-name-encoding` metadata is
+ * `percent-bytes`, the key's own UTF-8 bytes otherwise. The inverse of {@link encodeKeyPath}.
+ * @throws {TypeError} for an unknown encoding, or a `%` not followed by two hex digits in a percent-bytes key
+ */
+export function decodeKeyPath(keyPath: string, encoding?: string): Buffer {
+  if (encoding === undefined) return Buffer.from(keyPath, 'utf8');
+  if (encoding !== PERCENT_BYTES) throw new TypeError(`Unknown key encoding ${JSON.stringify(encoding)}`);
+  const parts: Buffer[] = [];
+  let start = 0;
+  for (let i = keyPath.indexOf('%'); i >= 0; i = keyPath.indexOf('%', start)) {
+    const hex = keyPath.slice(i + 1, i + 3);
+    if (!/^[0-9A-Fa-f]{2}$/.test(hex)) {
+      throw new TypeError(
+        `${JSON.stringify(keyPath)} is not percent-bytes: "%" at ${i} is not followed by two hex digits`,
+      );
+    }
+    parts.push(Buffer.from(keyPath.slice(start, i), 'utf8'), Buffer.from([parseInt(hex, 16)]));
+    start = i + 3;
+  }
+  parts.push(Buffer.from(keyPath.slice(start), 'utf8'));
+  return Buffer.concat(parts);
+}
+
+/**
+ * The metadata an object of `filePath` carries: none for a valid UTF-8 path; for one holding other bytes,
+ * `tvm-name-encoding: percent-bytes` and `tvm-name-bytes`, the base64 of the file name's bytes.
+ */
+export function keyPathMetadata(filePath: string): Record<string, string> {
+  if (!hasEscapedBytes(filePath)) return {};
+  const name = basename(filePath);
+  const bytes = encodeFileName(name);
+  return {
+    [NAME_ENCODING_METADATA_KEY]: PERCENT_BYTES,
+    [NAME_BYTES_METADATA_KEY]: Buffer.from(bytes).toString('base64'),
+  };
 }

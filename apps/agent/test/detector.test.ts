@@ -5,6 +5,7 @@ import { createFakeClock } from '@tvm/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { WatchedDirectory } from '../src/adapters/files.js';
 import { createDetector, type Detector, type ReadyFile } from '../src/detector.js';
+import { decodeFileName, encodeFileName } from '../src/file-names.js';
 import { silentLogger } from '../src/logger.js';
 
 const HOUR = 3_600_000;
@@ -148,6 +149,64 @@ describe('createDetector', () => {
     const file = join(root, 'run-2', 'nested', 'a.log');
     await rename(join(staging, 'a.log'), file);
     await until(() => ready.some((f) => f.path === file));
+  });
+});
+
+describe('createDetector with names that are not valid UTF-8', () => {
+  // 测试.log in GBK, café.log in Latin-1, and a GBK directory 日志; none is valid UTF-8.
+  const GBK = Buffer.from([0xb2, 0xe2, 0xca, 0xd4, ...Buffer.from('.log')]);
+  const LATIN1 = Buffer.from([0x63, 0x61, 0x66, 0xe9, ...Buffer.from('.log')]);
+  const GBK_DIR = Buffer.from([0xc8, 0xd5, 0xd6, 0xbe]);
+  const named = (root: string, ...names: Buffer[]) =>
+    [root, ...names.map((n) => decodeFileName(n))].join('/');
+  const write = async (path: string, body: string) => {
+    await writeFile(encodeFileName(path), body);
+    const when = new Date(Date.now() - HOUR);
+    await utimes(encodeFileName(path), when, when);
+  };
+
+  it('finds them in the start-up scan, by paths that name exactly their bytes', async () => {
+    const root = await tree({ 'plain.log': 'p' });
+    await mkdir(encodeFileName(named(root, GBK_DIR)));
+    await write(named(root, GBK), 'gbk');
+    await write(named(root, LATIN1), 'latin-1');
+    await write(named(root, GBK_DIR, LATIN1), 'nested');
+    // What a string readdir would have reported for the Latin-1 name: another file, which must stay another file.
+    await write(join(root, LATIN1.toString('utf8')), 'a different file');
+    const { ready, detector } = setup([{ path: root, source: 'ros', pattern: '*.log', recursive: true }]);
+
+    await detector.start({ startupScan: true }).then((started) => started.startupScan);
+
+    const found = new Map(ready.map((f) => [f.path, f.size]));
+    expect(found).toEqual(
+      new Map([
+        [join(root, 'plain.log'), 1],
+        [named(root, GBK), 3],
+        [named(root, LATIN1), 7],
+        [named(root, GBK_DIR, LATIN1), 6],
+        [join(root, LATIN1.toString('utf8')), 16],
+      ]),
+    );
+  });
+
+  it('sees them through the watcher: a file renamed into place and a new directory', async () => {
+    const root = await tree({});
+    const { ready, detector } = setup([{ path: root, source: 'ros', pattern: '*.log', recursive: true }], {
+      watch: true,
+    });
+    await detector.start({ startupScan: false });
+    await new Promise((r) => setTimeout(r, 200)); // let the watcher settle
+    const staging = await tree({});
+    await write(named(staging, GBK), 'gbk');
+    await rename(encodeFileName(named(staging, GBK)), encodeFileName(named(root, GBK)));
+    await until(() => ready.some((f) => f.path === named(root, GBK)));
+
+    await mkdir(encodeFileName(named(root, GBK_DIR)));
+    await new Promise((r) => setTimeout(r, 100));
+    await write(named(staging, LATIN1), 'latin-1');
+    await rename(encodeFileName(named(staging, LATIN1)), encodeFileName(named(root, GBK_DIR, LATIN1)));
+    await until(() => ready.some((f) => f.path === named(root, GBK_DIR, LATIN1)));
+    expect(ready.find((f) => f.path === named(root, GBK_DIR, LATIN1))?.size).toBe(7);
   });
 });
 

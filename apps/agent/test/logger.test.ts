@@ -41,6 +41,12 @@ describe('createLogger', () => {
     logger.error('first\n  second\r\nthird');
     expect(lines[0]?.[1]).toBe('<3>first second third\n');
   });
+
+  it('names a file whose name is not valid UTF-8 by its bytes (\\xNN), never U+FFFD', () => {
+    const { logger, lines } = capture({ journal: true });
+    logger.info('Uploaded /logs/caf\udce9.log to s3://b/k (5 bytes)');
+    expect(lines[0]?.[1]).toBe('<6>Uploaded /logs/caf\\xe9.log to s3://b/k (5 bytes)\n');
+  });
 });
 
 describe('journalStreams', () => {

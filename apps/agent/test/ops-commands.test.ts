@@ -57,6 +57,28 @@ describe('status, queue and failed', () => {
     expect((await runCli(cli, ['failed', '--config', ws.config])).stdout).toBe('No failed files.\n');
   });
 
+  it('name a file whose name is not valid UTF-8 by its bytes (\\xNN), and --json by its \\udcXX escapes', async () => {
+    const now = Date.now();
+    const path = '/logs/terminal/caf\udce9.log'; // café.log in Latin-1
+    await writeState(ws.state, {
+      failed: [
+        {
+          filepath: path,
+          attempts: 0,
+          failedAt: now,
+          category: 'file-not-found',
+          message: `File not found: ${path}`,
+        },
+      ],
+    });
+    const failed = await runCli(cli, ['failed', '--config', ws.config]);
+    expect(failed.stdout).toContain('/logs/terminal/caf\\xe9.log');
+    expect(failed.stdout).not.toContain('\ufffd');
+    const json = await runCli(cli, ['failed', '--json', '--config', ws.config]);
+    expect(json.stdout).toContain('caf\\udce9.log');
+    expect(JSON.stringify(JSON.parse(json.stdout))).toContain('caf\\udce9.log');
+  });
+
   it('list queued and failed files, in human and --json form', async () => {
     const now = Date.now();
     await writeState(ws.state, {

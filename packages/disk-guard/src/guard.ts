@@ -3,7 +3,7 @@ import { gate, governing, resolveDirectories, resolveProtected } from './gate.js
 import type { GateContext, GateResult, Refusal, ResolvedDirectory } from './gate.js';
 import { nodeFs, nodeStatfs } from './adapters/node-fs.js';
 import { scanProcForWriters } from './adapters/open-files.js';
-import { defaultLogger, normalizeOptions, systemClock } from './options.js';
+import { defaultLogger, normalizeOptions, systemClock, utf8PathEncoding } from './options.js';
 import type { DiskGuardFs, DiskGuardOptions, OpenForWritingProbe } from './options.js';
 import { assessPressure, formatPercent } from './pressure.js';
 import type { DiskThresholds, Pressure } from './pressure.js';
@@ -134,9 +134,11 @@ export function createDiskGuard(options: DiskGuardOptions): DiskGuard {
   const config = normalizeOptions(options);
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? defaultLogger;
-  const fs: DiskGuardFs = { ...nodeFs, ...options.fs };
-  const statfs = options.statfs ?? nodeStatfs;
-  const probe: OpenForWritingProbe | false = options.openForWriting ?? scanProcForWriters;
+  const encoding = options.pathEncoding ?? utf8PathEncoding;
+  const fs: DiskGuardFs = { ...nodeFs(encoding), ...options.fs };
+  const statfs = options.statfs ?? nodeStatfs(encoding);
+  const probe: OpenForWritingProbe | false =
+    options.openForWriting ?? ((roots) => scanProcForWriters(roots, encoding));
   const thresholds: DiskThresholds = {
     warningThreshold: config.disk.warningThreshold,
     emergencyThreshold: config.emergency.threshold,

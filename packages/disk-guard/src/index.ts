@@ -15,7 +15,7 @@ export type {
 export type { Refusal, RefusalCode } from './gate.js';
 export { DiskGuardError } from './errors.js';
 export type { DiskGuardErrorCode } from './errors.js';
-export { defaultLogger, systemClock } from './options.js';
+export { defaultLogger, systemClock, utf8PathEncoding } from './options.js';
 export type {
   Clock,
   DirectoryOptions,
@@ -24,6 +24,7 @@ export type {
   FileStats,
   Logger,
   OpenForWritingProbe,
+  PathEncoding,
   StatfsFunction,
 } from './options.js';
 export { POLICY_NAMES, isUploaded, orderForPressure, selectAfterUpload, selectAgeBased } from './policies.js';

@@ -68,6 +68,25 @@ export interface DiskGuardFs {
   unlink(path: string): Promise<void>;
 }
 
+/**
+ * How the guard's string paths map to the bytes the file system stores. Linux names are bytes and need not be UTF-8;
+ * a caller that holds such names in a string form of its own (for example PEP 383 "surrogateescape") passes its
+ * pair here, and every file system call, realpath answer and /proc link goes through it, so paths are still
+ * compared as strings, component by component, and always name the file they came from.
+ */
+export interface PathEncoding {
+  /** The path as `node:fs` takes it. Throwing refuses the file (`stat-failed`), it is never deleted. */
+  toFs(path: string): string | Buffer;
+  /** A path the kernel returned (realpath, a /proc fd link), as the guard's string. */
+  fromFs(path: Buffer): string;
+}
+
+/** Node's own mapping: strings are UTF-8, bytes that are not valid UTF-8 come back as U+FFFD. */
+export const utf8PathEncoding: PathEncoding = {
+  toFs: (path) => path,
+  fromFs: (path) => path.toString('utf8'),
+};
+
 /** `fs.statfs` for the filesystem holding `path`. */
 export type StatfsFunction = (path: string) => Promise<StatfsSample>;
 
@@ -107,8 +126,13 @@ export interface DiskGuardOptions {
   clock?: Clock | undefined;
   /** @default fs.promises.statfs */
   statfs?: StatfsFunction | undefined;
-  /** Overrides for single file system operations. @default node:fs/promises */
+  /** Overrides for single file system operations (they receive the string paths). @default node:fs/promises */
   fs?: Partial<DiskGuardFs> | undefined;
+  /**
+   * How paths are passed to `node:fs` and read back (the default file system operations, statfs and the /proc scan
+   * use it; `fs`, `statfs` and `openForWriting` overrides do not). @default utf8PathEncoding (Node's own)
+   */
+  pathEncoding?: PathEncoding | undefined;
   /** Open-for-writing detection; `false` disables it. @default the /proc scan on Linux, none elsewhere */
   openForWriting?: OpenForWritingProbe | false | undefined;
   /** Receives one `error` line per file deleted that was never uploaded (data loss). @default stderr for warn/error */
@@ -139,6 +163,13 @@ export interface NormalizedOptions {
 export function normalizeOptions(options: DiskGuardOptions): NormalizedOptions {
   if (typeof options !== 'object' || options === null) invalidOption('options', 'an object', options);
   if (!Array.isArray(options.directories)) invalidOption('directories', 'an array', options.directories);
+  const encoding = options.pathEncoding;
+  if (
+    encoding !== undefined &&
+    (typeof encoding?.toFs !== 'function' || typeof encoding.fromFs !== 'function')
+  ) {
+    invalidOption('pathEncoding', 'an object with toFs and fromFs functions', encoding);
+  }
   const directories = options.directories.map((directory, index) => normalizeDirectory(directory, index));
 
   const extra = options.protectedPaths ?? [];

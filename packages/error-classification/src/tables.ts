@@ -33,6 +33,7 @@ export const SYSTEM_CODES: Readonly<Record<string, Category>> = {
   ENOTDIR: 'disk-read-error', // a path component is not a directory: the path is wrong, not the network
   ELOOP: 'disk-read-error', // a symlink loop, or open(O_NOFOLLOW) met a symlink the uploader refuses to follow: never readable as asked
   ENAMETOOLONG: 'disk-read-error', // the path cannot be opened as written
+  EILSEQ: 'disk-read-error', // the name holds a byte sequence the filesystem (or the caller's name encoding) refuses
   ESTALE: 'disk-read-error', // stale NFS handle: the file is gone from under us
   EFBIG: 'file-too-large', // the file exceeds what the filesystem or process allows
   ERR_FS_FILE_TOO_LARGE: 'file-too-large', // Node refused to read a file over 2 GiB into one buffer

@@ -101,6 +101,7 @@ describe('classify', () => {
     ['EPERM', systemError('EPERM', 'open', '/var/log/secure'), 'permission-denied'],
     ['EIO', systemError('EIO', 'read'), 'disk-read-error'],
     ['EISDIR', systemError('EISDIR', 'read'), 'disk-read-error'],
+    ['EILSEQ', systemError('EILSEQ', 'open', '/var/log/caf\udce9.log'), 'disk-read-error'],
     ['EFBIG', systemError('EFBIG', 'read'), 'file-too-large'],
     ['EntityTooLarge', serviceError('EntityTooLarge', 400), 'file-too-large'],
     ['KeyTooLongError', serviceError('KeyTooLongError', 400), 'invalid-object-key'],

@@ -5,8 +5,9 @@ export {
   DEFAULT_MULTIPART_THRESHOLD_BYTES,
   DEFAULT_PART_SIZE_BYTES,
   DEFAULT_STALE_UPLOAD_AGE_MS,
+  utf8PathEncoding,
 } from './options.js';
-export type { UploaderOptions } from './options.js';
+export type { PathEncoding, UploaderOptions } from './options.js';
 export type { UploadProgress, UploadRequest, UploadResult } from './upload-job.js';
 export type { StreamUploadRequest, StreamUploadResult } from './upload-stream.js';
 export { SHA256_METADATA_KEY } from './verification.js';

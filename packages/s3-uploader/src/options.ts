@@ -15,6 +15,24 @@ export const DEFAULT_STALE_UPLOAD_AGE_MS = 7 * 24 * 60 * 60 * 1000;
 // PutObject accepts at most 5 GiB, so no file above that may take the single-request path.
 const MAX_SINGLE_PUT_BYTES = 5 * 1024 ** 3;
 
+/**
+ * How string paths map to the bytes of file names. Linux names are bytes and need not be UTF-8; a caller that holds
+ * such names in a string form of its own (for example PEP 383 "surrogateescape") passes its pair, and the file is
+ * opened, and its directory resolved, through it.
+ */
+export interface PathEncoding {
+  /** The path as `node:fs` takes it; what it throws fails the upload as `file-unreadable`. */
+  toFs(path: string): string | Buffer;
+  /** A path the kernel returned (realpath), as the caller's string. */
+  fromFs(path: Buffer): string;
+}
+
+/** Node's own mapping: strings are UTF-8, bytes that are not valid UTF-8 come back as U+FFFD. */
+export const utf8PathEncoding: PathEncoding = {
+  toFs: (path) => path,
+  fromFs: (path) => path.toString('utf8'),
+};
+
 /** Options of `createUploader()`. */
 export interface UploaderOptions {
   /** The S3 client to send with; never created here. Its region, endpoint, credentials and retries apply. */
@@ -39,6 +57,8 @@ export interface UploaderOptions {
   bandwidthLimitBytesPerSecond?: number;
   /** Multipart uploads older than this are aborted by `abortStaleUploads`. @default 7 days */
   staleUploadAgeMs?: number;
+  /** How `filePath` strings map to file names' bytes. @default utf8PathEncoding (Node's own) */
+  pathEncoding?: PathEncoding;
 }
 
 /** The options with every default applied. */
@@ -62,6 +82,10 @@ export function resolveOptions(options: UploaderOptions): ResolvedOptions {
   if (typeof clock.now !== 'function' || typeof clock.sleep !== 'function') {
     invalidOption('clock', 'an object with now() and sleep()', clock);
   }
+  const pathEncoding = options.pathEncoding ?? utf8PathEncoding;
+  if (typeof pathEncoding?.toFs !== 'function' || typeof pathEncoding.fromFs !== 'function') {
+    invalidOption('pathEncoding', 'an object with toFs and fromFs functions', pathEncoding);
+  }
   const checksumMode = options.checksumMode;
   if (checksumMode !== undefined && checksumMode !== 'when_supported' && checksumMode !== 'when_required') {
     invalidOption('checksumMode', `'when_supported' or 'when_required'`, checksumMode);
@@ -84,6 +108,7 @@ export function resolveOptions(options: UploaderOptions): ResolvedOptions {
     ),
     concurrency: integerOption('concurrency', options.concurrency ?? DEFAULT_CONCURRENCY, 1, 64),
     checksumMode,
+    pathEncoding,
     bandwidthLimitBytesPerSecond: integerOption(
       'bandwidthLimitBytesPerSecond',
       options.bandwidthLimitBytesPerSecond ?? 0,

@@ -113,7 +113,7 @@ export class UploadJob {
   }
 
   async run(): Promise<UploadResult> {
-    const handle = await this.file(() => openForReading(this.request.filePath));
+    const handle = await this.file(() => openForReading(this.request.filePath, this.config.pathEncoding));
     try {
       const before = await this.file(() => identityOf(handle));
       const limits = classifyObjectLimits(this.key, before.size);

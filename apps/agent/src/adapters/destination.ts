@@ -3,6 +3,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { createUploader, type Uploader } from '@tvm/s3-uploader';
 import type { Clock } from '../clock.js';
 import type { AgentConfig } from '../config.js';
+import { fileNameEncoding } from '../file-names.js';
 import { checkProfile, cloudWatchClientFor, DAEMON_MAX_ATTEMPTS, s3ClientFor } from './aws-clients.js';
 
 const MIB = 1024 * 1024;
@@ -33,6 +34,7 @@ export function createDestination(config: AgentConfig, clock: Clock): Destinatio
     concurrency: config.s3.concurrency,
     checksumMode: config.s3.checksum_mode,
     bandwidthLimitBytesPerSecond: config.upload.bandwidth_limit,
+    pathEncoding: fileNameEncoding,
   });
   return { uploader, client, close: () => client.destroy() };
 }

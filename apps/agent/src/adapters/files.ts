@@ -1,7 +1,7 @@
-import { lstat, realpath } from 'node:fs/promises';
+import { lstat, readdir, realpath } from 'node:fs/promises';
 import { basename, isAbsolute, join, relative, sep } from 'node:path';
 import { compileGlob } from '@tvm/disk-guard';
-import fg from 'fast-glob';
+import { decodeFileName, encodeFileName } from '../file-names.js';
 
 /** A configured log directory, as the detector needs it. */
 export interface WatchedDirectory {
@@ -63,7 +63,7 @@ export class DirectoryFilter {
 /** The real path of a directory, or undefined when it does not exist (yet). */
 export async function resolveDirectory(path: string): Promise<string | undefined> {
   try {
-    return await realpath(path);
+    return decodeFileName(await realpath(encodeFileName(path), { encoding: 'buffer' }));
   } catch {
     return undefined;
   }
@@ -72,7 +72,7 @@ export async function resolveDirectory(path: string): Promise<string | undefined
 /** `lstat` of a regular file, or undefined when it is gone, not a regular file, or a symlink. */
 export async function statFile(path: string): Promise<FoundFile | undefined> {
   try {
-    const stat = await lstat(path);
+    const stat = await lstat(encodeFileName(path));
     if (!stat.isFile()) return undefined;
     return { path, size: stat.size, mtimeMs: stat.mtimeMs, dev: stat.dev, ino: stat.ino };
   } catch {
@@ -80,30 +80,52 @@ export async function statFile(path: string): Promise<FoundFile | undefined> {
   }
 }
 
+/** One entry of a directory, named in the agent's string form (see `file-names.ts`). */
+export interface DirectoryEntry {
+  name: string;
+  /** From readdir, without following links: a symlink is neither a file nor a directory here. */
+  isFile: boolean;
+  isDirectory: boolean;
+}
+
 /**
- * Lists the files of one directory that `filter` accepts and that were modified at or after `minMtimeMs`
- * (fast-glob, without following symlinks). Paths `skip` names (queued already) are not even stat'ed, so a scan of
- * ten thousand queued files costs one readdir per directory. Unreadable subdirectories are skipped, not fatal.
+ * The entries of `dir`, read as bytes and decoded by `decodeFileName`: a name that is not valid UTF-8 (GBK,
+ * Latin-1) keeps its bytes, where a string readdir would turn them into U+FFFD and the file would never be found.
+ */
+export async function readDirectory(dir: string): Promise<DirectoryEntry[]> {
+  const entries = await readdir(encodeFileName(dir), { withFileTypes: true, encoding: 'buffer' });
+  return entries.map((entry) => ({
+    name: decodeFileName(entry.name),
+    isFile: entry.isFile(),
+    isDirectory: entry.isDirectory(),
+  }));
+}
+
+/**
+ * Lists the files of one directory that `filter` accepts and that were modified at or after `minMtimeMs`, without
+ * following symlinks or entering hidden directories. Paths `skip` names (queued already) are not even stat'ed, so a
+ * scan of ten thousand queued files costs one readdir per directory. Unreadable directories are skipped, not fatal.
  */
 export async function scanDirectory(
   filter: DirectoryFilter,
   minMtimeMs: number,
   skip: (path: string) => boolean = () => false,
 ): Promise<FoundFile[]> {
-  const entries = await fg('**/*', {
-    cwd: filter.root,
-    dot: false,
-    onlyFiles: true,
-    followSymbolicLinks: false,
-    deep: filter.directory.recursive ? Infinity : 1,
-    objectMode: true,
-    suppressErrors: true,
-  });
   const paths: string[] = [];
-  for (const entry of entries) {
-    if (!entry.dirent.isFile()) continue; // readdir types: a symlink is not a file here
-    const path = join(filter.root, entry.path);
-    if (filter.accepts(path) && !skip(path)) paths.push(path);
+  const directories = [filter.root];
+  for (let dir = directories.pop(); dir !== undefined; dir = directories.pop()) {
+    let entries: DirectoryEntry[];
+    try {
+      entries = await readDirectory(dir);
+    } catch {
+      continue; // gone, or not ours to read: the next scan looks again
+    }
+    for (const entry of entries) {
+      if (entry.name.startsWith('.')) continue;
+      const path = join(dir, entry.name);
+      if (entry.isDirectory && filter.directory.recursive) directories.push(path);
+      else if (entry.isFile && filter.accepts(path) && !skip(path)) paths.push(path);
+    }
   }
   const found: FoundFile[] = [];
   // A bounded number of lstat calls in flight: enough to overlap them, few enough to keep memory flat.

@@ -1,20 +1,30 @@
 import { lstat } from 'node:fs/promises';
 import type { Uploader } from '@tvm/s3-uploader';
+import { encodeFileName } from '../file-names.js';
+import { keyPathMetadata } from '../object-key.js';
 import type { FileProbe, ObjectStore } from '../pipeline/index.js';
 
 /** The pipeline's file probe on the real file system: `lstat`, so a symlink is never taken for its target. */
 export const fileSystemProbe: FileProbe = {
   async stat(path) {
-    const stats = await lstat(path);
+    const stats = await lstat(encodeFileName(path));
     return { isFile: stats.isFile(), size: stats.size, mtimeMs: stats.mtimeMs };
   },
 };
 
-/** The pipeline's object store on `@tvm/s3-uploader`: the uploader reports the version it verified. */
+/**
+ * The pipeline's object store on `@tvm/s3-uploader`: the uploader reports the version it verified. An object of a
+ * file whose name is not valid UTF-8 carries the metadata that says how its key was written (`keyPathMetadata`).
+ */
 export function uploaderObjectStore(uploader: Uploader): ObjectStore {
   return {
     async upload(request) {
-      const result = await uploader.upload(request);
+      const names = keyPathMetadata(request.filePath);
+      const result = await uploader.upload(
+        Object.keys(names).length === 0
+          ? request
+          : { ...request, metadata: { ...request.metadata, ...names } },
+      );
       return {
         key: result.key,
         bytes: result.bytes,

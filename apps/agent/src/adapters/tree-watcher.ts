@@ -1,7 +1,8 @@
 import { watch, type FSWatcher } from 'node:fs';
-import { lstat, readdir } from 'node:fs/promises';
+import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { DirectoryFilter } from './files.js';
+import { decodeFileName, encodeFileName } from '../file-names.js';
+import { readDirectory, type DirectoryEntry, type DirectoryFilter } from './files.js';
 
 /** What {@link watchTree} reports. */
 export interface TreeEvents {
@@ -46,7 +47,7 @@ export async function watchTree(filter: DirectoryFilter, events: TreeEvents): Pr
     if (closed || filter.hidden(path)) return;
     let stats;
     try {
-      stats = await lstat(path);
+      stats = await lstat(encodeFileName(path));
     } catch {
       if (watchers.has(path)) forget(path);
       events.gone(path);
@@ -59,13 +60,19 @@ export async function watchTree(filter: DirectoryFilter, events: TreeEvents): Pr
   const addDirectory = (dir: string): void => {
     if (closed || watchers.has(dir)) return;
     try {
-      const watcher = watch(dir, { persistent: false }, (_type, name) => {
-        if (name === null) return;
-        // Nobody waits for an event handler: its failure is reported as a watch error, never left unhandled.
-        onEvent(dir, name.toString()).catch((error: unknown) =>
-          events.error(`handling ${join(dir, name.toString())}: ${(error as Error).message}`),
-        );
-      });
+      // Names as bytes: a GBK or Latin-1 name as a string would arrive with U+FFFD and name no file.
+      const watcher = watch(
+        encodeFileName(dir),
+        { persistent: false, encoding: 'buffer' },
+        (_type, bytes) => {
+          if (bytes === null) return;
+          const name = decodeFileName(bytes);
+          // Nobody waits for an event handler: its failure is reported as a watch error, never left unhandled.
+          onEvent(dir, name).catch((error: unknown) =>
+            events.error(`handling ${join(dir, name)}: ${(error as Error).message}`),
+          );
+        },
+      );
       watcher.on('error', (error) => {
         forget(dir);
         if (dir === filter.root) events.error(`watching ${dir} stopped: ${error.message}`);
@@ -79,9 +86,9 @@ export async function watchTree(filter: DirectoryFilter, events: TreeEvents): Pr
   /** Watches `dir` and, when recursive, its subdirectories; reports the files found when `report`. */
   const addTree = async (dir: string, report: boolean): Promise<void> => {
     addDirectory(dir);
-    let entries;
+    let entries: DirectoryEntry[];
     try {
-      entries = await readdir(dir, { withFileTypes: true });
+      entries = await readDirectory(dir);
     } catch {
       return;
     }
@@ -89,8 +96,8 @@ export async function watchTree(filter: DirectoryFilter, events: TreeEvents): Pr
       if (closed || entry.name.startsWith('.')) continue;
       const path = join(dir, entry.name);
       // Dirent types come from readdir without following links: a symlink is neither a file nor a directory here.
-      if (entry.isDirectory() && recursive) await addTree(path, report);
-      else if (entry.isFile() && report) events.file(path);
+      if (entry.isDirectory && recursive) await addTree(path, report);
+      else if (entry.isFile && report) events.file(path);
     }
   };
 

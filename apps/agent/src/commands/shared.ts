@@ -1,6 +1,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DEFAULT_CONFIG_PATH, loadConfig, type AgentConfig } from '../config.js';
 import { AgentError } from '../errors.js';
+import { displayFileName } from '../file-names.js';
 
 /** Exit codes shared by the ops commands (`verify` instead exits with its number of failed checks). */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
@@ -15,10 +16,10 @@ export interface CommandIo {
   now: () => number;
 }
 
-/** The process's own streams. */
+/** The process's own streams; a file name that is not valid UTF-8 shows its bytes as `\xNN` (`--json` escapes them). */
 export const processIo: CommandIo = {
-  stdout: (text) => process.stdout.write(text),
-  stderr: (text) => process.stderr.write(text),
+  stdout: (text) => process.stdout.write(displayFileName(text)),
+  stderr: (text) => process.stderr.write(displayFileName(text)),
   isTty: process.stdout.isTTY === true,
   now: Date.now,
 };

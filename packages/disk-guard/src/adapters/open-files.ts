@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { utf8PathEncoding, type PathEncoding } from '../options.js';
 import { isStrictlyInside } from '../paths.js';
 
 // O_ACCMODE bits of the `flags:` line in /proc/<pid>/fdinfo/<fd> (octal): 1 = O_WRONLY, 2 = O_RDWR.
@@ -11,9 +12,14 @@ const ACCESS_MODE_MASK = 0o3;
  *
  * Synchronous on purpose: /proc lives in memory, and a few thousand tiny synchronous reads cost less than the same
  * number of promise round trips (see the benchmark). Processes of other users are invisible to an unprivileged
- * caller (EACCES); they are skipped, so the result is a best effort, never a guarantee.
+ * caller (EACCES); they are skipped, so the result is a best effort, never a guarantee. Link targets are read as
+ * bytes and named through `encoding`, the same form the gate's real paths have, so a file whose name is not valid
+ * UTF-8 is still recognised as open.
  */
-export async function scanProcForWriters(roots: readonly string[]): Promise<ReadonlySet<string> | undefined> {
+export async function scanProcForWriters(
+  roots: readonly string[],
+  encoding: PathEncoding = utf8PathEncoding,
+): Promise<ReadonlySet<string> | undefined> {
   let pids: string[];
   try {
     pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
@@ -32,7 +38,7 @@ export async function scanProcForWriters(roots: readonly string[]): Promise<Read
     for (const fd of fds) {
       let target: string;
       try {
-        target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+        target = encoding.fromFs(readlinkSync(`/proc/${pid}/fd/${fd}`, { encoding: 'buffer' }));
       } catch {
         continue;
       }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { lstat, open, realpath, type FileHandle } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
+import { utf8PathEncoding, type PathEncoding } from '../options.js';
 
 /**
  * Which version of which file: `dev` + `ino` name the file, `size` + `mtimeMs` its content. A change of size or mtime
@@ -38,17 +39,20 @@ export class SymlinkError extends Error {
  * symlink as the last component (ELOOP), the parent directory must resolve to itself (no symlinked directory on the
  * way), and the opened file must be the one `lstat` finds at the path (nothing was swapped in between). A
  * hand-edited queue entry or a symlink planted in a log directory must never make the agent upload a file from
- * elsewhere. The caller closes the handle.
+ * elsewhere. Paths reach the file system through `encoding` (see `PathEncoding`). The caller closes the handle.
  * @throws {SymlinkError} (code `ELOOP`) when a component is a symlink; the system error when opening fails.
  */
-export async function openForReading(path: string): Promise<FileHandle> {
+export async function openForReading(
+  path: string,
+  encoding: PathEncoding = utf8PathEncoding,
+): Promise<FileHandle> {
   const absolute = resolve(path);
-  const handle = await open(absolute, constants.O_RDONLY | constants.O_NOFOLLOW);
+  const handle = await open(encoding.toFs(absolute), constants.O_RDONLY | constants.O_NOFOLLOW);
   try {
     const parent = dirname(absolute);
-    const real = await realpath(parent);
+    const real = encoding.fromFs(await realpath(encoding.toFs(parent), { encoding: 'buffer' }));
     if (real !== parent) throw new SymlinkError(path, `the directory ${parent} resolves to ${real}`);
-    const [opened, there] = await Promise.all([handle.stat(), lstat(absolute)]);
+    const [opened, there] = await Promise.all([handle.stat(), lstat(encoding.toFs(absolute))]);
     if (opened.dev !== there.dev || opened.ino !== there.ino) {
       throw new SymlinkError(path, 'the path changed while it was opened');
     }
