@@ -115,7 +115,7 @@ export function transition(
       {
         type: 'log',
         level: 'error',
-        message: `Rejected queue entry ${JSON.stringify(path)}: ${outcome.reason}`,
+        message: `Rejected queue entry "${path}": ${outcome.reason}`,
       },
     ];
   }
