@@ -1,10 +1,8 @@
-import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { createDiskGuard, type PolicyName } from '@tvm/disk-guard';
-import { openStateStore, QueueError, sameVersion, type StateStore } from '@tvm/durable-queue';
+import { openStateStore, QueueError, type StateStore } from '@tvm/durable-queue';
 import { createMetrics, type Metrics } from '@tvm/metrics';
-import type { FoundFile } from './adapters/files.js';
 import { createCloudWatchClient, createDestination, type Destination } from './adapters/destination.js';
 import { watchCredentials } from './credentials-watch.js';
 import { Destinations } from './destinations.js';
@@ -12,20 +10,19 @@ import { fileSystemProbe, uploaderObjectStore } from './adapters/pipeline-ports.
 import { systemClock, type Clock } from './clock.js';
 import { statePaths, type AgentConfig } from './config.js';
 import { writeAgentStatus } from './commands/agent-status.js';
-import { createDetector, type Detector, type ReadyFile } from './detector.js';
+import { createDetector, type Detector } from './detector.js';
+import { alreadyKnown, intake, retryFailedAtStartup } from './intake.js';
 import { inBackground } from './background.js';
 import { AgentError } from './errors.js';
 import { abortAbandonedUploads } from './abandoned-uploads.js';
 import { checkProfile } from './adapters/aws-clients.js';
 import { diskGuardOptions } from './disk-guard-options.js';
-import { encodeFileName } from './file-names.js';
 import { Housekeeping } from './housekeeping.js';
 import type { AgentLogger } from './logger.js';
 import { LogDirectories } from './log-directories.js';
 import { buildObjectKey } from './object-key.js';
 import { Pipeline, type RetryPolicy } from './pipeline/index.js';
 import { reloadPlan, type ReloadPlan } from './reload-plan.js';
-import { insideOperationalHours } from './schedule.js';
 import { Scheduler } from './scheduler.js';
 import { VERSION } from './version.js';
 
@@ -183,63 +180,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     onPauseChange: () => inBackground(publishStatus(), logger, 'Writing agent-status.json'),
   });
 
-  const known = (file: FoundFile): string | undefined => {
-    if (store.queue.has(file.path)) return 'already queued';
-    if (
-      store.registry.has({
-        filepath: file.path,
-        size: file.size,
-        mtimeMs: file.mtimeMs,
-        dev: file.dev,
-        ino: file.ino,
-      })
-    ) {
-      return 'already uploaded (same size and mtime in the registry)';
-    }
-    const failed = store.failed.get(file.path);
-    if (failed && sameVersion(failed, file)) {
-      return 'in the failed list, unchanged since (touch it or requeue it to try again)';
-    }
-    return undefined;
-  };
-
-  // Ready files from the watcher, the reconcile scan and the start-up scan. The queue changes in memory at once and
-  // its write follows: on a full state disk the write waits in the store (retried) while the file is uploaded
-  // all the same. Never rejects.
-  const onReady = (files: ReadyFile[]): Promise<void> => {
-    const now = clock.now();
-    const added: string[] = [];
-    for (const file of files) {
-      const queued = store.queue.has(file.path);
-      // A failed file that changed (touched, rewritten) is eligible again: queue.add takes it off the list.
-      inBackground(
-        store.queue.add({
-          filepath: file.path,
-          size: file.size,
-          mtimeMs: file.mtimeMs,
-          source: file.directory.source,
-          detectedAt: now,
-        }),
-        logger,
-        `Queueing ${file.path}`,
-      );
-      if (!queued && store.queue.has(file.path)) added.push(file.path);
-    }
-    if (added.length === 0) return Promise.resolve();
-    if (added.length <= 20) for (const path of added) logger.info(`Queued ${path}`);
-    else logger.info(`Queued ${added.length} files`);
-    metrics.queueDepth(store.queue.size);
-    const hours = current.upload.operational_hours;
-    if (insideOperationalHours(now, hours, current.upload.timezone)) {
-      if (current.upload.batch_upload.enabled) pipeline.startRun('new file ready');
-      else pipeline.uploadNow(added);
-    } else {
-      logger.debug(
-        `${added.length} file(s) queued outside operational hours (${hours.start}-${hours.end}); they wait for the next scheduled run`,
-      );
-    }
-    return Promise.resolve();
-  };
+  const onReady = intake({ store, pipeline, metrics, clock, logger, config: () => current });
 
   const maxAgeMs = () => current.upload.scan_existing_files.max_age_days * DAY_MS;
   const detector = createDetector({
@@ -248,7 +189,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     scanSince: () => (current.upload.scan_existing_files.enabled ? clock.now() - maxAgeMs() : startedAt),
     clock,
     logger,
-    known,
+    known: (file) => alreadyKnown(store, file),
     skipPath: (path) => store.queue.has(path),
     onReady,
     ...(options.reconcileIntervalMs === undefined
@@ -416,38 +357,4 @@ function retryPolicy(config: AgentConfig): RetryPolicy {
     initialDelayMs: config.upload.retry.initial_delay_seconds * 1000,
     maxDelayMs: config.upload.retry.max_delay_seconds * 1000,
   };
-}
-
-/**
- * The runbook's "Option 1: wait for next startup scan (if file < 3 days old)": at start-up, failed files still on
- * disk and modified within `scan_existing_files.max_age_days` go back to the queue for ONE new attempt each (their
- * retry budget is spent but for one), so a file that fails again returns to the failed list at once.
- */
-async function retryFailedAtStartup(
-  store: StateStore,
-  config: AgentConfig,
-  clock: Clock,
-  logger: AgentLogger,
-): Promise<void> {
-  const since = clock.now() - config.upload.scan_existing_files.max_age_days * DAY_MS;
-  const requeued: string[] = [];
-  for (const entry of store.failed.list()) {
-    const mtimeMs = await stat(encodeFileName(entry.filepath)).then(
-      (s) => s.mtimeMs,
-      () => undefined,
-    );
-    if (mtimeMs === undefined || mtimeMs < since || !store.failed.has(entry.filepath)) continue;
-    // Both change memory at once; the writes follow (a full state disk must not hold the start-up).
-    inBackground(store.failed.requeue(entry.filepath), logger, `Re-queueing ${entry.filepath}`);
-    inBackground(
-      store.queue.update(entry.filepath, { attempts: config.upload.retry.max_retries }),
-      logger,
-      `Re-queueing ${entry.filepath}`,
-    );
-    requeued.push(entry.filepath);
-  }
-  if (requeued.length === 0) return;
-  logger.info(
-    `Startup scan: re-queued ${requeued.length} file(s) from the failed list for one new attempt each: ${requeued.slice(0, 10).join(', ')}${requeued.length > 10 ? ', ...' : ''}`,
-  );
 }
