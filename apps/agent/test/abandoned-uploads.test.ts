@@ -1,3 +1,5 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { CreateMultipartUploadCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { createUploader } from '@tvm/s3-uploader';
 import {
@@ -9,7 +11,8 @@ import {
 } from '@tvm/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { abortAbandonedUploads, DEFAULT_ABANDONED_UPLOAD_AGE_MS } from '../src/abandoned-uploads.js';
-import { captureLogger } from './helpers.js';
+import { createAgent } from '../src/agent.js';
+import { captureLogger, configDocument, makeWorkspace, until, writeConfig } from './helpers.js';
 
 const HOUR = 3_600_000;
 
@@ -102,5 +105,75 @@ describe('abortAbandonedUploads', () => {
         l.startsWith('Abandoned multipart uploads under vehicle-CN-001/ not cleaned up'),
       ),
     ).toBe(true);
+  });
+});
+
+describe('the agent aborts abandoned uploads (defect 10)', () => {
+  let s3: LocalS3;
+  let shim: MultipartShim;
+  beforeAll(async () => {
+    s3 = await startLocalS3({ buckets: ['t01logs'] });
+    shim = await startMultipartShim({ port: s3.port, directory: s3.directory });
+  });
+  afterAll(async () => {
+    await shim.close();
+    await s3.close();
+  });
+
+  it('at start-up and then daily, keeping the uploads its queue references', async () => {
+    const client = s3.client({ endpoint: shim.endpoint });
+    const start = async (key: string) =>
+      (await client.send(new CreateMultipartUploadCommand({ Bucket: 't01logs', Key: key }))).UploadId ?? '';
+    const pending = async () =>
+      ((await client.send(new ListMultipartUploadsCommand({ Bucket: 't01logs' }))).Uploads ?? []).map(
+        (u) => u.UploadId,
+      );
+    const ws = await makeWorkspace();
+    // Gone from disk, so the scheduled run a day later moves its entry to the failed list, which keeps the upload id.
+    const resumable = join(ws.logs, 'ros', 'big.bag');
+    const referenced = await start('vehicle-CN-001/2026-11-29/ros/big.bag');
+    const forgotten = await start('vehicle-CN-001/2026-11-29/ros/lost.bag');
+    // The queue entry of an interrupted upload holds its upload id.
+    await writeFile(
+      join(ws.state, 'queue.json'),
+      JSON.stringify({
+        files: [
+          {
+            filepath: resumable,
+            source: 'ros',
+            multipart: {
+              uploadId: referenced,
+              key: 'vehicle-CN-001/2026-11-29/ros/big.bag',
+              partSize: 8388608,
+              parts: [],
+            },
+          },
+        ],
+      }),
+    );
+    const config = await writeConfig(
+      ws,
+      configDocument(ws, shim.endpoint, 't01logs', {
+        upload: {
+          operational_hours: { enabled: true, start: '00:00', end: '00:01' },
+          upload_on_start: false,
+        },
+      }),
+    );
+    const clock = createFakeClock(Date.now() + 25 * HOUR);
+    const logger = captureLogger();
+    const agent = await createAgent({ config, logger, clock, watch: false, commitDelayMs: 0 });
+    try {
+      await until(async () => !(await pending()).includes(forgotten), 10_000, 'the start-up abort');
+      expect(await pending()).toContain(referenced);
+      const late = await start('vehicle-CN-001/2026-11-30/ros/later.bag');
+      await clock.advance(26 * HOUR); // a day later it is old enough, and the daily pass finds it
+      await until(async () => !(await pending()).includes(late), 10_000, 'the daily abort');
+      expect(await pending()).toContain(referenced);
+      expect(agent.store.failed.get(resumable)?.multipart?.uploadId).toBe(referenced);
+      expect(logger.lines.filter((l) => l.startsWith('Aborted abandoned multipart upload'))).toHaveLength(2);
+    } finally {
+      await agent.stop();
+    }
   });
 });
