@@ -1,7 +1,9 @@
 import { basename, dirname, join } from 'node:path';
+import { statIfExists } from './adapters/files.js';
 import { inspectLock } from './adapters/lock.js';
 import { systemClock, type Clock } from './clock.js';
 import type { FailedEntry, QueueEntry, RegistryEntry } from './entries.js';
+import type { FileIdentity } from './identity.js';
 import { parseFailedFile, parseRegistryFile, type ParsedFile } from './formats.js';
 import { journalFileOf, readJournal, replayJournal } from './journal.js';
 import { loadQueueFile, loadStateFile } from './load.js';
@@ -23,6 +25,9 @@ export interface StateSnapshot {
   readonly warnings: string[];
 }
 
+const sameFile = (a: FileIdentity, b: FileIdentity) =>
+  a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs;
+
 /** How often the reader tries again when the daemon compacted the registry between its two reads. */
 const REGISTRY_READ_ATTEMPTS = 5;
 
@@ -38,9 +43,15 @@ async function loadRegistry(
   const journalFile = journalFileOf(file);
   for (let attempt = 1; ; attempt++) {
     const scratch: string[] = [];
+    const before = await statIfExists(file);
     const snapshot = await loadStateFile(file, parseRegistryFile, { ...load, warnings: scratch });
     const journal = await readJournal(journalFile, load.now);
-    const stale = journal?.generation !== undefined && journal.generation > (snapshot.parsed.generation ?? 0);
+    // A compaction renames a new snapshot into place and then empties the journal: one that ran between the reads
+    // shows as another file under the name, or as a journal continuing a later snapshot than the one read.
+    const after = await statIfExists(file);
+    const stale =
+      (before !== undefined && after !== undefined && !sameFile(before, after)) ||
+      (journal?.generation !== undefined && journal.generation > (snapshot.parsed.generation ?? 0));
     if (stale && attempt < REGISTRY_READ_ATTEMPTS) continue;
     warnings.push(...scratch);
     if (!journal) return snapshot;
