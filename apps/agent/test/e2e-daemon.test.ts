@@ -1,5 +1,6 @@
 import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readStateSnapshot } from '@tvm/durable-queue';
 import { describe, expect, it } from 'vitest';
 import { spawnAgent, type AgentProcess } from './e2e-harness.js';
 import {
@@ -79,14 +80,9 @@ describe('tvm-upload run (end to end)', () => {
         expect(stored.get(key)?.equals(await readFile(path))).toBe(true);
       // The runbook's `jq '.files[].filepath'` on the failed list and `jq '.files | length'` on the queue.
       expect((await stateList(ws.state, 'failed.json')).map((f) => f.filepath)).toEqual([gone]);
-      const registry = JSON.parse(await readFile(join(ws.state, 'processed_files.json'), 'utf8')) as {
-        files: Record<string, { filepath: string }>;
-      };
-      expect(
-        Object.values(registry.files)
-          .map((f) => f.filepath)
-          .sort(),
-      ).toEqual(Object.keys(files).sort());
+      // The registry as the CLI reads it while the daemon runs: the snapshot with its journal replayed.
+      const { registry } = await readStateSnapshot({ directory: ws.state });
+      expect(registry.map((f) => f.filepath).sort()).toEqual(Object.keys(files).sort());
 
       // A second daemon on the same state directory refuses to start, naming the first.
       second = spawnAgent(['run', '--config', ws.configFile]);

@@ -50,8 +50,15 @@ describe('tvm-upload run with a file name that is not valid UTF-8 (end to end)',
         10_000,
         'an empty queue',
       );
-      // The registry holds the name as a JSON \udcXX escape per byte: valid JSON, read back to the same bytes.
-      const registry = await readFile(join(ws.state, 'processed_files.json'), 'utf8');
+      // The registry holds the name as a JSON \udcXX escape per byte: valid JSON, read back to the same bytes. While
+      // the daemon runs, the record is in the registry's journal (the snapshot is compacted at the latest at stop).
+      const registry = (
+        await Promise.all(
+          ['processed_files.json', 'processed_files.journal'].map((name) =>
+            readFile(join(ws.state, name), 'utf8').catch(() => ''),
+          ),
+        )
+      ).join('\n');
       expect(registry).toContain('\\udcb2\\udce2\\udcca\\udcd4.log');
       expect(agent.text().join('\n')).not.toContain('\ufffd');
     } finally {

@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, readFile, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { GetObjectCommand, ListObjectsCommand, type S3Client } from '@aws-sdk/client-s3';
+import { readStateSnapshot } from '@tvm/durable-queue';
 import { startLocalS3, type LocalS3 } from '@tvm/test-utils';
 import { afterAll, beforeAll } from 'vitest';
 import { stringify } from 'yaml';
@@ -171,15 +172,12 @@ export async function stateList(state: string, name: 'queue.json' | 'failed.json
   return (JSON.parse(text) as { files: ListedFile[] }).files;
 }
 
-/** How many uploads `processed_files.json` in `state` records; 0 while it has never been written. */
+/**
+ * How many uploads the registry in `state` records (`processed_files.json` with its journal replayed, as the CLI
+ * reads it); 0 while it has never been written.
+ */
 export async function registeredCount(state: string): Promise<number> {
-  try {
-    const text = await readFile(join(state, 'processed_files.json'), 'utf8');
-    return Object.keys((JSON.parse(text) as { files: object }).files).length;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
-    throw error;
-  }
+  return (await readStateSnapshot({ directory: state })).registry.length;
 }
 
 /**

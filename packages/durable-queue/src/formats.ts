@@ -10,6 +10,7 @@ import {
   type RegistryEntry,
   type Strictness,
 } from './entries.js';
+import { lineOf } from './core.js';
 import { messageOf } from './errors.js';
 
 /** The format version this package writes. */
@@ -33,6 +34,8 @@ export interface ParsedFile<T> {
   needsRewrite: boolean;
   /** True when the file is in the old daemon's format. */
   legacy: boolean;
+  /** The registry snapshot's generation (which journal continues it); 0 for a file without one. */
+  generation?: number;
 }
 
 function parseJson(text: string): unknown {
@@ -285,7 +288,14 @@ export function parseRegistryFile(text: string, now: number): ParsedFile<Registr
     }
   }
   const versioned = json['version'] === FORMAT_VERSION;
-  return { entries, problems, legacy, needsRewrite: legacy || !versioned || problems.length > 0 };
+  const generation = typeof json['generation'] === 'number' ? json['generation'] : 0;
+  return {
+    entries,
+    problems,
+    legacy,
+    generation,
+    needsRewrite: legacy || !versioned || problems.length > 0,
+  };
 }
 
 /**
@@ -302,10 +312,14 @@ export function serialiseList(lines: readonly string[]): string {
   return arrayDocument(lines);
 }
 
-/** Serialises the registry as a map keyed like the old daemon's, one entry per line. */
-export function serialiseRegistry(entries: Iterable<RegistryEntry>): string {
+/**
+ * Serialises the registry as a map keyed like the old daemon's, one entry per line. `generation` (which journal
+ * continues this snapshot, see journal.ts) is written when given; readers that do not know it ignore it.
+ */
+export function serialiseRegistry(entries: Iterable<RegistryEntry>, generation?: number): string {
   const lines: string[] = [];
-  for (const entry of entries) lines.push(`${JSON.stringify(identityKey(entry))}: ${JSON.stringify(entry)}`);
-  if (lines.length === 0) return `{\n  "version": ${FORMAT_VERSION},\n  "files": {}\n}\n`;
-  return `{\n  "version": ${FORMAT_VERSION},\n  "files": {\n    ${lines.join(',\n    ')}\n  }\n}\n`;
+  for (const entry of entries) lines.push(`${JSON.stringify(identityKey(entry))}: ${lineOf(entry)}`);
+  const head = `{\n  "version": ${FORMAT_VERSION},\n${generation === undefined ? '' : `  "generation": ${generation},\n`}`;
+  if (lines.length === 0) return `${head}  "files": {}\n}\n`;
+  return `${head}  "files": {\n    ${lines.join(',\n    ')}\n  }\n}\n`;
 }

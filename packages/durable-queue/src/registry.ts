@@ -1,4 +1,4 @@
-import type { StoreCore } from './core.js';
+import { lineOf, type StoreCore } from './core.js';
 import {
   identityKey,
   normaliseRegistryEntry,
@@ -8,6 +8,7 @@ import {
 } from './entries.js';
 import { QueueError, formatValue } from './errors.js';
 import { sameVersion } from './identity.js';
+import { markLine, pruneLine, type JournalOp } from './journal.js';
 
 const DAY_MS = 86_400_000;
 
@@ -55,6 +56,8 @@ export class ProcessedRegistry {
   readonly #byPath = new Map<string, RegistryEntry[]>();
   readonly #byInode = new Map<string, RegistryEntry[]>();
   #lastPruneAt = -Infinity;
+  /** The journal lines of the changes made since the last write took them (see `takeJournal()`). */
+  #journal: string[] = [];
 
   /** @internal Created by `openStateStore()`. */
   constructor(core: StoreCore, retentionDays: number, pruneIntervalMs: number) {
@@ -64,8 +67,24 @@ export class ProcessedRegistry {
   }
 
   /** @internal Fills the registry at open. */
-  load(entries: Iterable<RegistryEntry>): void {
+  load(entries: Iterable<RegistryEntry>, ops: readonly JournalOp[] = []): void {
     for (const entry of entries) this.#insert(entry);
+    for (const op of ops) {
+      if ('mark' in op) this.#insert(op.mark);
+      else this.#removeBefore(op.prune);
+    }
+  }
+
+  /** @internal The journal lines of the changes not yet written; the caller writes them (or a snapshot). */
+  takeJournal(): string[] {
+    const lines = this.#journal;
+    this.#journal = [];
+    return lines;
+  }
+
+  /** @internal Puts back lines whose write failed, before the changes made since. */
+  restoreJournal(lines: readonly string[]): void {
+    if (lines.length > 0) this.#journal = [...lines, ...this.#journal];
   }
 
   /** How many files are recorded. */
@@ -113,6 +132,7 @@ export class ProcessedRegistry {
       problems: [],
     });
     this.#insert(entry);
+    this.#journal.push(markLine(lineOf(entry)));
     if (now - this.#lastPruneAt >= this.#pruneIntervalMs) this.pruneInMemory(now);
     await this.#core.changed('registry');
     return entry;
@@ -135,6 +155,12 @@ export class ProcessedRegistry {
   pruneInMemory(now: number): number {
     this.#lastPruneAt = now;
     const cutoff = now - this.#retentionMs;
+    const removed = this.#removeBefore(cutoff);
+    if (removed > 0) this.#journal.push(pruneLine(cutoff));
+    return removed;
+  }
+
+  #removeBefore(cutoff: number): number {
     let removed = 0;
     for (const [key, entry] of this.#byKey) {
       if (entry.uploadedAt >= cutoff) continue;

@@ -1,8 +1,11 @@
 import { basename, dirname, join } from 'node:path';
+import { statIfExists } from './adapters/files.js';
 import { inspectLock } from './adapters/lock.js';
 import { systemClock, type Clock } from './clock.js';
 import type { FailedEntry, QueueEntry, RegistryEntry } from './entries.js';
-import { parseFailedFile, parseRegistryFile } from './formats.js';
+import type { FileIdentity } from './identity.js';
+import { parseFailedFile, parseRegistryFile, type ParsedFile } from './formats.js';
+import { journalFileOf, readJournal, replayJournal } from './journal.js';
 import { loadQueueFile, loadStateFile } from './load.js';
 import { stderrLogger } from './logger.js';
 import { resolvePaths, type StatePaths, type StatePathsOptions } from './options.js';
@@ -22,6 +25,44 @@ export interface StateSnapshot {
   readonly warnings: string[];
 }
 
+const sameFile = (a: FileIdentity, b: FileIdentity) =>
+  a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs;
+
+/** How often the reader tries again when the daemon compacted the registry between its two reads. */
+const REGISTRY_READ_ATTEMPTS = 5;
+
+/**
+ * Reads the registry as the store holds it: the snapshot, then its journal replayed over it. A journal that
+ * continues a newer snapshot than the one read means a compaction happened between the two reads: read again.
+ */
+async function loadRegistry(
+  file: string,
+  load: Parameters<typeof loadStateFile>[2],
+  warnings: string[],
+): Promise<{ parsed: ParsedFile<RegistryEntry> }> {
+  const journalFile = journalFileOf(file);
+  for (let attempt = 1; ; attempt++) {
+    const scratch: string[] = [];
+    const before = await statIfExists(file);
+    const snapshot = await loadStateFile(file, parseRegistryFile, { ...load, warnings: scratch });
+    const journal = await readJournal(journalFile, load.now);
+    // A compaction renames a new snapshot into place and then empties the journal: one that ran between the reads
+    // shows as another file under the name, or as a journal continuing a later snapshot than the one read.
+    const after = await statIfExists(file);
+    const stale =
+      (before !== undefined && after !== undefined && !sameFile(before, after)) ||
+      (journal?.generation !== undefined && journal.generation > (snapshot.parsed.generation ?? 0));
+    if (stale && attempt < REGISTRY_READ_ATTEMPTS) continue;
+    warnings.push(...scratch);
+    if (!journal) return snapshot;
+    if (journal.problems.length > 0)
+      warnings.push(
+        `${basename(journalFile)}: ${journal.problems.length} line(s) skipped: ${journal.problems.slice(0, 3).join('; ')}`,
+      );
+    return { parsed: { ...snapshot.parsed, entries: replayJournal(snapshot.parsed.entries, journal.ops) } };
+  }
+}
+
 /**
  * Reads the state without the lock and without writing anything, for `status`, `queue` and `failed` commands
  * while the daemon runs. Every write is an atomic rename, so each file read is a complete version; a corrupt
@@ -38,7 +79,7 @@ export async function readStateSnapshot(
   const [queue, failed, registry] = await Promise.all([
     loadQueueFile(paths.queueFile, load),
     loadStateFile(paths.failedFile, parseFailedFile, load),
-    loadStateFile(paths.registryFile, parseRegistryFile, load),
+    loadRegistry(paths.registryFile, load, warnings),
   ]);
   for (const [file, loaded] of [
     [paths.queueFile, queue],

@@ -27,6 +27,7 @@ import {
   type ParsedFile,
 } from './formats.js';
 import { sameVersion, type FileIdentity } from './identity.js';
+import { JournalWriter, journalFileOf, readJournal, type ParsedJournal } from './journal.js';
 import { loadQueueFile, loadStateFile } from './load.js';
 import { stderrLogger, type Logger } from './logger.js';
 import { resolvePaths, type StatePaths, type StatePathsOptions } from './options.js';
@@ -159,6 +160,22 @@ function reportProblems(logger: Logger, file: string, parsed: ParsedFile<unknown
   logger.warn(`${basename(file)}: ${problems.length} problem(s) while loading: ${shown}${more}`);
 }
 
+function reportJournal(logger: Logger, file: string, journal: ParsedJournal): void {
+  if (journal.torn)
+    logger.info(`${basename(file)}: ignored a last line cut short by a crash (an append never acknowledged)`);
+  if (journal.problems.length > 0)
+    logger.warn(
+      `${basename(file)}: ${journal.problems.length} line(s) skipped: ${journal.problems.slice(0, 3).join('; ')}`,
+    );
+}
+
+/**
+ * The registry journal is compacted (the snapshot rewritten, the journal emptied) once it holds more change
+ * lines than this many, or than a quarter of the records, whichever is more; and at open and close.
+ */
+export const JOURNAL_MIN_RECORDS = 1000;
+const JOURNAL_RATIO = 0.25;
+
 /** How often a write that keeps failing is logged again (the first failure always is). */
 const PROBLEM_LOG_INTERVAL_MS = 60_000;
 
@@ -222,9 +239,11 @@ export async function openStateStore(options: StateStoreOptions): Promise<StateS
     const queueLoaded = await loadQueueFile(paths.queueFile, loadOptions);
     const failedLoaded = await loadStateFile(paths.failedFile, parseFailedFile, loadOptions);
     const registryLoaded = await loadStateFile(paths.registryFile, parseRegistryFile, loadOptions);
+    const journal = await readJournal(journalFileOf(paths.registryFile), now);
     reportProblems(logger, paths.queueFile, queueLoaded.parsed);
     reportProblems(logger, paths.failedFile, failedLoaded.parsed);
     reportProblems(logger, paths.registryFile, registryLoaded.parsed);
+    if (journal) reportJournal(logger, journalFileOf(paths.registryFile), journal);
     if (queueLoaded.parsed.legacy) {
       logger.info(
         `${basename(paths.queueFile)}: converted the old daemon's format (${queueLoaded.parsed.entries.length} entries)`,
@@ -232,7 +251,7 @@ export async function openStateStore(options: StateStoreOptions): Promise<StateS
     }
 
     const store = new Store(paths, clock, logger, checked, releaseAll, locks);
-    const initial = store.load(queueLoaded.parsed, failedLoaded.parsed, registryLoaded.parsed);
+    const initial = store.load(queueLoaded.parsed, failedLoaded.parsed, registryLoaded.parsed, journal);
     await store.noteLoaded(
       queueLoaded.source === 'file' ? queueLoaded.parsed.entries : undefined,
       failedLoaded.source === 'file' ? failedLoaded.parsed.entries : undefined,
@@ -286,6 +305,10 @@ class Store implements StateStore {
   readonly #locks: readonly HeldLock[];
   readonly #lockWarned = new Set<string>();
   #writing = false;
+  /** The registry's journal, its snapshot's generation, and whether the next registry write must be a snapshot. */
+  readonly #journal: JournalWriter;
+  #generation = 0;
+  #compactWanted = false;
 
   constructor(
     paths: StatePaths,
@@ -300,6 +323,7 @@ class Store implements StateStore {
     this.#logger = logger;
     this.#clock = clock;
     this.#release = release;
+    this.#journal = new JournalWriter(journalFileOf(paths.registryFile), 0, 0);
     this.#committer = new GroupCommitter(
       (kinds) => this.#write(kinds),
       checked.delayMs,
@@ -338,6 +362,7 @@ class Store implements StateStore {
     queue: ParsedFile<QueueEntry>,
     failed: ParsedFile<FailedEntry>,
     registry: ParsedFile<RegistryEntry>,
+    journal?: ParsedJournal,
   ): StateKind[] {
     const kinds = new Set<StateKind>();
     if (queue.byPath) this.#queueEntries = queue.byPath;
@@ -355,8 +380,17 @@ class Store implements StateStore {
       kinds.add('failed');
     }
     if (failed.needsRewrite) kinds.add('failed');
-    this.registry.load(registry.entries);
-    if (registry.needsRewrite) kinds.add('registry');
+    this.registry.load(registry.entries, journal?.ops);
+    this.#generation = Math.max(registry.generation ?? 0, journal?.generation ?? 0);
+    // A journal with changes (or damage) is folded into the snapshot at once: open starts with an empty journal.
+    if (
+      registry.needsRewrite ||
+      (journal && (journal.ops.length > 0 || journal.torn || journal.problems.length > 0))
+    ) {
+      this.#compactWanted = true;
+      kinds.add('registry');
+    }
+    if (journal) this.#journal.adopt(journal.bytes, journal.ops.length);
     if (this.registry.pruneInMemory(this.core.clock.now()) > 0) kinds.add('registry');
     return [...kinds];
   }
@@ -423,14 +457,67 @@ class Store implements StateStore {
     this.#closed = true;
     try {
       await this.#committer.close();
+      if (this.#journal.records > 0 || this.#compactWanted) {
+        // Not a loss when it fails: the journal holds every change, and the next open replays it.
+        await this.#compact(this.registry.takeJournal()).catch((error: unknown) =>
+          this.#logger.warn(
+            `Could not compact the registry at close (its journal keeps the changes): ${messageOf(error)}`,
+          ),
+        );
+      }
     } catch (error) {
       this.#logger.error(
         `Closing without writing the state (${messageOf(error)}): the changes made since ` +
           `${new Date(this.#problem?.since ?? this.#clock.now()).toISOString()} are lost`,
       );
     } finally {
+      await this.#journal.close();
       await this.#release();
     }
+  }
+
+  /** Whether the registry's next write should be a snapshot rather than an append of `pending` lines. */
+  #compactionDue(pending: number): boolean {
+    if (this.#compactWanted || !this.#journal.clean) return true;
+    return (
+      this.#journal.records + pending > Math.max(JOURNAL_MIN_RECORDS, this.registry.size * JOURNAL_RATIO)
+    );
+  }
+
+  /**
+   * Writes the registry snapshot (serialised now, synchronously) and then empties the journal. `taken` are the
+   * journal lines the snapshot supersedes; they are put back if the snapshot cannot be written.
+   */
+  #compact(taken: string[]): Promise<void> {
+    const generation = this.#generation + 1;
+    const text = serialiseRegistry(this.registry.values(), generation);
+    return (async () => {
+      try {
+        await writeFileAtomic(this.paths.registryFile, text, { backup: true });
+      } catch (error) {
+        this.registry.restoreJournal(taken);
+        this.#compactWanted = true;
+        throw error;
+      }
+      this.#generation = generation;
+      this.#compactWanted = false;
+      // The snapshot holds everything: a journal left as it was replays harmlessly over it.
+      await this.#journal
+        .reset(generation)
+        .catch((error: unknown) =>
+          this.#logger.warn(`Cannot empty the registry journal (it replays harmlessly): ${messageOf(error)}`),
+        );
+    })();
+  }
+
+  /** The registry's part of a write: an append of its journal lines, or a compaction when one is due. */
+  #writeRegistry(): Promise<void> {
+    const lines = this.registry.takeJournal();
+    if (this.#compactionDue(lines.length)) return this.#compact(lines);
+    return this.#journal.append(lines, this.#generation).catch((error: unknown) => {
+      this.registry.restoreJournal(lines);
+      throw error;
+    });
   }
 
   #writeFailed(error: unknown, failures: number, retryInMs: number): void {
@@ -574,7 +661,10 @@ class Store implements StateStore {
   }
 
   #writeKinds(kinds: ReadonlySet<StateKind>): Promise<void> {
-    const registryText = kinds.has('registry') ? serialiseRegistry(this.registry.values()) : undefined;
+    // Serialised (or its lines taken) now, with the rest, so the write holds the state of this moment.
+    const registry = kinds.has('registry') ? this.#writeRegistry() : undefined;
+    // Awaited in order below; a rejection before then must not count as unhandled.
+    registry?.catch(() => undefined);
     const requeued = this.#requeued;
     this.#requeued = new Map();
     let failedFinal: { text: string; entries: FailedEntry[] } | undefined;
@@ -603,8 +693,7 @@ class Store implements StateStore {
     }
     return (async () => {
       try {
-        if (registryText !== undefined)
-          await writeFileAtomic(this.paths.registryFile, registryText, { backup: true });
+        if (registry !== undefined) await registry;
         if (failedFirst !== undefined) await this.#writeList('failed', failedFirst);
         if (queue !== undefined) await this.#writeList('queue', queue);
         if (

@@ -53,10 +53,13 @@ describe('openStateStore with damaged files', () => {
     const first = await f.open();
     await first.failed.add({ filepath: '/f', category: 'c', message: 'm' });
     await first.registry.mark({ filepath: '/r', size: 1, mtimeMs: 1000, key: 'k' });
-    // A second write of each file, so that the first becomes the backup.
-    await first.failed.add({ filepath: '/g', category: 'c', message: 'm' });
-    await first.registry.mark({ filepath: '/s', size: 1, mtimeMs: 1000, key: 'k' });
     await first.close();
+    // A second write of each file, so that the first becomes the backup (the registry's snapshot is written when
+    // its journal is compacted: at close).
+    const again = await f.open();
+    await again.failed.add({ filepath: '/g', category: 'c', message: 'm' });
+    await again.registry.mark({ filepath: '/s', size: 1, mtimeMs: 1000, key: 'k' });
+    await again.close();
     await writeFile(join(f.dir, name), truncated);
     const second = await f.open();
     expect(second.failed.has('/f')).toBe(true);

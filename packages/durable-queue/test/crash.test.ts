@@ -1,9 +1,8 @@
-import { once } from 'node:events';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openStateStore } from '../src/index.js';
-import { recordingLogger, spawnFixture, tempDir, waitForLine } from './helpers.js';
+import { killAfter, recordingLogger, spawnFixture, tempDir } from './helpers.js';
 
 /** Where a path is: [in the queue, on the failed list, in the registry]. */
 type Place = 'queued' | 'gone' | 'failed' | 'marked';
@@ -42,28 +41,11 @@ describe('a store killed with SIGKILL', () => {
       let round = 0;
       for (; round < MAX_ROUNDS && (round < MIN_ROUNDS || Date.now() - started < BUDGET_MS); round++) {
         const child = spawnFixture('crash-child.ts', [dir, String(round)]);
-        let buffered = '';
-        const lines: string[] = [];
         // Kill after a random number of acknowledged operations (a count, not a delay, so a busy machine still
         // gets thousands of operations done), or now and then within milliseconds of the start. The child writes
         // all the time, so the kill lands in the middle of a write more often than not.
         const target = round % 4 === 0 ? 0 : 100 + Math.floor(Math.random() * 300);
-        let acknowledged = 0;
-        let reached!: () => void;
-        const enough = new Promise<void>((resolve) => (reached = resolve));
-        child.stdout.on('data', (chunk: Buffer) => {
-          buffered += chunk.toString('utf8');
-          const complete = buffered.split('\n');
-          buffered = complete.pop() ?? '';
-          lines.push(...complete);
-          for (const line of complete) if (/^[A-Z] /.test(line)) acknowledged++;
-          if (acknowledged >= target) reached();
-        });
-        await waitForLine(child, /^READY$/);
-        if (target === 0) await new Promise((resolve) => setTimeout(resolve, Math.random() * 20));
-        else await enough;
-        child.kill('SIGKILL');
-        await once(child, 'close');
+        const lines = await killAfter(child, /^[A-Z] /, target);
 
         for (const line of lines) {
           const [op, path] = line.split(' ');
@@ -88,7 +70,7 @@ describe('a store killed with SIGKILL', () => {
         const logger = recordingLogger();
         const store = await openStateStore({ directory: dir, logger });
         expect(
-          logger.lines.filter((l) => !/stale lock|both queued and failed/.test(l)),
+          logger.lines.filter((l) => !/stale lock|both queued and failed|cut short by a crash/.test(l)),
           `round ${round}`,
         ).toEqual([]);
         const where = (path: string): Place => {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createFakeClock } from '@tvm/test-utils';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { openStateStore, type StateStore } from '../src/index.js';
+import { openStateStore, readStateSnapshot, type StateStore } from '../src/index.js';
 import { readJson, recordingLogger } from './helpers.js';
 
 /** Fills the filesystem holding `dir` until a 1-byte append fails with ENOSPC. */
@@ -140,6 +140,39 @@ describe('openStateStore on a full filesystem (a real 1 MiB tmpfs)', () => {
     await store.close();
     expect(paths(await readJson(join(dir, 'queue.json')))).toEqual(['/a']);
     expect(await temps(dir)).toEqual([]);
+  });
+
+  it('cuts a registry journal append that ran out of space back, so no partial line stays between good ones', async (ctx) => {
+    if (!mounted) return ctx.skip(`tmpfs mount refused: ${why}`);
+    const store = await open();
+    await store.registry.mark({ filepath: '/logs/a.log', size: 1, mtimeMs: 1, key: 'k/a' });
+    const journal = join(dir, 'processed_files.journal');
+    const before = await readFile(journal, 'utf8');
+    await fill(filler);
+    // Several pages: the disk takes part of it (a short write), then refuses the rest.
+    let durable = false;
+    const big = store.registry
+      .mark({ filepath: '/logs/big.log', size: 2, mtimeMs: 2, key: 'k/big', note: 'x'.repeat(20_000) })
+      .then(() => (durable = true));
+    await until(() => (store.writeProblem?.failures ?? 0) >= 2);
+    expect(store.writeProblem).toMatchObject({ code: 'ENOSPC' });
+    expect(store.writeProblem?.error).toMatch(/processed_files\.journal: ENOSPC/);
+    expect(durable).toBe(false);
+    expect(await readFile(journal, 'utf8')).toBe(before);
+    expect(await temps(dir)).toEqual([]);
+
+    await unlink(filler);
+    await big;
+    await store.registry.mark({ filepath: '/logs/c.log', size: 3, mtimeMs: 3, key: 'k/c' });
+    const lines = (await readFile(journal, 'utf8')).split('\n').filter((l) => l !== '');
+    expect(lines.map((l) => Object.keys(JSON.parse(l) as object)[0])).toEqual([
+      'journal',
+      'mark',
+      'mark',
+      'mark',
+    ]);
+    const snapshot = await readStateSnapshot({ directory: dir });
+    expect(snapshot.registry.map((e) => e.filepath)).toEqual(['/logs/a.log', '/logs/big.log', '/logs/c.log']);
   });
 
   it('cleans the temp files an earlier run left at open', async (ctx) => {

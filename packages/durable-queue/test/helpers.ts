@@ -1,4 +1,5 @@
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -106,4 +107,34 @@ export function waitForLine(
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
     child.once('exit', (code) => reject(new Error(`child exited (${code}) before ${pattern}: ${stderr}`)));
   });
+}
+
+/**
+ * Starts a crash-test victim, waits for its `READY`, then SIGKILLs it once `target` of its stdout lines matched
+ * `acknowledged` (with `target` 0: within 20 ms of READY). Resolves with every complete line it printed.
+ */
+export async function killAfter(
+  child: ChildProcessByStdio<null, Readable, Readable>,
+  acknowledged: RegExp,
+  target: number,
+): Promise<string[]> {
+  let buffered = '';
+  const lines: string[] = [];
+  let count = 0;
+  let reached!: () => void;
+  const enough = new Promise<void>((resolve) => (reached = resolve));
+  child.stdout.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString('utf8');
+    const complete = buffered.split('\n');
+    buffered = complete.pop() ?? '';
+    lines.push(...complete);
+    for (const line of complete) if (acknowledged.test(line)) count++;
+    if (count >= target) reached();
+  });
+  await waitForLine(child, /^READY$/);
+  if (target === 0) await new Promise((resolve) => setTimeout(resolve, Math.random() * 20));
+  else await enough;
+  child.kill('SIGKILL');
+  await once(child, 'close');
+  return lines;
 }

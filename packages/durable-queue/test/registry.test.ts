@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { readStateSnapshot } from '../src/index.js';
 import { fixture, readJson } from './helpers.js';
 
 const DAY = 86_400_000;
@@ -70,6 +71,10 @@ describe('ProcessedRegistry', () => {
     await f.clock.advance(20 * DAY);
     await store.registry.mark({ filepath: '/latest', size: 1, mtimeMs: 1, key: 'k3' });
     expect(store.registry.list().map((e) => e.filepath)).toEqual(['/latest']);
+    // The CLI's reader replays the journal over the snapshot; the snapshot itself is written at close.
+    const snapshot = await readStateSnapshot({ directory: f.dir, clock: f.clock });
+    expect(snapshot.registry.map((e) => e.filepath)).toEqual(['/latest']);
+    await store.close();
     const file = await readJson(join(f.dir, 'processed_files.json'));
     expect(Object.values(file.files).map((e) => (e as { filepath: string }).filepath)).toEqual(['/latest']);
   });
