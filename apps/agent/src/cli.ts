@@ -5,7 +5,7 @@ import { describeConfig } from './config-summary.js';
 import { OPS_USAGE, runOpsCommand } from './commands/index.js';
 import { AgentError } from './errors.js';
 import { createLogger, isLogLevel } from './logger.js';
-import { VERSION } from './version.js';
+import { versionLine } from './version.js';
 
 const USAGE = `Usage:
   tvm-upload run [--config <path>] [--log-level debug|info|warn|error] [--test-config]
@@ -39,7 +39,7 @@ async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parsed;
   const [command] = positionals;
   if (values.version || command === 'version') {
-    process.stdout.write(`${VERSION}\n`);
+    process.stdout.write(`${versionLine()}\n`);
     return 0;
   }
   if (values.help || command === undefined || command === 'help') {
