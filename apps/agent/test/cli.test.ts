@@ -48,6 +48,30 @@ describe('tvm-upload', () => {
     );
   });
 
+  it.each([
+    [
+      'run',
+      /^Usage: tvm-upload run \[--config <path>\].*\n[\s\S]*--log-level[\s\S]*--test-config[\s\S]*Exit codes/,
+    ],
+    [
+      'check-config',
+      /^Usage: tvm-upload check-config \[--config <path>\] \[--json\]\n[\s\S]*--json[\s\S]*Exit codes/,
+    ],
+  ])('%s --help prints its own help', async (command, help) => {
+    const { code, stdout, stderr } = await run([command, '--help']);
+    expect(stdout).toMatch(help);
+    expect(stdout).not.toContain('tvm-upload cleanup'); // not the whole CLI's usage
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+  });
+
+  it('--help alone prints every command', async () => {
+    const { code, stdout } = await run(['--help']);
+    expect(stdout).toContain('tvm-upload run [--config <path>]');
+    expect(stdout).toContain('tvm-upload cleanup');
+    expect(code).toBe(0);
+  });
+
   it('check-config summarises a valid config and warns about unknown keys', async () => {
     const path = await configFile(VALID);
     const { code, stdout, stderr } = await run(['check-config', '--config', path]);
