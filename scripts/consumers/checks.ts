@@ -24,13 +24,14 @@ export function exampleOf(readme: string): string | undefined {
   return blockAfter(readme, '\n## Example', 'ts');
 }
 
-/** The "It prints:" block that follows the example, without its trailing newline. */
+/** The block after "It prints" that follows the example, without its trailing newline. */
 export function printedBlockOf(readme: string): string | undefined {
   const example = readme.indexOf('\n## Example');
   if (example < 0) return undefined;
   const next = readme.indexOf('\n## ', example + 1);
   const section = readme.slice(example, next < 0 ? undefined : next);
-  return blockAfter(section, '\nIt prints:\n', '')?.trimEnd();
+  // "It prints:" or "It prints (how to run it):", then a bare fenced block.
+  return blockAfter(section, '\nIt prints', '')?.trimEnd();
 }
 
 /** The package specs of the install command under "## Install" (`pnpm add ...` or `npm install ...`). */
