@@ -37,6 +37,8 @@ const CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
 
 const { values } = parseArgs({
+  // pnpm 12 hands `pnpm start -- --dir x` over with its `--`; `pnpm start --dir x` is pnpm's own --dir.
+  args: process.argv.slice(2).filter((arg, index) => !(index === 0 && arg === '--')),
   options: {
     seconds: { type: 'string' },
     port: { type: 'string', default: '4568' },

@@ -5,7 +5,7 @@ import { describeConfig } from './config-summary.js';
 import { OPS_USAGE, runOpsCommand } from './commands/index.js';
 import { AgentError } from './errors.js';
 import { createLogger, isLogLevel } from './logger.js';
-import { VERSION } from './version.js';
+import { versionLine } from './version.js';
 
 const USAGE = `Usage:
   tvm-upload run [--config <path>] [--log-level debug|info|warn|error] [--test-config]
@@ -13,6 +13,25 @@ const USAGE = `Usage:
 ${OPS_USAGE}  tvm-upload --version
 Default config: ${DEFAULT_CONFIG_PATH}
 `;
+
+/** `tvm-upload run --help` and `tvm-upload check-config --help`; the ops commands carry their own. */
+const COMMAND_HELP: Readonly<Record<string, string>> = {
+  run: `Usage: tvm-upload run [--config <path>] [--log-level debug|info|warn|error] [--test-config]
+Runs the agent in the foreground (systemd's ExecStart): watches the log directories, uploads each finished file to
+S3 once, deletes per the deletion policies, publishes metrics. Logs go to stdout/stderr (the journal under systemd).
+SIGTERM or SIGINT stops it cleanly (no new uploads; in-flight multipart state is kept); SIGHUP reloads the config.
+  --config, -c <path>   the config file (default ${DEFAULT_CONFIG_PATH})
+  --log-level <level>   debug, info (default), warn or error
+  --test-config         validate the config, print its summary and exit, as check-config does
+Exit codes: 0 stopped cleanly, 1 the config is invalid or the agent could not start, 2 wrong arguments.
+`,
+  'check-config': `Usage: tvm-upload check-config [--config <path>] [--json]
+Validates the config file and prints what the agent would do with it; changes nothing.
+  --config, -c <path>   the config file (default ${DEFAULT_CONFIG_PATH})
+  --json                print the config as the agent reads it (\${HOME} expanded) and its state files, as JSON
+Exit codes: 0 the config is valid (warnings go to stderr), 1 it is not (one line per problem), 2 wrong arguments.
+`,
+};
 
 /** Runs one `tvm-upload` command and resolves to its exit code. */
 async function main(argv: string[]): Promise<number> {
@@ -39,7 +58,13 @@ async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parsed;
   const [command] = positionals;
   if (values.version || command === 'version') {
-    process.stdout.write(`${VERSION}\n`);
+    process.stdout.write(`${versionLine()}\n`);
+    return 0;
+  }
+  const commandHelp =
+    command !== undefined && Object.hasOwn(COMMAND_HELP, command) ? COMMAND_HELP[command] : undefined;
+  if (values.help && commandHelp !== undefined) {
+    process.stdout.write(commandHelp);
     return 0;
   }
   if (values.help || command === undefined || command === 'help') {

@@ -1,9 +1,11 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runTypeScript } from '@tvm/test-utils';
 import { describe, expect, it } from 'vitest';
+import { VERSION } from '../src/version.js';
 
 const cli = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
 
@@ -38,9 +40,36 @@ upload:
 `;
 
 describe('tvm-upload', () => {
-  it('prints its version', async () => {
+  it('prints its version and, from the sources, the commit checked out', async () => {
     const { stdout } = await run(['--version']);
-    expect(stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+    const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' });
+    expect(stdout.trim()).toBe(
+      `${VERSION} (commit ${commit.status === 0 ? commit.stdout.trim() : 'source'})`,
+    );
+  });
+
+  it.each([
+    [
+      'run',
+      /^Usage: tvm-upload run \[--config <path>\].*\n[\s\S]*--log-level[\s\S]*--test-config[\s\S]*Exit codes/,
+    ],
+    [
+      'check-config',
+      /^Usage: tvm-upload check-config \[--config <path>\] \[--json\]\n[\s\S]*--json[\s\S]*Exit codes/,
+    ],
+  ])('%s --help prints its own help', async (command, help) => {
+    const { code, stdout, stderr } = await run([command, '--help']);
+    expect(stdout).toMatch(help);
+    expect(stdout).not.toContain('tvm-upload cleanup'); // not the whole CLI's usage
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+  });
+
+  it('--help alone prints every command', async () => {
+    const { code, stdout } = await run(['--help']);
+    expect(stdout).toContain('tvm-upload run [--config <path>]');
+    expect(stdout).toContain('tvm-upload cleanup');
+    expect(code).toBe(0);
   });
 
   it('check-config summarises a valid config and warns about unknown keys', async () => {

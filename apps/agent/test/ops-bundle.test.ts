@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bundleAgent, nodeFlagsOf } from '../scripts/bundle.js';
+import { bundleAgent, legalText, nodeFlagsOf } from '../scripts/bundle.js';
+import { gitCommit } from '../src/version.js';
 
 const repo = fileURLToPath(new URL('../../../', import.meta.url));
 const exampleConfig = join(repo, 'deploy/config/config.example.yaml');
@@ -47,7 +48,9 @@ afterAll(async () => {
 describe('bundleAgent', () => {
   it('writes one bundled module, a launcher and the version', async () => {
     const files = await readdir(build);
-    expect(files).toEqual(expect.arrayContaining(['tvm-upload.mjs', 'bin', 'VERSION', 'README.txt']));
+    expect(files).toEqual(
+      expect.arrayContaining(['tvm-upload.mjs', 'bin', 'VERSION', 'README.txt', 'LEGAL.txt']),
+    );
     expect(await readdir(join(build, 'bin'))).toEqual(['tvm-upload']);
     expect(await exists(join(build, 'node_modules'))).toBe(false);
   });
@@ -93,8 +96,60 @@ describe('bundleAgent', () => {
     const result = await run(join(build, 'bin/tvm-upload'), ['check-config', '--config', bad]);
     expect(result.stderr).toContain('log_directories');
     expect(result.code).toBe(1);
+  });
+
+  it('--version prints the version and the commit the build was made from', async () => {
+    const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repo, encoding: 'utf8' });
+    const expected = commit.status === 0 ? commit.stdout.trim() : 'unknown';
     const version = await run(join(build, 'bin/tvm-upload'), ['--version']);
-    expect(version.stdout.trim()).toBe((await readFile(join(build, 'VERSION'), 'utf8')).trim());
+    expect(version.stdout.trim()).toBe(
+      `${(await readFile(join(build, 'VERSION'), 'utf8')).trim()} (commit ${expected})`,
+    );
+    expect(version.code).toBe(0);
+    expect(gitCommit(work)).toBeUndefined(); // outside git: the bundle says "unknown", the sources say "source"
+  });
+
+  it('LEGAL.txt names every package whose code is in the bundle, with its licence and licence texts', async () => {
+    const legal = await readFile(join(build, 'LEGAL.txt'), 'utf8');
+    // Independent of the metafile that bundle.ts reads: the packages named by the source map's sources.
+    const map = JSON.parse(await readFile(join(build, 'tvm-upload.mjs.map'), 'utf8')) as {
+      sources: string[];
+    };
+    const names = new Set<string>();
+    for (const source of map.sources) {
+      const match = /.*node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(source);
+      if (match) names.add(match[1]!);
+      const workspace = /(?:^|\/)(packages|apps)\/([^/]+)\/src\//.exec(source);
+      if (workspace) names.add(workspace[1] === 'apps' ? '@tvm/agent' : `@tvm/${workspace[2]}`);
+    }
+    expect(names.size).toBeGreaterThan(10);
+    for (const name of ['@aws-sdk/client-s3', '@aws-sdk/client-cloudwatch', 'zod', 'yaml', '@tvm/agent'])
+      expect(names).toContain(name);
+    const listed = new Map(
+      [...legal.matchAll(/^((?:@[^/\s]+\/)?[^@\s]+)@(\S+): (\S+)/gm)].map((m) => [m[1]!, m[3]!]),
+    );
+    for (const name of names)
+      expect(listed.get(name), name).toMatch(/^(MIT|ISC|Apache-2\.0|BSD-[23]-Clause)$/);
+    expect(legal).toContain('Apache License');
+    expect(legal).toContain('Permission is hereby granted, free of charge');
+    expect(legal).not.toContain('UNKNOWN');
+  });
+
+  it('legalText prints each licence text once, with the packages it covers', () => {
+    const mit = { file: 'LICENSE', text: 'MIT License\n' };
+    const text = legalText(
+      [
+        { name: 'a', version: '1.0.0', license: 'MIT', texts: [mit] },
+        { name: 'b', version: '2.0.0', license: 'MIT', texts: [mit] },
+        { name: 'c', version: '3.0.0', license: 'MIT', texts: [] },
+      ],
+      '/*! keep me */',
+      'title',
+    );
+    expect(text.match(/MIT License/g)).toHaveLength(1);
+    expect(text).toContain('Licence text of: a@1.0.0 (LICENSE), b@2.0.0 (LICENSE)');
+    expect(text).toContain('c@3.0.0: MIT (the package ships no licence file; the MIT text below applies)');
+    expect(text).toContain('/*! keep me */');
   });
 });
 

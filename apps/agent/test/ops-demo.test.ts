@@ -1,14 +1,12 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { isolatedEnv } from './ops-harness.js';
 
-const demo = fileURLToPath(new URL('../demo/run-demo.ts', import.meta.url));
-const tsx = createRequire(import.meta.url).resolve('tsx');
+const repo = fileURLToPath(new URL('../../../', import.meta.url));
 
 let dir: string;
 beforeAll(async () => {
@@ -20,9 +18,29 @@ afterAll(async () => {
 
 describe('the local demo (pnpm start)', () => {
   it('uploads generated logs through the real agent, deletes them per policy, and stops cleanly on Ctrl-C', async () => {
-    const child = spawn(process.execPath, ['--import', tsx, demo, '--dir', dir, '--port', '0'], {
+    // `pnpm start` as README's Quick start types it, in a process group of its own: Ctrl-C in a terminal sends
+    // SIGINT to the whole foreground group (pnpm, sh, node, the agent), and pnpm must then exit 0.
+    const child = spawn('pnpm', ['start', '--', '--dir', dir, '--port', '0'], {
+      cwd: repo,
       env: isolatedEnv(),
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    const ctrlC = () => {
+      try {
+        process.kill(-child.pid!, 'SIGINT');
+      } catch {
+        // the group is gone
+      }
+    };
+    onTestFinished(() => {
+      if (child.exitCode === null && child.signalCode === null) {
+        try {
+          process.kill(-child.pid!, 'SIGKILL'); // a failed assertion must not leave the demo running
+        } catch {
+          // the group is gone
+        }
+      }
     });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -41,6 +59,7 @@ describe('the local demo (pnpm start)', () => {
       )?.[1];
     if (spawnSync('sh', ['-c', 'command -v aws']).status === 0 && listCommand) {
       const listed = spawnSync('bash', ['-c', listCommand], {
+        cwd: repo, // where pnpm start ran, so the paths it printed hold
         encoding: 'utf8',
         env: isolatedEnv(),
         timeout: 30_000,
@@ -53,13 +72,15 @@ describe('the local demo (pnpm start)', () => {
     const statusCommand = /the agent's own view: (node \S+ status --config \S+)/.exec(output)?.[1];
     expect(statusCommand).toBeDefined();
     const status = spawnSync('bash', ['-c', statusCommand ?? 'false'], {
+      cwd: repo,
       encoding: 'utf8',
       env: isolatedEnv(),
     });
     expect(status.stdout).toMatch(/tvm-upload status for demo-vehicle-001: agent running \(pid \d+\)/);
     expect(status.stderr).not.toContain('warning');
-    child.kill('SIGINT');
+    ctrlC();
     expect(await exited).toBe(0);
+    expect(output).not.toContain('Command failed');
 
     expect(output).toMatch(/s3rver listening on http:\/\/127\.0\.0\.1:\d+/);
     expect(output).toMatch(
