@@ -16,9 +16,8 @@ import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:f
 import { createServer as createNetServer, connect, type Server, type Socket } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer as createTlsServer } from 'node:tls';
 import { fileURLToPath } from 'node:url';
-import { startLocalS3 } from '@tvm/test-utils';
+import { startLocalS3, startTlsFront } from '@tvm/test-utils';
 import { stringify } from 'yaml';
 
 const MiB = 1024 * 1024;
@@ -315,19 +314,15 @@ async function runJob(job: Job, root: string): Promise<Measure> {
   }
 }
 
-/** A TCP forwarder: `listen` -> 127.0.0.1:targetPort, optionally terminating TLS. */
-async function forwarder(
-  host: string,
-  targetPort: number,
-  tls?: { key: Buffer; cert: Buffer },
-): Promise<{ server: Server; port: number }> {
+/** A TCP forwarder: `host`:any port -> 127.0.0.1:targetPort. */
+async function forwarder(host: string, targetPort: number): Promise<{ server: Server; port: number }> {
   const pipe = (socket: Socket) => {
     const upstream = connect(targetPort, '127.0.0.1');
     socket.pipe(upstream).pipe(socket);
     socket.on('error', () => upstream.destroy());
     upstream.on('error', () => socket.destroy());
   };
-  const server = tls ? createTlsServer(tls, pipe) : createNetServer(pipe);
+  const server = createNetServer(pipe);
   await new Promise<void>((r) => server.listen(0, host, r));
   return { server, port: (server.address() as { port: number }).port };
 }
@@ -523,6 +518,7 @@ async function main(): Promise<void> {
   await mkdir(s3Dir);
   const s3 = await startLocalS3({ buckets: ['bench'], directory: s3Dir });
   const servers: Server[] = [];
+  const closers: Array<() => Promise<void>> = [];
   let nsProblem: string | undefined = 'not requested';
   try {
     const want = (name: string) => ONLY === undefined || ONLY.includes(name);
@@ -569,30 +565,8 @@ async function main(): Promise<void> {
     }
 
     if (want('https')) {
-      const key = join(root, 'tls.key');
-      const cert = join(root, 'tls.crt');
-      sh('openssl', [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-      ]);
-      const front = await forwarder('127.0.0.1', s3.port, {
-        key: await readFile(key),
-        cert: await readFile(cert),
-      });
-      servers.push(front.server);
+      const front = await startTlsFront({ targetPort: s3.port, directory: root });
+      closers.push(front.close);
       await runScenario(
         {
           name: 'https',
@@ -601,7 +575,7 @@ async function main(): Promise<void> {
           files: 1,
           bytes: BIG_BYTES,
           rounds: 1,
-          target: { endpoint: `https://127.0.0.1:${front.port}`, caFile: cert },
+          target: { endpoint: front.endpoint, caFile: front.caFile },
           timeoutSeconds: bigTimeout * 2,
         },
         root,
@@ -659,6 +633,7 @@ async function main(): Promise<void> {
     }
   } finally {
     for (const server of servers) server.close();
+    for (const close of closers) await close();
     if (nsProblem === undefined) tearDownNamespace();
     await s3.close();
     await rm(root, { recursive: true, force: true });
