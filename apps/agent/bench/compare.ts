@@ -5,7 +5,7 @@
  * Scenarios: one 512 MiB file; many 1 KB files; the big file through an HTTPS front on loopback; a file over a
  * veth pair into a network namespace shaped to 50 Mbit/s with `tc ... tbf`; `upload.bandwidth_limit` at 25 Mbit/s.
  * Each run is bounded in time (killed and reported past its limit). A tool that is missing is skipped, with why.
- * Environment: BENCH_ROUNDS (3), BENCH_SMALL_FILES (10000), BENCH_BIG_MIB (512), BENCH_SHAPED_MIB (64),
+ * Environment: BENCH_ROUNDS (3), BENCH_SMALL_FILES (10000), BENCH_BIG_MIB (512), BENCH_SHAPED_MIB (128),
  * BENCH_LIMIT_MIB (32), BENCH_ONLY (comma-separated scenario names: big,small,https,shaped,limit).
  * Needs root for the shaped scenario (ip netns, tc); skipped with a reason otherwise.
  */
@@ -25,7 +25,7 @@ const env = process.env;
 const ROUNDS = Number(env.BENCH_ROUNDS ?? 3);
 const SMALL_FILES = Number(env.BENCH_SMALL_FILES ?? 10_000);
 const BIG_BYTES = Number(env.BENCH_BIG_MIB ?? 512) * MiB;
-const SHAPED_BYTES = Number(env.BENCH_SHAPED_MIB ?? 64) * MiB;
+const SHAPED_BYTES = Number(env.BENCH_SHAPED_MIB ?? 128) * MiB;
 const LIMIT_BYTES = Number(env.BENCH_LIMIT_MIB ?? 32) * MiB;
 const ONLY = env.BENCH_ONLY?.split(',');
 const LINK_BPS = 50e6 / 8; // 50 Mbit/s in bytes per second
@@ -315,8 +315,18 @@ async function runJob(job: Job, root: string): Promise<Measure> {
 }
 
 /** A TCP forwarder: `host`:any port -> 127.0.0.1:targetPort. */
-async function forwarder(host: string, targetPort: number): Promise<{ server: Server; port: number }> {
+interface Forwarder {
+  server: Server;
+  port: number;
+  /** The most connections open at once since the last reset: a client opens one per request in flight. */
+  peak: { open: number; max: number };
+}
+
+async function forwarder(host: string, targetPort: number): Promise<Forwarder> {
+  const peak = { open: 0, max: 0 };
   const pipe = (socket: Socket) => {
+    peak.max = Math.max(peak.max, ++peak.open);
+    socket.once('close', () => peak.open--);
     const upstream = connect(targetPort, '127.0.0.1');
     socket.pipe(upstream).pipe(socket);
     socket.on('error', () => upstream.destroy());
@@ -324,7 +334,7 @@ async function forwarder(host: string, targetPort: number): Promise<{ server: Se
   };
   const server = createNetServer(pipe);
   await new Promise<void>((r) => server.listen(0, host, r));
-  return { server, port: (server.address() as { port: number }).port };
+  return { server, port: (server.address() as { port: number }).port, peak };
 }
 
 function sh(command: string, args: string[]): void {
@@ -405,6 +415,8 @@ interface Scenario {
   timeoutSeconds: number;
   /** A reference rate (bytes/s) the achieved rate is shown as a share of. */
   reference?: { label: string; bytesPerSecond: number };
+  /** Counts the connections of each run, when the traffic passes a forwarder. */
+  connections?: Forwarder['peak'];
 }
 
 type Results = Map<Tool, Measure[] | string>;
@@ -424,6 +436,7 @@ async function runScenario(scenario: Scenario, root: string, s3Dir: string): Pro
       const measures = results.get(tool);
       if (!Array.isArray(measures)) continue;
       const prefix = `${scenario.name}-${tool}-${round}-${Date.now()}`;
+      if (scenario.connections) scenario.connections.max = scenario.connections.open;
       try {
         const measure = await runJob(
           {
@@ -438,8 +451,9 @@ async function runScenario(scenario: Scenario, root: string, s3Dir: string): Pro
           root,
         );
         measures.push(measure);
+        const connections = scenario.connections ? `, peak connections ${scenario.connections.max}` : '';
         console.log(
-          `  round ${round + 1} ${tool.padEnd(7)} ${measure.seconds.toFixed(2)} s, CPU ${measure.cpuSeconds.toFixed(2)} s, peak RSS ${measure.peakRssMiB.toFixed(0)} MiB (load ${load()})`,
+          `  round ${round + 1} ${tool.padEnd(7)} ${measure.seconds.toFixed(2)} s, CPU ${measure.cpuSeconds.toFixed(2)} s, peak RSS ${measure.peakRssMiB.toFixed(0)} MiB${connections} (load ${load()})`,
         );
       } catch (error) {
         results.set(tool, `failed: ${(error as Error).message.split('\n')[0]}`);
@@ -604,6 +618,7 @@ async function main(): Promise<void> {
             target: { endpoint: `http://${HOST_IP}:${front.port}`, netns: NS },
             timeoutSeconds: Math.ceil((SHAPED_BYTES / LINK_BPS) * 3 + 30),
             reference: { label: 'the 50 Mbit/s link', bytesPerSecond: LINK_BPS },
+            connections: front.peak,
           },
           root,
           s3Dir,
