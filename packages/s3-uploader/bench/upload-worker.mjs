@@ -23,6 +23,9 @@ const uploader = createUploader({
   bucket,
   ...(process.env.BENCH_CONCURRENCY ? { concurrency: Number(process.env.BENCH_CONCURRENCY) } : {}),
   ...(process.env.BENCH_CHECKSUM_MODE ? { checksumMode: process.env.BENCH_CHECKSUM_MODE } : {}),
+  ...(process.env.BENCH_BANDWIDTH
+    ? { bandwidthLimitBytesPerSecond: Number(process.env.BENCH_BANDWIDTH) }
+    : {}),
 });
 
 const files = (await stat(target)).isDirectory()

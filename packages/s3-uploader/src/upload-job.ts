@@ -147,6 +147,7 @@ export class UploadJob {
             length: data.length,
             algorithm: this.algorithm,
             checksum,
+            sha256Hex: sha256,
           },
           this.objectMetadata(sha256),
           onlyIfAbsent,
@@ -342,6 +343,10 @@ export class UploadJob {
               length,
               algorithm: state.checksumAlgorithm,
               checksum,
+              sha256Hex:
+                state.checksumAlgorithm === 'SHA256'
+                  ? Buffer.from(checksum, 'base64').toString('hex')
+                  : undefined,
             },
             this.signal,
           ),

@@ -7,6 +7,8 @@ import { fileNameEncoding } from '../file-names.js';
 import { checkProfile, cloudWatchClientFor, DAEMON_MAX_ATTEMPTS, s3ClientFor } from './aws-clients.js';
 
 const MIB = 1024 * 1024;
+/** Parts of one file in flight (within `s3.concurrency` files): 4 keep a link busy; memory is files x parts x part size. */
+const PART_CONCURRENCY = 4;
 
 /** The AWS side of the agent: one S3 client and the uploader bound to it. */
 export interface Destination {
@@ -31,7 +33,7 @@ export function createDestination(config: AgentConfig, clock: Clock): Destinatio
     clock,
     multipartThresholdBytes: Math.round(config.s3.multipart_threshold_mb * MIB),
     partSizeBytes: Math.round(config.s3.part_size_mb * MIB),
-    concurrency: config.s3.concurrency,
+    concurrency: Math.min(PART_CONCURRENCY, config.s3.concurrency),
     checksumMode: config.s3.checksum_mode,
     bandwidthLimitBytesPerSecond: config.upload.bandwidth_limit,
     pathEncoding: fileNameEncoding,

@@ -38,6 +38,35 @@ export interface ChecksummedBody {
   length: number;
   algorithm: PartChecksumAlgorithm;
   checksum: string;
+  /** The hex SHA-256 of the body when the caller already has it: SigV4 signs it instead of hashing the body again. */
+  sha256Hex?: string | undefined;
+}
+
+/** SigV4's payload hash header. */
+export const PAYLOAD_HASH_HEADER = 'x-amz-content-sha256';
+
+/**
+ * Saves SigV4 from hashing a body the uploader already hashed: the known SHA-256 is given to the signer (which then
+ * signs it as it would its own), and over HTTPS a body without one is sent as `UNSIGNED-PAYLOAD`, TLS protecting it
+ * in transit and the signed `Content-MD5` / `x-amz-checksum-*` header letting S3 prove the bytes.
+ */
+function payloadHash<C extends PutObjectCommand | UploadPartCommand>(command: C, body: ChecksummedBody): C {
+  type Handler = (args: { request: unknown }) => Promise<unknown>;
+  const stack = command.middlewareStack as unknown as {
+    addRelativeTo(middleware: (next: Handler) => Handler, options: object): void;
+  };
+  stack.addRelativeTo(
+    (next) => async (args) => {
+      const request = args.request as { protocol?: string; headers?: Record<string, string> };
+      if (request.headers) {
+        if (body.sha256Hex !== undefined) request.headers[PAYLOAD_HASH_HEADER] = body.sha256Hex;
+        else if (request.protocol === 'https:') request.headers[PAYLOAD_HASH_HEADER] = 'UNSIGNED-PAYLOAD';
+      }
+      return next(args);
+    },
+    { relation: 'before', toMiddleware: 'httpSigningMiddleware', name: 'tvmPayloadHash', override: true },
+  );
+  return command;
 }
 
 /**
@@ -105,15 +134,18 @@ export function s3Port(client: S3Client, bucket: string) {
       signal?: AbortSignal,
     ): Promise<{ etag: string | undefined }> {
       const result = await client.send(
-        new PutObjectCommand({
-          Bucket: bucket,
-          Key: key,
-          Body: body.body,
-          ContentLength: body.length,
-          Metadata: metadata,
-          ...(onlyIfAbsent ? { IfNoneMatch: '*' } : {}),
-          ...checksumFields(body),
-        }),
+        payloadHash(
+          new PutObjectCommand({
+            Bucket: bucket,
+            Key: key,
+            Body: body.body,
+            ContentLength: body.length,
+            Metadata: metadata,
+            ...(onlyIfAbsent ? { IfNoneMatch: '*' } : {}),
+            ...checksumFields(body),
+          }),
+          body,
+        ),
         options(signal),
       );
       return { etag: result.ETag };
@@ -147,15 +179,18 @@ export function s3Port(client: S3Client, bucket: string) {
       signal?: AbortSignal,
     ): Promise<string> {
       const result = await client.send(
-        new UploadPartCommand({
-          Bucket: bucket,
-          Key: key,
-          UploadId: uploadId,
-          PartNumber: partNumber,
-          Body: body.body,
-          ContentLength: body.length,
-          ...checksumFields(body),
-        }),
+        payloadHash(
+          new UploadPartCommand({
+            Bucket: bucket,
+            Key: key,
+            UploadId: uploadId,
+            PartNumber: partNumber,
+            Body: body.body,
+            ContentLength: body.length,
+            ...checksumFields(body),
+          }),
+          body,
+        ),
         options(signal),
       );
       if (!result.ETag)
