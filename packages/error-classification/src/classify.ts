@@ -233,7 +233,11 @@ function operatorMessage(category: Category, node: unknown, root: unknown): stri
   const text = messageOf(node) || messageOf(root);
   const status = statusOf(bag);
   let line: string;
-  if (code && text && !text.startsWith(code)) line = `${code}: ${text}`;
+  // A bodiless response (HEAD) leaves the SDK only "UnknownError": the status says more.
+  const bodiless = code === undefined || BODILESS_CODES.has(code);
+  if (status !== undefined && bodiless && (text === '' || text === 'UnknownError'))
+    line = `HTTP ${status}: ${CATEGORIES[category].summary}`;
+  else if (code && text && !text.startsWith(code)) line = `${code}: ${text}`;
   else if (text) line = text;
   else if (code) line = `${code}: ${CATEGORIES[category].summary}`;
   else if (status !== undefined) line = `HTTP ${status}: ${CATEGORIES[category].summary}`;

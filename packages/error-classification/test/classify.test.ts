@@ -182,6 +182,11 @@ describe('classify', () => {
     expect(result.message.length).toBeGreaterThan(0);
   });
 
+  it('words a bodiless HEAD failure by its status, not as "UnknownError"', () => {
+    expect(classify(headError('Unknown', 503)).message).toBe('HTTP 503: Service temporarily unavailable');
+    expect(classify(headError('NotFound', 404)).message).toBe('HTTP 404: Bucket not found');
+  });
+
   it('tells the operator how to trust a TLS endpoint', () => {
     const error = Object.assign(new Error('self-signed certificate in certificate chain'), {
       code: 'SELF_SIGNED_CERT_IN_CHAIN',
