@@ -9,7 +9,8 @@ const cli = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
 
 async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await runTypeScript(cli, { args });
+    // The machine's own AWS_CA_BUNDLE would show in the summary line.
+    const { stdout, stderr } = await runTypeScript(cli, { args, env: { AWS_CA_BUNDLE: '' } });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code: number; stdout: string; stderr: string };

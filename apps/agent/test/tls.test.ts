@@ -62,7 +62,7 @@ describe('tvm-upload run against an endpoint signed by a private CA', () => {
     const { ws, file } = await workspaceWithLog('untrusted.log');
     const agent = spawnAgent(['run', '--config', ws.configFile], { AWS_CA_BUNDLE: '' });
     try {
-      const line = await agent.waitFor('Uploads paused:', 20_000);
+      const line = await agent.waitFor('Uploads paused:', 45_000);
       expect(line).toContain('UNABLE_TO_VERIFY_LEAF_SIGNATURE');
       expect(line).toContain('AWS_CA_BUNDLE');
       expect(agent.text().filter((l) => l.startsWith('Retry '))).toEqual([]);
@@ -77,28 +77,32 @@ describe('tvm-upload run against an endpoint signed by a private CA', () => {
       agent.child.kill('SIGTERM');
       await agent.exited;
     }
-  });
+  }, 60_000);
 
   it.each([
     ['AWS_CA_BUNDLE', 'by-env.log'],
     ['s3.ca_bundle', 'by-config.log'],
-  ])('uploads with the CA given by %s', async (source, name) => {
-    const viaEnv = source === 'AWS_CA_BUNDLE';
-    const { ws } = await workspaceWithLog(name, viaEnv ? {} : { s3: { ca_bundle: caFile } });
-    const agent = spawnAgent(['run', '--config', ws.configFile], { AWS_CA_BUNDLE: viaEnv ? caFile : '' });
-    try {
-      await until(
-        async () =>
-          [...(await objects(s3.client(), 't01logs')).keys()].some((k) => k.endsWith(`/ros/run/${name}`)),
-        20_000,
-        `${name} in S3`,
-      );
-      expect(agent.text().some((l) => l.startsWith('Uploads paused'))).toBe(false);
-    } finally {
-      agent.child.kill('SIGTERM');
-      await agent.exited;
-    }
-  });
+  ])(
+    'uploads with the CA given by %s',
+    async (source, name) => {
+      const viaEnv = source === 'AWS_CA_BUNDLE';
+      const { ws } = await workspaceWithLog(name, viaEnv ? {} : { s3: { ca_bundle: caFile } });
+      const agent = spawnAgent(['run', '--config', ws.configFile], { AWS_CA_BUNDLE: viaEnv ? caFile : '' });
+      try {
+        await until(
+          async () =>
+            [...(await objects(s3.client(), 't01logs')).keys()].some((k) => k.endsWith(`/ros/run/${name}`)),
+          45_000,
+          `${name} in S3`,
+        );
+        expect(agent.text().some((l) => l.startsWith('Uploads paused'))).toBe(false);
+      } finally {
+        agent.child.kill('SIGTERM');
+        await agent.exited;
+      }
+    },
+    60_000,
+  );
 });
 
 describe('tvm-upload verify against an endpoint signed by a private CA', () => {
