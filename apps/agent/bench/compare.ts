@@ -17,7 +17,7 @@ import { createServer as createNetServer, connect, type Server, type Socket } fr
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startLocalS3, startTlsFront } from '@tvm/test-utils';
+import { generateTestCertificates, startLocalS3, startTlsFront } from '@tvm/test-utils';
 import { stringify } from 'yaml';
 
 const MiB = 1024 * 1024;
@@ -579,8 +579,10 @@ async function main(): Promise<void> {
     }
 
     if (want('https')) {
-      const front = await startTlsFront({ targetPort: s3.port, directory: root });
+      const front = await startTlsFront(s3.endpoint, generateTestCertificates());
       closers.push(front.close);
+      const caFile = join(root, 'tls-front-ca.pem');
+      await writeFile(caFile, front.ca);
       await runScenario(
         {
           name: 'https',
@@ -589,7 +591,7 @@ async function main(): Promise<void> {
           files: 1,
           bytes: BIG_BYTES,
           rounds: 1,
-          target: { endpoint: front.endpoint, caFile: front.caFile },
+          target: { endpoint: front.endpoint, caFile },
           timeoutSeconds: bigTimeout * 2,
         },
         root,

@@ -5,7 +5,7 @@ export function describeConfig(config: AgentConfig): string[] {
   const { s3, upload, deletion } = config;
   const lines = [
     `vehicle: ${config.vehicle_id}`,
-    `bucket: ${s3.bucket} (region ${s3.region}${s3.profile ? `, profile ${s3.profile}` : ''}${s3.endpoint ? `, endpoint ${s3.endpoint}` : ''})`,
+    `bucket: ${s3.bucket} (region ${s3.region}${s3.profile ? `, profile ${s3.profile}` : ''}${s3.endpoint ? `, endpoint ${s3.endpoint}` : ''}${s3.ca_bundle ? `, CA bundle ${s3.ca_bundle}` : ''})`,
     'directories:',
   ];
   for (const dir of config.log_directories) {

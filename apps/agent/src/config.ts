@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { parseDocument } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
+import { profileSettings } from './adapters/aws-profile.js';
 import { AgentError } from './errors.js';
 import { expandAll, type ExpandContext } from './expand.js';
 
@@ -98,10 +99,13 @@ const schema = z.strictObject({
   s3: z.strictObject(
     {
       bucket: nonEmpty('a bucket name'),
-      region: nonEmpty('a region such as cn-north-1'),
+      // Optional: AWS_REGION or the profile's `region` may give it (see resolveAws).
+      region: nonEmpty('a region such as cn-north-1').optional(),
       profile: nonEmpty('a profile name').optional(),
       credentials_path: nonEmpty('a directory path').optional(),
       endpoint: z.url({ error: 'must be a URL such as http://127.0.0.1:4568' }).optional(),
+      // PEM file of the CAs that sign the endpoint's certificate (a private S3-compatible store, a TLS proxy).
+      ca_bundle: nonEmpty('a file path').optional(),
       force_path_style: bool(false),
       checksum_mode: z
         .enum(['when_supported', 'when_required'], { error: 'must be when_supported or when_required' })
@@ -116,7 +120,7 @@ const schema = z.strictObject({
       connect_timeout_seconds: positive().default(10),
       socket_timeout_seconds: positive().default(60),
     },
-    { error: 'must be a mapping with at least bucket and region' },
+    { error: 'must be a mapping with at least bucket' },
   ),
   upload: z
     .strictObject({
@@ -246,9 +250,15 @@ type Parsed = z.output<typeof schema>;
  * in, strings expanded, and the derived values the agent needs resolved.
  */
 export type AgentConfig = Omit<Parsed, 's3' | 'upload' | 'deletion'> & {
-  s3: Omit<Parsed['s3'], 'credentials_path'> & {
+  s3: Omit<Parsed['s3'], 'credentials_path' | 'region'> & {
     /** Directory of the shared AWS `credentials` and `config` files. Defaults to `~/.aws`. */
     credentials_path: string;
+    /** `s3.region`, else `AWS_REGION`, else the profile's `region` in `credentials_path/config`. */
+    region: string;
+    /** `s3.endpoint`, else the profile's `endpoint_url` in `credentials_path/config`; absent = AWS's endpoint. */
+    endpoint?: string;
+    /** `s3.ca_bundle`, else `AWS_CA_BUNDLE`, else the profile's `ca_bundle`; absent = Node's own CAs. */
+    ca_bundle?: string;
   };
   upload: Omit<Parsed['upload'], 'failed_file' | 'bandwidth_limit'> & {
     /** Defaults to `failed.json` beside `queue_file`. */
@@ -265,61 +275,129 @@ export type AgentConfig = Omit<Parsed, 's3' | 'upload' | 'deletion'> & {
 /** The outcome of reading a configuration: the config and warnings that did not stop it. */
 export interface LoadedConfig {
   config: AgentConfig;
-  /** One line each, e.g. `upload.foo: unknown key (ignored)`. */
+  /** One line each, e.g. `upload.foo (line 12, column 3): unknown key (ignored)`. */
   warnings: string[];
+}
+
+/** One problem (or warning) of a config file, located in its YAML. */
+export interface ConfigProblem {
+  /** The key path, e.g. `upload.retry.max_retries`, `log_directories[1].source`; `(YAML syntax)`, `(root)`. */
+  key: string;
+  /** 1-based line of the offending value (or key) in the file; absent when the text has no such place. */
+  line?: number;
+  /** 1-based column, as `line`. */
+  column?: number;
+  /** What is wrong, e.g. `must be an integer >= 0, got -1`; for a YAML syntax error, yaml's message with its code frame. */
+  message: string;
+}
+
+/** Everything a check of a config found: the config when there were no problems. */
+export interface ConfigCheck {
+  config?: AgentConfig;
+  problems: ConfigProblem[];
+  warnings: ConfigProblem[];
 }
 
 /** Options of {@link parseConfig} and {@link loadConfig}. */
 export interface ParseConfigOptions {
-  /** Variables for `${VAR}` / `$VAR`. @default process.env */
+  /** Variables for `${VAR}` / `$VAR`, and `AWS_REGION` / `AWS_CA_BUNDLE`. @default process.env */
   env?: Readonly<Record<string, string | undefined>>;
   /** What a leading `~` means. @default $HOME, else os.homedir() */
   homedir?: string;
 }
 
+const YAML_SYNTAX = '(YAML syntax)';
+
+/** `upload.retry.max_retries (line 12, column 18): must be ...`: one problem for a person. */
+export function formatProblem(problem: ConfigProblem): string {
+  // yaml's own message already says "at line 3, column 1" above its code frame.
+  if (problem.key === YAML_SYNTAX) return `${problem.key}: ${problem.message}`;
+  const at = problem.line === undefined ? '' : ` (line ${problem.line}, column ${problem.column ?? 1})`;
+  return `${problem.key}${at}: ${problem.message}`;
+}
+
 /**
  * Parses and validates the text of a config file. Every problem is reported at once, one line each naming the key
- * path; unknown keys are warnings, not errors.
+ * path and its line and column. Unknown keys are warnings, except one within two edits of a known key at the same
+ * level: that is a misspelling (`keep_dayz`) whose default would silently apply, so it is an error.
  * @throws {AgentError} code `invalid-config`, with `problems` listing each line.
  */
 export function parseConfig(text: string, options: ParseConfigOptions = {}): LoadedConfig {
+  const check = checkConfigText(text, options);
+  const warnings = check.warnings.map(formatProblem);
+  if (check.config === undefined) throw AgentError.invalidConfig(check.problems.map(formatProblem), warnings);
+  return { config: check.config, warnings };
+}
+
+/** {@link parseConfig} without the throw: the problems and warnings as data (what `check-config --json` prints). */
+export function checkConfigText(text: string, options: ParseConfigOptions = {}): ConfigCheck {
   const env = options.env ?? process.env;
   const context: ExpandContext = { env, homedir: options.homedir ?? env['HOME'] ?? homedir() };
-  const document = parseDocument(text);
+  const lineCounter = new LineCounter();
+  const document = parseDocument(text, { lineCounter, prettyErrors: true });
+  const warnings: ConfigProblem[] = [];
   if (document.errors.length > 0) {
-    // One bad token makes the parser report every token after it: the first few errors locate the mistake.
-    throw AgentError.invalidConfig(
-      document.errors.slice(0, 3).map((e) => `(YAML syntax): ${e.message.split('\n')[0] ?? e.message}`),
-    );
+    // One bad token makes the parser report every token after it: the first few errors locate the mistake. Each
+    // is shown whole: yaml's message ends with a code frame that points at the column.
+    const problems = document.errors.slice(0, 3).map((e) => {
+      const pos = e.linePos?.[0];
+      return {
+        key: YAML_SYNTAX,
+        ...(pos ? { line: pos.line, column: pos.col } : {}),
+        message: e.message.trimEnd(),
+      };
+    });
+    return { problems, warnings };
   }
+  const at = (path: readonly PropertyKey[], onKey = false): ConfigProblem => ({
+    key: formatPath(path),
+    ...locate(document, lineCounter, path, onKey),
+    message: '',
+  });
   const raw: unknown = document.toJS() ?? {};
-  const warnings: string[] = [];
   const expanded = expandAll(raw, context, (name, path) =>
-    warnings.push(`${path}: environment variable ${name} is not set (left as written)`),
+    warnings.push({
+      ...at(parsePath(path)),
+      message: `environment variable ${name} is not set (left as written)`,
+    }),
   );
   if (typeof expanded !== 'object' || expanded === null || Array.isArray(expanded)) {
-    throw AgentError.invalidConfig([
-      '(root): must be a mapping of keys such as vehicle_id, log_directories, s3',
-    ]);
+    const problem = {
+      ...at([]),
+      message: 'must be a mapping of keys such as vehicle_id, log_directories, s3',
+    };
+    return { problems: [problem], warnings };
   }
-  // Unknown keys are warnings: remove them, then validate what is left, so misspelt keys never hide real errors.
+  const problems: ConfigProblem[] = [];
+  // Unknown keys: remove them, then validate what is left, so misspelt keys never hide real errors.
   let result = schema.safeParse(expanded, { reportInput: true });
   if (!result.success) {
     const unknown = result.error.issues.filter((issue) => issue.code === 'unrecognized_keys');
-    if (unknown.length > 0) {
-      for (const issue of unknown) {
-        for (const key of issue.keys) {
-          warnings.push(`${formatPath([...issue.path, key])}: unknown key (ignored)`);
-          deleteAt(expanded, [...issue.path, key]);
-        }
+    for (const issue of unknown) {
+      for (const key of issue.keys) {
+        const path = [...issue.path, key];
+        const near = nearestKey(key, knownKeys(issue.path));
+        if (near === undefined) warnings.push({ ...at(path, true), message: 'unknown key (ignored)' });
+        else problems.push({ ...at(path, true), message: `unknown key; did you mean \`${near}\`?` });
+        deleteAt(expanded, path);
       }
-      result = schema.safeParse(expanded, { reportInput: true });
     }
+    if (unknown.length > 0) result = schema.safeParse(expanded, { reportInput: true });
   }
   if (!result.success) {
-    throw AgentError.invalidConfig(result.error.issues.map(formatIssue), warnings);
+    for (const issue of result.error.issues)
+      problems.push({ ...at(issue.path), message: issueMessage(issue) });
   }
-  return { config: finish(result.data, context.homedir), warnings };
+  // In the order of the file, as a person fixes them.
+  const byPlace = (a: ConfigProblem, b: ConfigProblem) =>
+    (a.line ?? Infinity) - (b.line ?? Infinity) || (a.column ?? 0) - (b.column ?? 0);
+  problems.sort(byPlace);
+  warnings.sort(byPlace);
+  if (problems.length > 0 || !result.success) return { problems, warnings };
+  const config = finish(result.data, context.homedir, env);
+  if (typeof config === 'string')
+    return { problems: [{ ...at(['s3']), key: 's3.region', message: config }], warnings };
+  return { config, problems, warnings };
 }
 
 /**
@@ -327,22 +405,70 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Loa
  * @throws {AgentError} code `invalid-config` (problems listed) or `config-unreadable`.
  */
 export async function loadConfig(path: string, options: ParseConfigOptions = {}): Promise<LoadedConfig> {
-  let text: string;
+  return parseConfig(await readConfigText(path), options);
+}
+
+/**
+ * {@link loadConfig} without the throw for an invalid config (what `check-config --json` prints).
+ * @throws {AgentError} code `config-unreadable`.
+ */
+export async function checkConfigFile(path: string, options: ParseConfigOptions = {}): Promise<ConfigCheck> {
+  return checkConfigText(await readConfigText(path), options);
+}
+
+async function readConfigText(path: string): Promise<string> {
   try {
-    text = await readFile(path, 'utf8');
+    return await readFile(path, 'utf8');
   } catch (error) {
     throw new AgentError('config-unreadable', `Cannot read config ${path}: ${(error as Error).message}`, {
       cause: error,
     });
   }
-  return parseConfig(text, options);
 }
 
-function finish(parsed: Parsed, home: string): AgentConfig {
+/**
+ * The AWS settings the SDK would take from elsewhere when the config is silent, in the AWS tools' order: the
+ * config's own key, then the environment (`AWS_REGION`, `AWS_CA_BUNDLE`), then the profile's section in the
+ * `config` file beside `credentials_path` (the SDK itself reads only ~/.aws/config, not that directory). Returns
+ * the region problem as a string when no source gives a region.
+ */
+function resolveAws(
+  s3: Parsed['s3'],
+  credentialsPath: string,
+  env: Readonly<Record<string, string | undefined>>,
+): Pick<AgentConfig['s3'], 'region' | 'endpoint' | 'ca_bundle'> | string {
+  const profile = profileSettings(credentialsPath, s3.profile);
+  const region = s3.region ?? nonEmptyOr(env['AWS_REGION']) ?? profile.region;
+  if (region === undefined) {
+    const section = s3.profile === undefined ? '[default]' : `[profile ${s3.profile}]`;
+    return `is required: set s3.region, or AWS_REGION, or region in ${section} of ${join(credentialsPath, 'config')}`;
+  }
+  const endpoint = s3.endpoint ?? profile.endpoint_url;
+  const caBundle = s3.ca_bundle ?? nonEmptyOr(env['AWS_CA_BUNDLE']) ?? profile.ca_bundle;
+  return {
+    region,
+    ...(endpoint === undefined ? {} : { endpoint }),
+    ...(caBundle === undefined ? {} : { ca_bundle: caBundle }),
+  };
+}
+
+function nonEmptyOr(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value;
+}
+
+function finish(
+  parsed: Parsed,
+  home: string,
+  env: Readonly<Record<string, string | undefined>>,
+): AgentConfig | string {
   const { failed_file, bandwidth_limit, ...upload } = parsed.upload;
+  const credentialsPath = parsed.s3.credentials_path ?? join(home, '.aws');
+  const aws = resolveAws(parsed.s3, credentialsPath, env);
+  if (typeof aws === 'string') return aws;
+  const { region: _region, endpoint: _endpoint, ca_bundle: _ca, ...s3 } = parsed.s3;
   return {
     ...parsed,
-    s3: { ...parsed.s3, credentials_path: parsed.s3.credentials_path ?? join(home, '.aws') },
+    s3: { ...s3, ...aws, credentials_path: credentialsPath },
     upload: {
       ...upload,
       failed_file: failed_file ?? join(dirname(parsed.upload.queue_file), 'failed.json'),
@@ -384,19 +510,113 @@ function show(value: unknown): string {
   return String(value);
 }
 
-function formatIssue(issue: z.core.$ZodIssue): string {
-  const where = formatPath(issue.path);
+function issueMessage(issue: z.core.$ZodIssue): string {
   const input = (issue as { input?: unknown }).input;
   if (input === undefined && (issue.code === 'invalid_type' || issue.code === 'invalid_union')) {
-    return `${where}: is required`;
+    return 'is required';
   }
   let message = issue.message;
   if (!message.startsWith('must')) {
     // Zod's own wording ("Invalid input: ...") for checks we did not word ourselves.
     message = `must be valid (${message})`;
   }
-  if (input === undefined || message.includes(', got ')) return `${where}: ${message}`;
-  return `${where}: ${message}, got ${show(input)}`;
+  if (input === undefined || message.includes(', got ')) return message;
+  return `${message}, got ${show(input)}`;
+}
+
+/** `log_directories[1].source` -> `['log_directories', 1, 'source']` (the inverse of {@link formatPath}). */
+function parsePath(path: string): PropertyKey[] {
+  return [...path.matchAll(/([^.[\]]+)|\[(\d+)\]/g)].map((m) =>
+    m[2] === undefined ? (m[1] as string) : Number(m[2]),
+  );
+}
+
+/**
+ * Where `path` is written: the value's first character (the key's, with `onKey`, or when the value is empty). A
+ * path that goes past what the file has (a required key that is missing) points at the deepest mapping it has.
+ */
+function locate(
+  document: Document,
+  lineCounter: LineCounter,
+  path: readonly PropertyKey[],
+  onKey: boolean,
+): { line?: number; column?: number } {
+  let node: unknown = document.contents;
+  let found: unknown = node;
+  for (const [index, segment] of path.entries()) {
+    if (isMap(node)) {
+      const pair = node.items.find(
+        (item) => isScalar(item.key) && String(item.key.value) === String(segment),
+      );
+      if (pair === undefined) break;
+      const last = index === path.length - 1;
+      found = (last && onKey) || pair.value === null ? pair.key : pair.value;
+      node = pair.value;
+    } else if (isSeq(node) && typeof segment === 'number') {
+      const item = node.items[segment];
+      if (item === undefined) break;
+      found = item;
+      node = item;
+    } else break;
+  }
+  const offset = (found as { range?: [number, number, number] } | null | undefined)?.range?.[0];
+  if (offset === undefined) return {};
+  const { line, col } = lineCounter.linePos(offset);
+  return { line, column: col };
+}
+
+/** The keys the schema knows for the mapping at `path` (indices step into a list's items). */
+function knownKeys(path: readonly PropertyKey[]): string[] {
+  type Node = { _zod: { def: { innerType?: Node; element?: Node; shape?: Record<string, Node> } } };
+  const unwrap = (node: Node | undefined): Node | undefined => {
+    let current = node;
+    while (current?._zod.def.innerType) current = current._zod.def.innerType;
+    return current;
+  };
+  let node = unwrap(schema as unknown as Node);
+  for (const segment of path) {
+    node = unwrap(
+      typeof segment === 'number' ? node?._zod.def.element : node?._zod.def.shape?.[String(segment)],
+    );
+  }
+  return Object.keys(node?._zod.def.shape ?? {});
+}
+
+/** The known key within two edits of `key` (the closest, the first in schema order on a tie), if any. */
+export function nearestKey(key: string, known: readonly string[]): string | undefined {
+  let best: { key: string; distance: number } | undefined;
+  for (const candidate of known) {
+    const distance = editDistance(key.toLowerCase(), candidate);
+    // A two-letter key is two edits from every other two-letter key: only a real resemblance counts.
+    if (
+      distance <= 2 &&
+      distance < Math.min(key.length, candidate.length) &&
+      distance < (best?.distance ?? 3)
+    )
+      best = { key: candidate, distance };
+  }
+  return best?.key;
+}
+
+/**
+ * Damerau-Levenshtein distance (optimal string alignment): insertions, deletions, substitutions and swaps of two
+ * neighbours each count one, so `keep_dyas` is one edit from `keep_days`.
+ */
+export function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
+  const at = (i: number, j: number) => d[i]?.[j] ?? Number.POSITIVE_INFINITY;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let value = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        value = Math.min(value, at(i - 2, j - 2) + 1);
+      (d[i] as number[])[j] = value;
+    }
+  }
+  return at(a.length, b.length);
 }
 
 /** Paths of the state files, derived from the config so every command finds the same ones. */

@@ -11,7 +11,8 @@ const cli = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
 
 async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await runTypeScript(cli, { args });
+    // The machine's own AWS_CA_BUNDLE would show in the summary line.
+    const { stdout, stderr } = await runTypeScript(cli, { args, env: { AWS_CA_BUNDLE: '' } });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code: number; stdout: string; stderr: string };
@@ -84,7 +85,7 @@ describe('tvm-upload', () => {
     expect(stdout).toContain(
       'deletion: after upload, keep 7 days; age-based over 14 days at 02:00; emergency at 95% disk use',
     );
-    expect(stderr).toContain('warning: upload.colour: unknown key (ignored)');
+    expect(stderr).toContain('warning: upload.colour (line 11, column 3): unknown key (ignored)');
   });
 
   it('check-config exits 1 with one line per problem', async () => {
@@ -98,8 +99,8 @@ describe('tvm-upload', () => {
     expect(code).toBe(1);
     expect(stderr.split('\n')).toEqual(
       expect.arrayContaining([
-        's3.bucket: must be a bucket name, got ""',
-        'upload.schedule.interval_minutes: must make an interval between 5 minutes and 24 hours, got interval_hours 0 + interval_minutes 2',
+        's3.bucket (line 7, column 11): must be a bucket name, got ""',
+        'upload.schedule.interval_minutes (line 11, column 52): must make an interval between 5 minutes and 24 hours, got interval_hours 0 + interval_minutes 2',
       ]),
     );
   });

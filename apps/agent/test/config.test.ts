@@ -3,7 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AgentError } from '../src/errors.js';
-import { loadConfig, parseBandwidth, parseConfig, statePaths } from '../src/config.js';
+import {
+  checkConfigText,
+  editDistance,
+  loadConfig,
+  nearestKey,
+  parseBandwidth,
+  parseConfig,
+  statePaths,
+} from '../src/config.js';
 
 const env = { HOME: '/home/u', VEHICLE: 'vehicle-CN-042' };
 const MINIMAL = `
@@ -16,16 +24,19 @@ s3:
   region: cn-north-1
 `;
 
+/** The problems `text` is rejected with, each without its location (tested on its own below). */
 function problemsOf(text: string): string[] {
   try {
     parseConfig(text, { env });
   } catch (error) {
     expect(error).toBeInstanceOf(AgentError);
     expect((error as AgentError).code).toBe('invalid-config');
-    return [...(error as AgentError).problems];
+    return (error as AgentError).problems.map(unlocated);
   }
   throw new Error('expected the config to be rejected');
 }
+
+const unlocated = (line: string) => line.replace(/ \(line \d+, column \d+\)/, '');
 
 /** MINIMAL with one more YAML block appended (later keys of the same mapping are merged by hand below). */
 function withUpload(block: string): string {
@@ -123,22 +134,19 @@ upload:
     const { config, warnings } = parseConfig(MINIMAL.replace('/logs/a', '$NOPE/logs'), { env });
     expect(config.log_directories[0]?.path).toBe('$NOPE/logs');
     expect(warnings).toEqual([
-      'log_directories[0].path: environment variable NOPE is not set (left as written)',
+      'log_directories[0].path (line 4, column 11): environment variable NOPE is not set (left as written)',
     ]);
   });
 
   it('warns about unknown keys, naming each, and still accepts the config', () => {
-    const { config, warnings } = parseConfig(
-      `${MINIMAL}  colour: blue\nupload:\n  batch_uplod: true\nextra: 1\n`,
-      {
-        env,
-      },
-    );
+    const { config, warnings } = parseConfig(`${MINIMAL}  colour: blue\nupload:\n  batch: true\nextra: 1\n`, {
+      env,
+    });
     expect(config.s3.bucket).toBe('t01logs');
-    expect(warnings.sort()).toEqual([
+    expect(warnings.map(unlocated).sort()).toEqual([
       'extra: unknown key (ignored)',
       's3.colour: unknown key (ignored)',
-      'upload.batch_uplod: unknown key (ignored)',
+      'upload.batch: unknown key (ignored)',
     ]);
   });
 
@@ -332,8 +340,13 @@ monitoring:
       `${MINIMAL}upload: [1]\n`,
       ['upload: must be valid (Invalid input: expected object, received array), got a list'],
     ],
-  ])('rejects %s, naming the key path', (_name, text, expected) => {
+  ])('rejects %s, naming the key path and its line', (_name, text, expected) => {
     expect(problemsOf(text)).toEqual(expected);
+    const { problems } = checkConfigText(text, { env });
+    for (const problem of problems) {
+      expect(problem.line).toBeGreaterThan(0);
+      expect(problem.column).toBeGreaterThan(0);
+    }
   });
 
   it('reports every problem at once, including duplicate sources', () => {
@@ -359,15 +372,191 @@ upload:
     ]);
   });
 
-  it('reports a YAML syntax error with its line', () => {
+  it('reports a YAML syntax error whole, with its line and code frame', () => {
     const [first] = problemsOf('vehicle_id: a\ns3: {bucket: [\n');
-    expect(first).toMatch(/^\(YAML syntax\): .* at line \d+, column \d+/);
+    expect(first).toBe(
+      '(YAML syntax): Flow sequence in block collection must be sufficiently indented and end with a ] at line 3, column 1:\n\ns3: {bucket: [\n\n^',
+    );
+    expect(checkConfigText('vehicle_id: a\ns3: {bucket: [\n').problems[0]).toMatchObject({
+      key: '(YAML syntax)',
+      line: 3,
+      column: 1,
+    });
+  });
+
+  it('names the line and column of each problem', () => {
+    const text = `${MINIMAL}upload:\n  retry:\n    max_retries: -1\ndeletion:\n  after_upload: { keep_days: x }\n`;
+    expect(checkConfigText(text, { env }).problems).toEqual([
+      { key: 'upload.retry.max_retries', line: 11, column: 18, message: 'must be an integer >= 0, got -1' },
+      { key: 'deletion.after_upload.keep_days', line: 13, column: 30, message: 'must be a number, got "x"' },
+    ]);
+    expect(() => parseConfig(text, { env })).toThrow(
+      expect.objectContaining({
+        problems: [
+          'upload.retry.max_retries (line 11, column 18): must be an integer >= 0, got -1',
+          'deletion.after_upload.keep_days (line 13, column 30): must be a number, got "x"',
+        ],
+      }),
+    );
+  });
+
+  it('points a missing key at the mapping that lacks it', () => {
+    expect(checkConfigText(MINIMAL.replace('  bucket: t01logs\n', ''), { env }).problems).toEqual([
+      { key: 's3.bucket', line: 7, column: 3, message: 'is required' },
+    ]);
+  });
+
+  it('rejects a key within two edits of a known key, with a suggestion, and applies no default', () => {
+    const text = `${MINIMAL}deletion:\n  after_upload:\n    keep_dayz: 30\nupload:\n  file_stabel_seconds: 5\n`;
+    expect(checkConfigText(text, { env })).toEqual({
+      problems: [
+        {
+          key: 'deletion.after_upload.keep_dayz',
+          line: 11,
+          column: 5,
+          message: 'unknown key; did you mean `keep_days`?',
+        },
+        {
+          key: 'upload.file_stabel_seconds',
+          line: 13,
+          column: 3,
+          message: 'unknown key; did you mean `file_stable_seconds`?',
+        },
+      ],
+      warnings: [],
+    });
+  });
+
+  it('still reports the other problems beside a misspelt key', () => {
+    expect(problemsOf(`${MINIMAL}upload:\n  ordr: newest_first\n  file_stable_seconds: -1\n`)).toEqual([
+      'upload.ordr: unknown key; did you mean `order`?',
+      'upload.file_stable_seconds: must be an integer >= 0, got -1',
+    ]);
+  });
+
+  it("loads the old daemon's configuration as written, without a warning", () => {
+    // original-system.md writes s3 as a flow mapping; \${HOME} inside one is not valid YAML (PyYAML refuses it
+    // too), so the daemon's real files write s3 as a block, as here.
+    const old = `vehicle_id: "vehicle-CN-001"
+log_directories:
+  - path: \${HOME}/.parcel/log/terminal
+    source: terminal
+  - path: \${HOME}/.ros/log
+    source: ros
+  - path: /var/log
+    source: syslog
+    pattern: "syslog.[1-9]*"
+    recursive: false
+    allow_deletion: false
+  - path: \${HOME}/ros2_ws/log
+    source: ros2
+s3:
+  bucket: t01logs
+  region: cn-north-1
+  profile: china
+  credentials_path: \${HOME}/.aws
+upload:
+  schedule: { mode: interval, interval_hours: 2, interval_minutes: 0, daily_time: "15:00" }
+  file_stable_seconds: 60
+  operational_hours: { enabled: true, start: "09:00", end: "18:00" }
+  batch_upload: { enabled: true }
+  upload_on_start: true
+  queue_file: /var/lib/tvm-upload/queue.json
+  scan_existing_files: { enabled: true, max_age_days: 3 }
+  processed_files_registry: { registry_file: /var/lib/tvm-upload/processed_files.json, retention_days: 30 }
+deletion:
+  after_upload: { enabled: true, keep_days: 7 }
+  age_based: { enabled: true, max_age_days: 14, schedule_time: "02:00" }
+  emergency: { enabled: true, threshold: 0.95 }
+disk: { reserved_gb: 70, warning_threshold: 0.90, critical_threshold: 0.95 }
+monitoring: { cloudwatch_enabled: true }
+`;
+    expect(checkConfigText(old, { env })).toMatchObject({ problems: [], warnings: [] });
   });
 
   it('rejects a document that is not a mapping', () => {
     expect(problemsOf('- a\n- b\n')).toEqual([
       '(root): must be a mapping of keys such as vehicle_id, log_directories, s3',
     ]);
+  });
+});
+
+describe('parseConfig (AWS settings from the environment and the profile)', () => {
+  const NO_REGION = MINIMAL.replace('  region: cn-north-1\n', '');
+
+  async function awsDir(config: string): Promise<string> {
+    const dir = await mkdtemp(join(tmpdir(), 'tvm-aws-'));
+    await writeFile(join(dir, 'config'), config);
+    return dir;
+  }
+
+  it('takes AWS_REGION when s3.region is absent, and s3.region over it', () => {
+    expect(parseConfig(NO_REGION, { env: { ...env, AWS_REGION: 'cn-northwest-1' } }).config.s3.region).toBe(
+      'cn-northwest-1',
+    );
+    expect(parseConfig(MINIMAL, { env: { ...env, AWS_REGION: 'cn-northwest-1' } }).config.s3.region).toBe(
+      'cn-north-1',
+    );
+  });
+
+  it('says where a region may come from when none does', () => {
+    expect(checkConfigText(NO_REGION, { env }).problems).toEqual([
+      {
+        key: 's3.region',
+        line: 7,
+        column: 3,
+        message: 'is required: set s3.region, or AWS_REGION, or region in [default] of /home/u/.aws/config',
+      },
+    ]);
+  });
+
+  it("reads the profile's region, endpoint_url and ca_bundle from the config file beside credentials_path", async () => {
+    const dir = await awsDir(
+      '[default]\nregion = us-east-1\n\n[profile china]\nregion = cn-north-1\nendpoint_url = https://s3.internal:9000\nca_bundle = /etc/ssl/internal-ca.pem\n  s3 =\n    addressing_style = path\n',
+    );
+    const text = `${NO_REGION}  profile: china\n  credentials_path: ${dir}\n`;
+    expect(parseConfig(text, { env }).config.s3).toMatchObject({
+      region: 'cn-north-1',
+      endpoint: 'https://s3.internal:9000',
+      ca_bundle: '/etc/ssl/internal-ca.pem',
+    });
+    const defaults = parseConfig(`${NO_REGION}  credentials_path: ${dir}\n`, { env }).config.s3;
+    expect(defaults.region).toBe('us-east-1');
+    expect(defaults.endpoint).toBeUndefined();
+  });
+
+  it('lets s3.endpoint and s3.ca_bundle win over the profile, and AWS_CA_BUNDLE over the profile', async () => {
+    const dir = await awsDir(
+      '[profile china]\nendpoint_url = https://s3.internal:9000\nca_bundle = /profile.pem\n',
+    );
+    const base = `${MINIMAL}  profile: china\n  credentials_path: ${dir}\n`;
+    const withEnv = { env: { ...env, AWS_CA_BUNDLE: '/env.pem' } };
+    expect(parseConfig(base, withEnv).config.s3.ca_bundle).toBe('/env.pem');
+    expect(parseConfig(base, { env }).config.s3.ca_bundle).toBe('/profile.pem');
+    const own = `${base}  endpoint: http://127.0.0.1:4568\n  ca_bundle: /own.pem\n`;
+    expect(parseConfig(own, withEnv).config.s3).toMatchObject({
+      endpoint: 'http://127.0.0.1:4568',
+      ca_bundle: '/own.pem',
+    });
+  });
+});
+
+describe('editDistance and nearestKey', () => {
+  it.each([
+    ['keep_days', 'keep_days', 0],
+    ['keep_dayz', 'keep_days', 1],
+    ['keep_dyas', 'keep_days', 1],
+    ['kep_dayz', 'keep_days', 2],
+    ['colour', 'concurrency', 7],
+  ])('counts %s -> %s as %i edits', (a, b, distance) => {
+    expect(editDistance(a, b)).toBe(distance);
+  });
+
+  it('suggests only a key within two edits', () => {
+    expect(nearestKey('keep_dayz', ['enabled', 'keep_days'])).toBe('keep_days');
+    expect(nearestKey('kep_days', ['enabled', 'keep_days'])).toBe('keep_days');
+    expect(nearestKey('retention', ['enabled', 'keep_days'])).toBeUndefined();
+    expect(nearestKey('ab', ['end'])).toBeUndefined();
   });
 });
 

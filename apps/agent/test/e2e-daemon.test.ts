@@ -110,7 +110,9 @@ describe('tvm-upload run (end to end)', () => {
       );
       agent.child.kill('SIGHUP');
       await agent.waitFor('Configuration reload rejected');
-      await agent.waitFor('upload.file_stable_seconds: must be an integer >= 0, got -1');
+      await agent.waitFor(
+        /upload\.file_stable_seconds \(line \d+, column \d+\): must be an integer >= 0, got -1/,
+      );
       const after = join(ws.logs, 'ros', run, 'after-reload.log');
       await writeLog(after, 'still running', 0);
       await agent.waitFor(`Uploaded ${after}`);

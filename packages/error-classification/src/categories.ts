@@ -42,6 +42,12 @@ export const CATEGORIES = {
   'bucket-forbidden': { kind: 'permanent', scope: 'destination', summary: 'Bucket access forbidden' },
   'bucket-not-found': { kind: 'permanent', scope: 'destination', summary: 'Bucket not found' },
   'invalid-bucket-name': { kind: 'permanent', scope: 'destination', summary: 'Invalid bucket name' },
+  'tls-certificate': {
+    kind: 'permanent',
+    scope: 'destination',
+    summary:
+      "TLS certificate not trusted (give the endpoint's CA with AWS_CA_BUNDLE or the profile's ca_bundle)",
+  },
   // Neither: an error nobody recognises is retried within the budget; a cancellation is not an attempt.
   unknown: { kind: 'temporary', scope: 'service', summary: 'Unrecognised error' },
   aborted: { kind: 'temporary', scope: 'file', summary: 'Operation cancelled' },

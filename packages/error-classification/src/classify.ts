@@ -5,6 +5,7 @@ import {
   MISSING_CREDENTIALS_HINTS,
   SERVICE_CODES,
   SYSTEM_CODES,
+  TLS_CODES,
 } from './tables.js';
 
 /** Options of {@link classify}. */
@@ -106,7 +107,7 @@ function categoryOf(node: unknown): Category | undefined {
   }
   for (const key of [code, name]) {
     if (key === undefined) continue;
-    const category = SYSTEM_CODES[key] ?? SERVICE_CODES[key];
+    const category = SYSTEM_CODES[key] ?? TLS_CODES[key] ?? SERVICE_CODES[key];
     if (category === 'access-denied' && BUCKET_POLICY_HINTS.some((re) => re.test(message))) {
       return 'bucket-forbidden';
     }
@@ -222,11 +223,21 @@ function operatorMessage(category: Category, node: unknown, root: unknown): stri
   const path = typeof bag?.['path'] === 'string' ? bag['path'] : undefined;
   if (category === 'file-not-found' && path) return `File not found: ${path}`;
   if (category === 'permission-denied' && path) return `Permission denied: ${path}`;
+  if (category === 'tls-certificate') {
+    // Node's wording ("self-signed certificate in certificate chain") does not say what to do about it.
+    const code = codeOf(bag) ?? 'TLS';
+    const text = messageOf(node);
+    return oneLine(`${code}: ${text || 'certificate verification failed'}: ${CATEGORIES[category].summary}`);
+  }
   const code = codeOf(bag) ?? nameCode(bag);
   const text = messageOf(node) || messageOf(root);
   const status = statusOf(bag);
   let line: string;
-  if (code && text && !text.startsWith(code)) line = `${code}: ${text}`;
+  // A bodiless response (HEAD) leaves the SDK only "UnknownError": the status says more.
+  const bodiless = code === undefined || BODILESS_CODES.has(code);
+  if (status !== undefined && bodiless && (text === '' || text === 'UnknownError'))
+    line = `HTTP ${status}: ${CATEGORIES[category].summary}`;
+  else if (code && text && !text.startsWith(code)) line = `${code}: ${text}`;
   else if (text) line = text;
   else if (code) line = `${code}: ${CATEGORIES[category].summary}`;
   else if (status !== undefined) line = `HTTP ${status}: ${CATEGORIES[category].summary}`;

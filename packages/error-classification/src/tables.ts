@@ -39,8 +39,35 @@ export const SYSTEM_CODES: Readonly<Record<string, Category>> = {
   ERR_FS_FILE_TOO_LARGE: 'file-too-large', // Node refused to read a file over 2 GiB into one buffer
   ENOSPC: 'disk-full', // the runbook's scenario 5: an operator must free space
   EDQUOT: 'disk-full', // the user's quota is full: same remedy as a full disk
+  CERT_NOT_YET_VALID: 'clock-skew', // the vehicle's clock runs behind the certificate's notBefore (no NTP yet)
   ABORT_ERR: 'aborted', // an AbortSignal fired: the caller cancelled, nothing failed
   UND_ERR_ABORTED: 'aborted', // undici's form of the same
+};
+
+/**
+ * TLS certificate verification failures (OpenSSL's X509 verify results, as Node names them in `error.code`).
+ * Retrying cannot help: the same certificate comes back on every attempt, so ten retries of "unknown" would only
+ * delay the message an operator needs. They are a destination configuration error, like wrong credentials: the
+ * endpoint (an S3-compatible store, a TLS-inspecting proxy) signs with a CA the agent was not given, or its name or
+ * dates are wrong. The pipeline pauses, says so, and re-checks; a captive portal that intercepts HTTPS ends such a
+ * pause by itself once the vehicle is on a real network again.
+ */
+export const TLS_CODES: Readonly<Record<string, Category>> = {
+  SELF_SIGNED_CERT_IN_CHAIN: 'tls-certificate', // the chain ends in a CA nobody gave us (a private CA, a proxy's CA)
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'tls-certificate', // the server's certificate signs itself
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'tls-certificate', // the issuer of the server's certificate is unknown
+  UNABLE_TO_GET_ISSUER_CERT: 'tls-certificate', // an intermediate is missing from the chain and from our CAs
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'tls-certificate', // the same, as OpenSSL reports it for the local store
+  CERT_HAS_EXPIRED: 'tls-certificate', // the certificate's notAfter has passed: the endpoint must renew it
+  CERT_REVOKED: 'tls-certificate', // the CA revoked the certificate
+  CERT_UNTRUSTED: 'tls-certificate', // the root is not trusted for this purpose
+  CERT_REJECTED: 'tls-certificate', // the root is marked to reject this purpose
+  CERT_SIGNATURE_FAILURE: 'tls-certificate', // the signature does not verify: a broken or forged chain
+  INVALID_CA: 'tls-certificate', // a CA certificate in the chain is not valid as a CA
+  ERR_TLS_CERT_ALTNAME_INVALID: 'tls-certificate', // the certificate does not name the host we asked for
+  HOSTNAME_MISMATCH: 'tls-certificate', // the same, older Node spelling
+  // Not listed: CERT_NOT_YET_VALID. On a vehicle that has no NTP yet after boot, the clock (not the certificate) is
+  // wrong; see CERT_NOT_YET_VALID in SYSTEM_CODES.
 };
 
 /**

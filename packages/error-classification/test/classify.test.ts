@@ -144,6 +144,24 @@ describe('classify', () => {
     ['HeadBucket 404 (NotFound, no body)', headError('NotFound', 404), 'bucket-not-found'],
     ['PermanentRedirect (wrong region)', serviceError('PermanentRedirect', 301), 'bucket-not-found'],
     ['InvalidBucketName', serviceError('InvalidBucketName', 400), 'invalid-bucket-name'],
+    ...(
+      [
+        ['SELF_SIGNED_CERT_IN_CHAIN', 'self-signed certificate in certificate chain'],
+        ['DEPTH_ZERO_SELF_SIGNED_CERT', 'self-signed certificate'],
+        ['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'unable to verify the first certificate'],
+        ['UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'unable to get local issuer certificate'],
+        ['CERT_HAS_EXPIRED', 'certificate has expired'],
+        ['ERR_TLS_CERT_ALTNAME_INVALID', "Hostname/IP does not match certificate's altnames"],
+      ] as const
+    ).map(
+      ([code, message]) =>
+        [code, Object.assign(new Error(message), { code }), 'tls-certificate'] as [string, unknown, Category],
+    ),
+    [
+      'CERT_NOT_YET_VALID (the vehicle clock runs behind)',
+      Object.assign(new Error('certificate is not yet valid'), { code: 'CERT_NOT_YET_VALID' }),
+      'clock-skew',
+    ],
     // neither
     ['an unrecognised error', new Error('something odd happened'), 'unknown'],
     ['NoSuchUpload (a 404 about an upload, not the bucket)', serviceError('NoSuchUpload', 404), 'unknown'],
@@ -162,6 +180,26 @@ describe('classify', () => {
     expect(result.scope).toBe(CATEGORIES[category].scope);
     expect(result.message).not.toMatch(/[\r\n]/);
     expect(result.message.length).toBeGreaterThan(0);
+  });
+
+  it('words a bodiless HEAD failure by its status, not as "UnknownError"', () => {
+    expect(classify(headError('Unknown', 503)).message).toBe('HTTP 503: Service temporarily unavailable');
+    expect(classify(headError('NotFound', 404)).message).toBe('HTTP 404: Bucket not found');
+  });
+
+  it('tells the operator how to trust a TLS endpoint', () => {
+    const error = Object.assign(new Error('self-signed certificate in certificate chain'), {
+      code: 'SELF_SIGNED_CERT_IN_CHAIN',
+    });
+    expect(classify(new Error('request failed', { cause: error }))).toMatchObject({
+      kind: 'permanent',
+      scope: 'destination',
+      category: 'tls-certificate',
+      code: 'SELF_SIGNED_CERT_IN_CHAIN',
+    });
+    expect(classify(error).message).toMatch(
+      /^SELF_SIGNED_CERT_IN_CHAIN: self-signed certificate in certificate chain: TLS certificate .*AWS_CA_BUNDLE/,
+    );
   });
 
   it('covers every category in the table above', () => {

@@ -5,10 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HeadBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import {
+  generateTestCertificates,
   localClientConfig,
   s3ErrorXml,
   startHttpResponder,
   startLocalS3,
+  startTlsFront,
   type LocalS3,
 } from '@tvm/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -67,6 +69,21 @@ describe('classify (errors raised by the real AWS SDK)', () => {
       category: 'bucket-not-found',
       httpStatus: 404,
     });
+  });
+
+  it('sees an endpoint signed by an unknown CA as a permanent tls-certificate error', async () => {
+    const front = await startTlsFront(s3.endpoint, generateTestCertificates());
+    try {
+      const client = new S3Client({ ...localClientConfig(front.endpoint), maxAttempts: 1 });
+      expect(await failureOf(client, put('t01logs'))).toMatchObject({
+        kind: 'permanent',
+        category: 'tls-certificate',
+        scope: 'destination',
+        code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+      });
+    } finally {
+      await front.close();
+    }
   });
 
   it('sees a closed port as a temporary network error', async () => {

@@ -4,7 +4,7 @@ import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
 import { Agent } from 'node:https';
 import { S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { localClientConfig, startTlsFront, type TlsFront } from '@tvm/test-utils';
+import { generateTestCertificates, localClientConfig, startTlsFront, type TlsFront } from '@tvm/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUploader } from '../src/index.js';
 import { MiB, randomFile, readObject, useServers } from './helpers.js';
@@ -46,7 +46,7 @@ class CountingSha256 {
 /** A TLS front on loopback in front of s3rver, with a self-signed certificate the client is told to trust. */
 let front: TlsFront | undefined;
 beforeAll(async () => {
-  front = await startTlsFront({ targetPort: servers.s3.port, directory: servers.dir });
+  front = await startTlsFront(servers.s3.endpoint, generateTestCertificates());
 });
 afterAll(() => front?.close());
 

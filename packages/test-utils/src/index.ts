@@ -21,5 +21,5 @@ export { startFaultProxy } from './fault-proxy.js';
 export type { FaultMode, FaultProxy, FaultProxyOptions } from './fault-proxy.js';
 export { startMultipartShim } from './s3-multipart-shim.js';
 export type { MultipartShim, MultipartShimOptions } from './s3-multipart-shim.js';
-export { startTlsFront } from './tls-front.js';
-export type { TlsFront } from './tls-front.js';
+export { generateTestCertificates, startTlsFront } from './tls-front.js';
+export type { TestCertificates, TlsFront } from './tls-front.js';

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { STSClient } from '@aws-sdk/client-sts';
 import { fromIni, fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import type { AgentConfig } from '../config.js';
 import { AgentError } from '../errors.js';
+import { profileName, readIni, sharedFilesIn } from './aws-profile.js';
 
 // The one place that builds AWS credentials and clients, for the daemon and every command (`verify`, `alarms`,
 // ...), so what `verify` checks is what the daemon uses.
@@ -20,8 +20,12 @@ export type CredentialsProvider = ReturnType<typeof fromIni> | ReturnType<typeof
  */
 export const DAEMON_MAX_ATTEMPTS = 1;
 
-/** Ops commands (`verify`, `alarms apply`) may absorb one dropped connection: an operator is waiting. */
-export const COMMAND_MAX_ATTEMPTS = 2;
+/**
+ * The ops commands' SDK attempts per request: one as well. `verify` and `alarms apply` retry temporary errors with
+ * p-retry driven by `@tvm/error-classification` (see commands/retry.ts), so there is one retry policy, not the
+ * SDK's nested inside ours.
+ */
+export const COMMAND_MAX_ATTEMPTS = 1;
 
 /** Options of the client factories. */
 export interface AwsClientOptions {
@@ -33,10 +37,7 @@ export interface AwsClientOptions {
 
 /** The shared AWS files the agent reads, both under `s3.credentials_path`. */
 export function sharedFiles(config: AgentConfig): { filepath: string; configFilepath: string } {
-  return {
-    filepath: join(config.s3.credentials_path, 'credentials'),
-    configFilepath: join(config.s3.credentials_path, 'config'),
-  };
+  return sharedFilesIn(config.s3.credentials_path);
 }
 
 /**
@@ -51,8 +52,8 @@ export function checkProfile(config: AgentConfig): void {
   const profile = config.s3.profile;
   if (profile === undefined) return;
   const files = sharedFiles(config);
-  const inCredentials = iniSections(files.filepath).includes(profile);
-  const inConfig = iniSections(files.configFilepath).some(
+  const inCredentials = readIni(files.filepath).has(profile);
+  const inConfig = [...readIni(files.configFilepath).keys()].some(
     (section) => (section === 'default' && profile === 'default') || profileName(section) === profile,
   );
   if (inCredentials || inConfig) return;
@@ -60,28 +61,6 @@ export function checkProfile(config: AgentConfig): void {
     `s3.profile: profile ${JSON.stringify(profile)} is defined in neither ${files.filepath} ([${profile}]) ` +
     `nor ${files.configFilepath} ([profile ${profile}]) (s3.credentials_path: ${config.s3.credentials_path})`;
   throw new AgentError('invalid-config', `Invalid configuration: ${problem}`, { problems: [problem] });
-}
-
-/** The section names of an INI file; none when it does not exist or cannot be read. */
-function iniSections(path: string): string[] {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch {
-    return [];
-  }
-  const sections: string[] = [];
-  for (const raw of text.split(/\r?\n/)) {
-    const line = raw.trim();
-    if (line.startsWith('[') && line.endsWith(']')) sections.push(line.slice(1, -1).trim());
-  }
-  return sections;
-}
-
-/** `profile name` -> `name` (quotes allowed, as the SDK allows them); undefined for other section kinds. */
-function profileName(section: string): string | undefined {
-  const match = /^profile\s+(["']?)(.+)\1$/.exec(section);
-  return match?.[2]?.trim();
 }
 
 /**
@@ -111,16 +90,39 @@ function networkTimeouts(config: AgentConfig): { connectionTimeout: number; sock
   };
 }
 
+/**
+ * The CAs to trust instead of Node's own, from `s3.ca_bundle`, `AWS_CA_BUNDLE` or the profile's `ca_bundle` (as
+ * config.ts resolved them): what the AWS CLI does with the same settings (the bundle replaces the default store).
+ * The SDK for JavaScript v3 reads none of them itself.
+ * @throws {AgentError} `invalid-config` when the bundle cannot be read.
+ */
+function caBundle(config: AgentConfig): { httpsAgent: { ca: string } } | Record<string, never> {
+  const path = config.s3.ca_bundle;
+  if (path === undefined) return {};
+  try {
+    return { httpsAgent: { ca: readFileSync(path, 'utf8') } };
+  } catch (error) {
+    const problem = `s3.ca_bundle: the CA bundle ${path} (from s3.ca_bundle, AWS_CA_BUNDLE or the profile's ca_bundle) cannot be read: ${(error as Error).message}`;
+    throw new AgentError('invalid-config', `Invalid configuration: ${problem}`, {
+      problems: [problem],
+      cause: error,
+    });
+  }
+}
+
 function common(config: AgentConfig, options: AwsClientOptions) {
   return {
     region: config.s3.region,
     credentials: options.credentials ?? credentialsFor(config),
     maxAttempts: options.maxAttempts ?? DAEMON_MAX_ATTEMPTS,
-    requestHandler: networkTimeouts(config),
+    requestHandler: { ...networkTimeouts(config), ...caBundle(config) },
   };
 }
 
-/** The S3 client's settings for this config: endpoint, path style and checksum mode included. */
+/**
+ * The S3 client's settings for this config: endpoint (`s3.endpoint`, else the profile's `endpoint_url`), path
+ * style, checksum mode and CA bundle included.
+ */
 export function s3ClientConfig(config: AgentConfig, options: AwsClientOptions = {}): S3ClientConfig {
   const checksums = config.s3.checksum_mode === 'when_required' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED';
   return {

@@ -1,4 +1,5 @@
 import { alarmsCommand } from './alarms.js';
+import { checkConfigCommand } from './check-config.js';
 import { cleanupCommand } from './cleanup.js';
 import { failedCommand, queueCommand } from './queue.js';
 import { reloadCommand } from './reload.js';
@@ -7,8 +8,9 @@ import type { OpsCommand } from './shared.js';
 import { statusCommand } from './status.js';
 import { verifyCommand } from './verify.js';
 
-/** The operator commands, by name (issue 8); `run` and `check-config` stay in cli.ts. */
+/** The operator commands, by name (issue 8); `run` stays in cli.ts. */
 export const OPS_COMMANDS: Readonly<Record<string, OpsCommand>> = {
+  'check-config': checkConfigCommand,
   status: statusCommand,
   queue: queueCommand,
   failed: failedCommand,

@@ -18,13 +18,16 @@ import {
   stsClientFor,
 } from '../adapters/aws-clients.js';
 import { loadAwsCommandConfig } from './aws-config.js';
+import { withCommandRetry, type CommandRetryOptions } from './retry.js';
 import { EXIT, parseCommandArgs, printJson, processIo, type CommandIo } from './shared.js';
 
 const USAGE = `Usage: tvm-upload verify [--config <path>] [--json] [--timeout <seconds>]
 Checks AWS access exactly as the agent will use it, from its config: the credentials resolve for the profile,
 sts get-caller-identity, the bucket is reachable, a test object can be written under {vehicle_id}/test/ and
 removed, CloudWatch PutMetricData is allowed. Exit code = number of failed checks.
-Endpoints: s3.endpoint from the config; AWS_ENDPOINT_URL_STS / AWS_ENDPOINT_URL_CLOUDWATCH (the SDK's settings).
+Temporary errors (throttling, 503, a dropped connection) are retried 3 times (1 s, 2 s, 4 s); others fail at once.
+Endpoints: s3.endpoint (else the profile's endpoint_url); AWS_ENDPOINT_URL_STS / AWS_ENDPOINT_URL_CLOUDWATCH.
+CAs: s3.ca_bundle, else AWS_CA_BUNDLE, else the profile's ca_bundle.
 `;
 
 /** One check's outcome. `warn` and `skip` do not count as failures. */
@@ -36,8 +39,15 @@ export interface CheckResult {
   error?: Pick<Classification, 'kind' | 'category' | 'code' | 'httpStatus' | 'message'>;
 }
 
-/** `tvm-upload verify`: exit code = number of failed checks (0 = all good), 1 for an invalid config, 2 for usage. */
-export async function verifyCommand(args: string[], io: CommandIo = processIo): Promise<number> {
+/**
+ * `tvm-upload verify`: exit code = number of failed checks (0 = all good), 1 for an invalid config, 2 for usage.
+ * `retry` sets the schedule of the retries of temporary errors (tests make it milliseconds).
+ */
+export async function verifyCommand(
+  args: string[],
+  io: CommandIo = processIo,
+  retry: CommandRetryOptions = {},
+): Promise<number> {
   const parsed = parseCommandArgs(args, { timeout: { type: 'string', default: '20' } }, USAGE, io);
   if ('exit' in parsed) return parsed.exit;
   const timeoutMs = Number(parsed.values.timeout) * 1000;
@@ -58,9 +68,14 @@ export async function verifyCommand(args: string[], io: CommandIo = processIo): 
       `Checking AWS access for ${config.vehicle_id} (bucket ${config.s3.bucket}, region ${config.s3.region}, ${profile}${endpoint})\n`,
     );
   }
-  const results = await runChecks(config, timeoutMs, (result) => {
-    if (!json) io.stdout(`${renderCheck(result)}\n`);
-  });
+  const results = await runChecks(
+    config,
+    timeoutMs,
+    (result) => {
+      if (!json) io.stdout(`${renderCheck(result)}\n`);
+    },
+    { io, ...retry },
+  );
   const failures = results.filter((r) => r.status === 'fail').length;
   if (json)
     printJson(io, { vehicleId: config.vehicle_id, bucket: config.s3.bucket, failures, checks: results });
@@ -88,12 +103,18 @@ function failure(name: CheckResult['name'], what: string, error: unknown): Check
   };
 }
 
-/** Runs every check in order, reporting each as it finishes (a long check shows where it is). */
+/**
+ * Runs every check in order, reporting each as it finishes (a long check shows where it is). Each AWS call retries
+ * temporary errors ({@link withCommandRetry}, its notices to `retry.io`'s stderr); `timeoutMs` bounds each attempt.
+ */
 export async function runChecks(
   config: AgentConfig,
   timeoutMs: number,
   onResult: (result: CheckResult) => void = () => {},
+  retry: CommandRetryOptions & { io?: CommandIo } = {},
 ): Promise<CheckResult[]> {
+  const { io = processIo, ...schedule } = retry;
+  const attempt = <T>(what: string, call: () => Promise<T>) => withCommandRetry(what, call, io, schedule);
   const results: CheckResult[] = [];
   const report = (r: CheckResult) => {
     results.push(r);
@@ -106,7 +127,7 @@ export async function runChecks(
   const profile = config.s3.profile === undefined ? 'the default chain' : `profile ${config.s3.profile}`;
   try {
     try {
-      const identity = await credentials();
+      const identity = await attempt('credentials', () => credentials());
       report({
         name: 'credentials',
         status: 'pass',
@@ -128,7 +149,9 @@ export async function runChecks(
     } else {
       const sts = stsClientFor(config, options);
       try {
-        const id = await sts.send(new GetCallerIdentityCommand({}), { abortSignal: signal() });
+        const id = await attempt('sts', () =>
+          sts.send(new GetCallerIdentityCommand({}), { abortSignal: signal() }),
+        );
         report({ name: 'sts', status: 'pass', detail: `${id.Arn ?? '?'} (account ${id.Account ?? '?'})` });
       } catch (error) {
         report(failure('sts', 'sts get-caller-identity failed', error));
@@ -138,7 +161,9 @@ export async function runChecks(
     }
 
     try {
-      await s3.send(new HeadBucketCommand({ Bucket: config.s3.bucket }), { abortSignal: signal() });
+      await attempt('bucket', () =>
+        s3.send(new HeadBucketCommand({ Bucket: config.s3.bucket }), { abortSignal: signal() }),
+      );
       report({ name: 'bucket', status: 'pass', detail: `${config.s3.bucket} is reachable` });
     } catch (error) {
       report(failure('bucket', `bucket ${config.s3.bucket}`, error));
@@ -148,14 +173,19 @@ export async function runChecks(
     const body = Buffer.from(`tvm-upload verify ${config.vehicle_id}\n`);
     let written = false;
     try {
-      await s3.send(new PutObjectCommand({ Bucket: config.s3.bucket, Key: key, Body: body }), {
-        abortSignal: signal(),
-      });
+      await attempt('write', () =>
+        s3.send(new PutObjectCommand({ Bucket: config.s3.bucket, Key: key, Body: body }), {
+          abortSignal: signal(),
+        }),
+      );
       written = true;
-      const got = await s3.send(new GetObjectCommand({ Bucket: config.s3.bucket, Key: key }), {
-        abortSignal: signal(),
+      // The body is read inside the attempt: a connection dropped mid-body is retried like one dropped before.
+      const bytes = await attempt('read back', async () => {
+        const got = await s3.send(new GetObjectCommand({ Bucket: config.s3.bucket, Key: key }), {
+          abortSignal: signal(),
+        });
+        return Buffer.from((await got.Body?.transformToByteArray()) ?? []);
       });
-      const bytes = Buffer.from((await got.Body?.transformToByteArray()) ?? []);
       if (bytes.equals(body))
         report({
           name: 'write',
@@ -182,9 +212,11 @@ export async function runChecks(
       report({ name: 'remove', status: 'skip', detail: 'nothing was written' });
     } else {
       try {
-        await s3.send(new DeleteObjectCommand({ Bucket: config.s3.bucket, Key: key }), {
-          abortSignal: signal(),
-        });
+        await attempt('remove', () =>
+          s3.send(new DeleteObjectCommand({ Bucket: config.s3.bucket, Key: key }), {
+            abortSignal: signal(),
+          }),
+        );
         report({ name: 'remove', status: 'pass', detail: `removed the test object` });
       } catch (error) {
         const c = classify(error);
@@ -205,19 +237,21 @@ export async function runChecks(
       const cloudwatch = cloudWatchClientFor(config, options);
       try {
         // A zero FileCount: allowed by the same permission as real data and changes no sum or alarm.
-        await cloudwatch.send(
-          new PutMetricDataCommand({
-            Namespace: DEFAULT_NAMESPACE,
-            MetricData: [
-              {
-                MetricName: 'FileCount',
-                Dimensions: [{ Name: VEHICLE_DIMENSION, Value: config.vehicle_id }],
-                Value: 0,
-                Unit: 'Count',
-              },
-            ],
-          }),
-          { abortSignal: signal() },
+        await attempt('cloudwatch', () =>
+          cloudwatch.send(
+            new PutMetricDataCommand({
+              Namespace: DEFAULT_NAMESPACE,
+              MetricData: [
+                {
+                  MetricName: 'FileCount',
+                  Dimensions: [{ Name: VEHICLE_DIMENSION, Value: config.vehicle_id }],
+                  Value: 0,
+                  Unit: 'Count',
+                },
+              ],
+            }),
+            { abortSignal: signal() },
+          ),
         );
         report({
           name: 'cloudwatch',
