@@ -1,7 +1,7 @@
 #!/usr/bin/env -S node --max-semi-space-size=2
 import { parseArgs } from 'node:util';
-import { DEFAULT_CONFIG_PATH, loadConfig, statePaths, type LoadedConfig } from './config.js';
-import { describeConfig } from './config-summary.js';
+import { DEFAULT_CONFIG_PATH, loadConfig, type LoadedConfig } from './config.js';
+import { checkConfigCommand } from './commands/check-config.js';
 import { OPS_USAGE, runOpsCommand } from './commands/index.js';
 import { AgentError } from './errors.js';
 import { createLogger, isLogLevel } from './logger.js';
@@ -14,7 +14,7 @@ ${OPS_USAGE}  tvm-upload --version
 Default config: ${DEFAULT_CONFIG_PATH}
 `;
 
-/** `tvm-upload run --help` and `tvm-upload check-config --help`; the ops commands carry their own. */
+/** `tvm-upload run --help`; the ops commands (check-config among them) carry their own. */
 const COMMAND_HELP: Readonly<Record<string, string>> = {
   run: `Usage: tvm-upload run [--config <path>] [--log-level debug|info|warn|error] [--test-config]
 Runs the agent in the foreground (systemd's ExecStart): watches the log directories, uploads each finished file to
@@ -24,12 +24,6 @@ SIGTERM or SIGINT stops it cleanly (no new uploads; in-flight multipart state is
   --log-level <level>   debug, info (default), warn or error
   --test-config         validate the config, print its summary and exit, as check-config does
 Exit codes: 0 stopped cleanly, 1 the config is invalid or the agent could not start, 2 wrong arguments.
-`,
-  'check-config': `Usage: tvm-upload check-config [--config <path>] [--json]
-Validates the config file and prints what the agent would do with it; changes nothing.
-  --config, -c <path>   the config file (default ${DEFAULT_CONFIG_PATH})
-  --json                print the config as the agent reads it (\${HOME} expanded) and its state files, as JSON
-Exit codes: 0 the config is valid (warnings go to stderr), 1 it is not (one line per problem), 2 wrong arguments.
 `,
 };
 
@@ -77,29 +71,9 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const configPath = values.config;
-  if (command === 'check-config' || (command === 'run' && values['test-config'])) {
-    const loaded = await readConfig(configPath);
-    if (!loaded) return 1;
-    if (values.json) {
-      // For scripts (health_check.sh): the config as the agent reads it (${HOME} expanded), and its state files.
-      const { resolvePaths } = await import('@tvm/durable-queue');
-      const paths = statePaths(loaded.config);
-      const files = resolvePaths({
-        queueFile: paths.queueFile,
-        failedFile: paths.failedFile,
-        registryFile: paths.registryFile,
-      });
-      const state = {
-        stateDir: paths.stateDir,
-        queueFile: files.queueFile,
-        failedFile: files.failedFile,
-        registryFile: files.registryFile,
-      };
-      process.stdout.write(`${JSON.stringify({ config: loaded.config, state })}\n`);
-      return 0;
-    }
-    process.stdout.write(`Config OK: ${configPath}\n${describeConfig(loaded.config).join('\n')}\n`);
-    return 0;
+  if (command === 'run' && values['test-config']) {
+    // The old daemon's `--test-config`: exactly `tvm-upload check-config`.
+    return checkConfigCommand(['--config', configPath, ...(values.json ? ['--json'] : [])]);
   }
   if (command === 'run') {
     const loaded = await readConfig(configPath);
