@@ -45,6 +45,11 @@ export interface BootOptions {
   mask?: string[];
   /** @default 60_000 */
   bootTimeoutMs?: number;
+  /**
+   * Host directories the container sees read-only at the same path (the checkout: the overlay of `/` does not show
+   * directories on other filesystems).
+   */
+  bindReadOnly?: string[];
 }
 
 const PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -213,7 +218,16 @@ export async function bootContainer(options: BootOptions = {}): Promise<Containe
     const out = openSync(consoleLog, 'a');
     nspawn = spawn(
       'systemd-nspawn',
-      ['--register=no', '--keep-unit', '--private-network', '-b', '-D', root, '--quiet'],
+      [
+        '--register=no',
+        '--keep-unit',
+        '--private-network',
+        ...(options.bindReadOnly ?? []).map((dir) => `--bind-ro=${dir}`),
+        '-b',
+        '-D',
+        root,
+        '--quiet',
+      ],
       { stdio: ['ignore', out, out], detached: true, env: { PATH, LANG: 'C.UTF-8', TERM: 'dumb' } },
     );
     nspawn.unref();

@@ -30,6 +30,8 @@ const MASK = [
   'e2scrub_reap.service',
   'systemd-timesyncd.service',
   'console-getty.service',
+  // The checkout may live under /tmp (CI clones anywhere): a tmpfs there would hide it from the container.
+  'tmp.mount',
 ];
 
 /** The vehicle config the tests install (and variants of it for reload). */
@@ -103,7 +105,7 @@ export async function startVehicle(): Promise<Vehicle> {
   // The README's step 1. Built before the overlay is mounted: overlayfs wants its lower layer left alone.
   await hostCommand('pnpm', ['--filter', '@tvm/agent', 'bundle'], repo, 120_000);
   const bundleMs = Date.now() - started;
-  const container = await bootContainer({ mask: MASK });
+  const container = await bootContainer({ mask: MASK, bindReadOnly: [repo] });
   started = Date.now();
   try {
     const c = container;
