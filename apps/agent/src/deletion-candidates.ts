@@ -1,5 +1,6 @@
 import type { Candidate } from '@tvm/disk-guard';
 import type { FailedEntry, ForgottenFile, QueueEntry, RegistryEntry } from '@tvm/durable-queue';
+import { withinDirectory } from './log-directories.js';
 
 /**
  * The state the deletion decision reads, as plain data: what an open `StateStore` lists and what durable-queue's
@@ -27,7 +28,7 @@ export function canonicalPath(path: string, directories: readonly LogDirectory[]
   let best: LogDirectory | undefined;
   for (const directory of directories) {
     if (directory.realPath === undefined || directory.realPath === directory.path) continue;
-    if (!below(path, directory.path)) continue;
+    if (!withinDirectory(path, directory.path)) continue;
     if (best === undefined || directory.path.length > best.path.length) best = directory;
   }
   if (best === undefined) return path;
@@ -89,9 +90,4 @@ export function unsentEntries(
 
 function trimSlash(path: string): string {
   return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
-}
-
-function below(path: string, directory: string): boolean {
-  const base = trimSlash(directory);
-  return path.startsWith(base === '/' ? '/' : `${base}/`) && path.length > base.length + 1;
 }
