@@ -1,18 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import {
-  appendFile,
-  mkdir,
-  mkdtemp,
-  readdir,
-  readFile,
-  realpath,
-  rm,
-  stat,
-  writeFile,
-} from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startFaultProxy, type FaultProxy } from '@tvm/test-utils';
+import { fillFilesystem, startFaultProxy, type FaultProxy } from '@tvm/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnAgent } from './e2e-harness.js';
 import {
@@ -37,20 +27,6 @@ afterAll(async () => {
 });
 
 const DAY = 86_400_000;
-
-/** Fills the filesystem holding `file` until a 1-byte append fails with ENOSPC. */
-async function fill(file: string): Promise<void> {
-  for (const chunk of [Buffer.alloc(64 * 1024, 1), Buffer.alloc(4096, 1), Buffer.alloc(1, 1)]) {
-    for (;;) {
-      try {
-        await appendFile(file, chunk);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOSPC') break;
-        throw error;
-      }
-    }
-  }
-}
 
 describe('tvm-upload run (end to end, the state files)', () => {
   it('merges an operator edit of queue.json made while it runs, instead of overwriting it (defect 5)', async () => {
@@ -118,7 +94,7 @@ describe('tvm-upload run (end to end, the state files)', () => {
         };
         await writeConfig(ws, document);
         const filler = join(mountPoint, 'filler');
-        await fill(filler);
+        await fillFilesystem(filler);
 
         const first = spawnAgent(['run', '--config', ws.configFile]);
         const fresh = join(ws.logs, 'ros', 'run', 'fresh.log');

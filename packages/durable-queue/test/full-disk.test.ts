@@ -2,24 +2,10 @@ import { execFileSync } from 'node:child_process';
 import { appendFile, mkdir, mkdtemp, readdir, readFile, realpath, rm, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createFakeClock } from '@tvm/test-utils';
+import { createFakeClock, fillFilesystem } from '@tvm/test-utils';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { openStateStore, readStateSnapshot, type StateStore } from '../src/index.js';
 import { readJson, recordingLogger } from './helpers.js';
-
-/** Fills the filesystem holding `dir` until a 1-byte append fails with ENOSPC. */
-async function fill(file: string): Promise<void> {
-  for (const chunk of [Buffer.alloc(64 * 1024, 1), Buffer.alloc(4096, 1), Buffer.alloc(1, 1)]) {
-    for (;;) {
-      try {
-        await appendFile(file, chunk);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOSPC') break;
-        throw error;
-      }
-    }
-  }
-}
 
 const temps = async (dir: string) => (await readdir(dir)).filter((n) => n.endsWith('.tmp'));
 const until = async (check: () => boolean) => {
@@ -81,7 +67,7 @@ describe('openStateStore on a full filesystem (a real 1 MiB tmpfs)', () => {
     await first.queue.add({ filepath: '/logs/before.log', size: 1 });
     await first.close();
     stores.length = 0;
-    await fill(filler);
+    await fillFilesystem(filler);
 
     const logger = recordingLogger();
     const store = await open(logger);
@@ -114,7 +100,7 @@ describe('openStateStore on a full filesystem (a real 1 MiB tmpfs)', () => {
 
   it('opens on a full disk with no lock file yet: an in-memory lock and one warning, no temp file left', async (ctx) => {
     if (!mounted) return ctx.skip(`tmpfs mount refused: ${why}`);
-    await fill(filler);
+    await fillFilesystem(filler);
     const logger = recordingLogger();
     const store = await open(logger);
     expect(logger.lines).toEqual([
@@ -148,7 +134,7 @@ describe('openStateStore on a full filesystem (a real 1 MiB tmpfs)', () => {
     await store.registry.mark({ filepath: '/logs/a.log', size: 1, mtimeMs: 1, key: 'k/a' });
     const journal = join(dir, 'processed_files.journal');
     const before = await readFile(journal, 'utf8');
-    await fill(filler);
+    await fillFilesystem(filler);
     // Several pages: the disk takes part of it (a short write), then refuses the rest.
     let durable = false;
     const big = store.registry

@@ -23,3 +23,4 @@ export { startMultipartShim } from './s3-multipart-shim.js';
 export type { MultipartShim, MultipartShimOptions } from './s3-multipart-shim.js';
 export { generateTestCertificates, startTlsFront } from './tls-front.js';
 export type { TestCertificates, TlsFront } from './tls-front.js';
+export { fillFilesystem } from './fill-filesystem.js';
