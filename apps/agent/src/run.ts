@@ -4,6 +4,8 @@ import { inBackground } from './background.js';
 import { createAgent, type Agent } from './agent.js';
 import { reloadResultPath, type ReloadResult } from './commands/reload.js';
 import { loadConfig, type AgentConfig, type LoadedConfig } from './config.js';
+import { ControlServer, controlSocketPath } from './control/index.js';
+import { registerDaemonRoutes } from './control/routes.js';
 import { AgentError } from './errors.js';
 import { healthInputsOf, judgeHealth } from './health.js';
 import type { AgentLogger } from './logger.js';
@@ -208,10 +210,23 @@ export async function runAgent(options: RunOptions): Promise<number> {
     }
     throw error;
   }
+  // The control channel of `tvm-upload bandwidth` and `tvm-upload upload`. Its socket stays where it was opened for
+  // the life of the process (a reload that moves the state directory restarts the agent, not the socket).
+  const control = new ControlServer();
+  registerDaemonRoutes(control, { agent: () => (stopping ? undefined : agent) });
+  const socketPath = controlSocketPath(config);
+  try {
+    await control.listen(socketPath);
+  } catch (error) {
+    logger.warn(
+      `Control socket ${socketPath} unavailable (${(error as Error).message}): commands that change the running agent will not reach it`,
+    );
+  }
   await notifier.send({ READY: '1', STATUS: currentStatus() });
   const health = setInterval(tick, notifier.watchdogIntervalMs ?? STATUS_INTERVAL_MS);
   health.unref();
   const code = await done;
+  await control.close();
   clearInterval(health);
   clearInterval(keepAlive);
   // Sockets of the SDK's keep-alive agents may linger; the state is flushed and the lock released.

@@ -1,6 +1,8 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { controlRequest } from '../src/control/index.js';
+import { until } from './helpers.js';
 import { buildCli, createWorkspace, runCli, startAgent } from './ops-harness.js';
 
 // `tvm-upload reload` is the unit's ExecReload=: its exit code is what `systemctl reload` reports.
@@ -22,6 +24,17 @@ describe('tvm-upload reload', () => {
     const agent = await startAgent(cli, ws.config, join(ws.root, 'agent.log'));
     try {
       await agent.waitFor(/tvm-upload started/);
+      // The control channel the commands that change the running agent use.
+      // It opens right after the start-up line.
+      const socket = join(ws.state, 'control.sock');
+      await until(() =>
+        stat(socket).then(
+          () => true,
+          () => false,
+        ),
+      );
+      const who = await controlRequest(socket, 'GET', '/v1/agent');
+      expect(who).toMatchObject({ status: 200, body: { pid: agent.pid } });
       const good = await readFile(ws.config, 'utf8');
 
       await writeFile(ws.config, good.replace('region: cn-north-1', "region: ''"));
