@@ -20,13 +20,16 @@ import { diskGuardOptions } from './disk-guard-options.js';
 import { Housekeeping } from './housekeeping.js';
 import type { AgentLogger } from './logger.js';
 import { LogDirectories } from './log-directories.js';
-import { buildObjectKey } from './object-key.js';
+import { buildObjectKey, dateIn } from './object-key.js';
+import { ManifestJournal, publishEndedDays, recordingDeliveries, recordUnsent } from './manifests/index.js';
 import { Pipeline, type RetryPolicy } from './pipeline/index.js';
 import { reloadPlan, type ReloadPlan } from './reload-plan.js';
 import { Scheduler } from './scheduler.js';
 import { VERSION } from './version.js';
 
 const DAY_MS = 86_400_000;
+/** How often ended days without a manifest in S3 are looked for. */
+const MANIFEST_CHECK_MS = 10 * 60_000;
 
 /** Options of {@link createAgent}; everything but `config` and `logger` has a production default. */
 export interface AgentOptions {
@@ -135,6 +138,14 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
   // Files are named by the resolved directory (the detector watches real paths); legacy entries by either form.
   const directories = new LogDirectories(current.log_directories);
 
+  // Each day's uploads and unsent deletions, durable here until the day's manifest is in S3 (manifests/).
+  const manifests = new ManifestJournal({
+    directory: join(paths.stateDir, 'manifests'),
+    dateOf: (ms) => dateIn(ms, current.upload.timezone),
+    onWriteError: (error) =>
+      logger.warn(`Recording a delivery manifest line failed (kept in memory): ${error.message}`),
+  });
+
   const makeHousekeeping = (c: AgentConfig): Housekeeping => {
     const guard = createDiskGuard({ ...diskGuardOptions(c), clock, logger });
     const enabled: Record<PolicyName, boolean> = {
@@ -142,13 +153,15 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       'age-based': c.deletion.age_based.enabled,
       emergency: c.deletion.emergency.enabled,
     };
-    return new Housekeeping(guard, store, metrics, logger, enabled, c.log_directories);
+    return new Housekeeping(guard, store, metrics, logger, enabled, c.log_directories, (files) =>
+      recordUnsent(manifests, clock, files),
+    );
   };
   let housekeeping = makeHousekeeping(current);
 
   const pipeline = new Pipeline({
     store,
-    objects: () => uploaderObjectStore(destinations.current.uploader),
+    objects: () => recordingDeliveries(uploaderObjectStore(destinations.current.uploader), manifests, clock),
     files: fileSystemProbe,
     bucket: current.s3.bucket,
     clock,
@@ -244,6 +257,31 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     if (oldest !== Infinity) metrics.oldestPendingAge(Math.max(0, (clock.now() - oldest) / 1000));
   });
 
+  // The manifest of each ended day goes to S3 soon after midnight (and after an outage, once S3 answers again);
+  // local journals are kept two weeks after their manifest is in S3.
+  const publishManifests = async (): Promise<void> => {
+    const now = clock.now();
+    const { written, failed } = await publishEndedDays({
+      s3: destinations.current.client,
+      bucket: current.s3.bucket,
+      vehicleId: current.vehicle_id,
+      journal: manifests,
+      today: dateIn(now, current.upload.timezone),
+      keepFrom: dateIn(now - 14 * DAY_MS, current.upload.timezone),
+      now: () => clock.now(),
+      signal: loops.signal,
+    });
+    for (const manifest of written) {
+      logger.info(
+        `Delivery manifest ${manifest.date} written: s3://${current.s3.bucket}/${manifest.key} (${manifest.lines} line(s))`,
+      );
+    }
+    for (const { date, error } of failed) {
+      logger.warn(`Delivery manifest ${date} not written yet (tried again in 10 minutes): ${error.message}`);
+    }
+  };
+  every(MANIFEST_CHECK_MS, publishManifests);
+
   let scheduler: Scheduler | undefined = undefined; // set once the start-up scan has begun
   // What only the daemon knows, for `tvm-upload status` (best effort: it never stops the daemon).
   const publishStatus = async (): Promise<void> => {
@@ -311,6 +349,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
   inBackground(housekeeping.checkDisk('start-up'), logger, 'The start-up disk check');
   inBackground(abortAbandoned(), logger, 'Aborting abandoned multipart uploads');
   inBackground(publishStatus(), logger, 'Writing agent-status.json');
+  inBackground(publishManifests(), logger, 'Writing the delivery manifests of ended days');
 
   let stopping: Promise<void> | undefined;
   return {
@@ -342,6 +381,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
         credentialsWatch.close();
         await detector.close();
         await pipeline.stop();
+        await manifests.flush();
         await store.close();
         await metrics.stop();
         destinations.close();

@@ -5,6 +5,7 @@ import { unsentEntries, type DeletionState, type LogDirectory } from './deletion
 import { planDeletion, resolveLogDirectories, storeState } from './deletion-plan.js';
 import { inBackground } from './background.js';
 import type { AgentLogger } from './logger.js';
+import type { UnsentDeletion } from './manifests/index.js';
 
 /**
  * Records deletions of files that were never uploaded (the emergency policy's data loss): their queue and
@@ -49,6 +50,8 @@ export class Housekeeping {
     private readonly enabled: Readonly<Record<PolicyName, boolean>>,
     /** The configured log directories (`config.log_directories`), resolved again for every pass. */
     private readonly directories: readonly { readonly path: string }[],
+    /** Told of every file deleted before it was uploaded (the delivery manifest's record of data loss). */
+    private readonly onUnsent: (files: UnsentDeletion[]) => void = () => undefined,
   ) {}
 
   /**
@@ -65,6 +68,15 @@ export class Housekeeping {
   async #applyRequests(): Promise<void> {
     try {
       const result = await applyForgetRequests(this.store, this.logger);
+      this.onUnsent(
+        result.forgotten.map((file) => ({
+          path: file.filepath,
+          size: file.size,
+          mtimeMs: file.mtimeMs,
+          policy: 'tvm-upload cleanup',
+          reason: file.reason,
+        })),
+      );
       for (const file of result.forgotten) {
         this.metrics.fileDeletedUnsent();
         this.logger.error(
@@ -136,6 +148,19 @@ export class Housekeeping {
       this.logger.debug(`Not deleting ${refusal.path} (${refusal.policy ?? 'check'}): ${refusal.reason}`);
     }
     for (const error of result.errors) this.logger.warn(`Deleting failed: ${error.message}`);
+    const unsent = result.deleted.filter((file) => !file.uploaded);
+    if (unsent.length > 0) {
+      const mtimes = new Map([...state.queue, ...state.failed].map((e) => [e.filepath, e.mtimeMs] as const));
+      this.onUnsent(
+        unsent.map((file) => ({
+          path: file.path,
+          size: file.size,
+          mtimeMs: mtimes.get(file.path),
+          policy: file.policy,
+          reason: file.reason,
+        })),
+      );
+    }
     const forgotten = recordUnsentDeletions(
       this.store,
       this.metrics,

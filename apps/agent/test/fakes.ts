@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { FailedEntry, QueueEntry, RegistryEntry } from '@tvm/durable-queue';
 import type { UploadRequest } from '@tvm/s3-uploader';
 import type {
@@ -161,6 +162,7 @@ export class MemoryBucket implements ObjectStore {
     return {
       key: request.key,
       bytes: file.bytes.length,
+      sha256: createHash('sha256').update(file.bytes).digest('hex'),
       version: { dev: 1, ino: file.ino, size: file.bytes.length, mtimeMs: file.mtimeMs },
       ...(present?.equals(file.bytes) ? { skipped: 'already-present' as const } : {}),
     };

@@ -28,6 +28,7 @@ export function uploaderObjectStore(uploader: Uploader): ObjectStore {
       return {
         key: result.key,
         bytes: result.bytes,
+        sha256: result.sha256,
         version: result.identity,
         ...(result.skipped ? { skipped: result.skipped } : {}),
         ...(result.parts === undefined ? {} : { parts: result.parts }),

@@ -1,6 +1,7 @@
 import { alarmsCommand } from './alarms.js';
 import { checkConfigCommand } from './check-config.js';
 import { cleanupCommand } from './cleanup.js';
+import { auditCommand, manifestCommand } from './manifest.js';
 import { failedCommand, queueCommand } from './queue.js';
 import { reloadCommand } from './reload.js';
 import { requeueCommand } from './requeue.js';
@@ -19,6 +20,8 @@ export const OPS_COMMANDS: Readonly<Record<string, OpsCommand>> = {
   alarms: alarmsCommand,
   cleanup: cleanupCommand,
   reload: reloadCommand,
+  manifest: manifestCommand,
+  audit: auditCommand,
 };
 
 /** One line per ops command, for the CLI's usage text. */
@@ -28,10 +31,20 @@ export const OPS_USAGE = `  tvm-upload status|queue|failed [--config <path>] [--
   tvm-upload alarms apply [--config <path>] [--json]
   tvm-upload cleanup [--dry-run] [--config <path>] [--json]
   tvm-upload reload [--config <path>] [--pid <pid>] [--timeout <seconds>] [--json]
+  tvm-upload manifest [--date YYYY-MM-DD] [--config <path>] [--json]
+  tvm-upload audit --date YYYY-MM-DD [--config <path>] [--json]
 `;
 
 /** Options of the CLI that take a value, so their value is not mistaken for the command's name. */
-const VALUE_OPTIONS = new Set(['--config', '-c', '--log-level', '--timeout', '--sns-topic-arn', '--pid']);
+const VALUE_OPTIONS = new Set([
+  '--config',
+  '-c',
+  '--log-level',
+  '--timeout',
+  '--sns-topic-arn',
+  '--pid',
+  '--date',
+]);
 
 /**
  * Runs the ops command named in `argv` (the first argument that is not an option or an option's value), or

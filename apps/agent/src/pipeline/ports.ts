@@ -13,7 +13,10 @@ export interface PipelineStore {
 }
 
 /** What an upload achieved, with the identity of the version that was verified. */
-export type StoredObject = Pick<UploadResult, 'key' | 'bytes' | 'skipped' | 'parts' | 'resumedParts'> & {
+export type StoredObject = Pick<
+  UploadResult,
+  'key' | 'bytes' | 'sha256' | 'skipped' | 'parts' | 'resumedParts'
+> & {
   version: SentVersion;
 };
 
