@@ -1,8 +1,8 @@
 export { ManifestJournal, type ManifestJournalOptions } from './journal.js';
 export {
   auditDay,
-  manifestBody,
   manifestKey,
+  manifestText,
   parseLines,
   type AuditReport,
   type DeletedLine,

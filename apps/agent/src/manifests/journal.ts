@@ -1,6 +1,6 @@
 import { mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { manifestBody, parseLines, type ManifestLine } from './lines.js';
+import { manifestText, type ManifestLine } from './lines.js';
 
 const DAY = /^(\d{4}-\d{2}-\d{2})\.jsonl$/;
 
@@ -104,9 +104,7 @@ export class ManifestJournal {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }
-    const { lines, malformed } = parseLines(text);
-    const body = manifestBody(lines);
-    return { body, lines: body === '' ? 0 : body.split('\n').length - 1, malformed };
+    return manifestText(text);
   }
 
   /** Marks a day's manifest as in S3 (written after the PUT succeeded). */

@@ -48,37 +48,46 @@ function identity(line: ManifestLine): string {
 }
 
 /**
- * The manifest's text from the lines recorded for a day, in recording order: a line recorded twice (an upload
- * repeated after a crash, a key written again by a newer version of its file) keeps its last form at its first
- * place, so writing the same journal again gives the same bytes.
+ * The manifest's text from a day's journal text, in recording order: a line recorded twice (an upload repeated after
+ * a crash, a key written again by a newer version of its file) keeps its last form at its first place, so writing
+ * the same journal again gives the same bytes. Lines are kept as the journal's own text (never re-serialised), and
+ * a torn or malformed line (a power cut mid-append) is counted, not fatal.
  */
-export function manifestBody(lines: Iterable<ManifestLine>): string {
-  const byIdentity = new Map<string, ManifestLine>();
-  for (const line of lines) {
-    const id = identity(line);
-    // Map keeps the first insertion's position; set() with the newest value keeps that place.
-    byIdentity.set(id, line);
+export function manifestText(journal: string): { body: string; lines: number; malformed: number } {
+  const byIdentity = new Map<string, string>();
+  let malformed = 0;
+  for (const raw of journal.split('\n')) {
+    if (raw.trim() === '') continue;
+    const line = parseLine(raw);
+    if (line === undefined) malformed++;
+    // Map keeps the first insertion's position; set() with the newest text keeps that place.
+    else byIdentity.set(identity(line), raw);
   }
   let body = '';
-  for (const line of byIdentity.values()) body += `${JSON.stringify(line)}\n`;
-  return body;
+  for (const raw of byIdentity.values()) body += `${raw}\n`;
+  return { body, lines: byIdentity.size, malformed };
 }
 
-/** Lines of a journal or manifest text; a torn or malformed line (a power cut mid-append) is counted, not fatal. */
+/** The lines of a manifest or journal text; malformed lines are counted. */
 export function parseLines(text: string): { lines: ManifestLine[]; malformed: number } {
   const lines: ManifestLine[] = [];
   let malformed = 0;
   for (const raw of text.split('\n')) {
     if (raw.trim() === '') continue;
-    try {
-      const value = JSON.parse(raw) as unknown;
-      if (isLine(value)) lines.push(value);
-      else malformed++;
-    } catch {
-      malformed++;
-    }
+    const line = parseLine(raw);
+    if (line === undefined) malformed++;
+    else lines.push(line);
   }
   return { lines, malformed };
+}
+
+function parseLine(raw: string): ManifestLine | undefined {
+  try {
+    const value = JSON.parse(raw) as unknown;
+    return isLine(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function isLine(value: unknown): value is ManifestLine {
