@@ -7,7 +7,7 @@ export {
   DEFAULT_STALE_UPLOAD_AGE_MS,
   utf8PathEncoding,
 } from './options.js';
-export type { PathEncoding, UploaderOptions } from './options.js';
+export type { ObjectSettings, PathEncoding, UploaderOptions } from './options.js';
 export type { UploadProgress, UploadRequest, UploadResult } from './upload-job.js';
 export type { StreamUploadRequest, StreamUploadResult } from './upload-stream.js';
 export { SHA256_METADATA_KEY } from './verification.js';

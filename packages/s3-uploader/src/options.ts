@@ -33,6 +33,21 @@ export const utf8PathEncoding: PathEncoding = {
   fromFs: (path) => path.toString('utf8'),
 };
 
+/**
+ * How every object is stored (sent with PutObject and CreateMultipartUpload), for S3 lifecycle and compliance rules.
+ * Field names and values are S3's own.
+ */
+export interface ObjectSettings {
+  /** `STANDARD_IA`, `INTELLIGENT_TIERING`, ... @default the bucket's default (STANDARD) */
+  storageClass?: string | undefined;
+  /** Server-side encryption. @default the bucket's default encryption */
+  serverSideEncryption?: 'AES256' | 'aws:kms' | undefined;
+  /** The KMS key (id, ARN or alias) for `aws:kms`. @default the account's `aws/s3` key */
+  sseKmsKeyId?: string | undefined;
+  /** An S3 Bucket Key for `aws:kms` (fewer KMS requests). */
+  bucketKeyEnabled?: boolean | undefined;
+}
+
 /** Options of `createUploader()`. */
 export interface UploaderOptions {
   /** The S3 client to send with; never created here. Its region, endpoint, credentials and retries apply. */
@@ -59,6 +74,8 @@ export interface UploaderOptions {
   staleUploadAgeMs?: number;
   /** How `filePath` strings map to file names' bytes. @default utf8PathEncoding (Node's own) */
   pathEncoding?: PathEncoding;
+  /** Storage class and server-side encryption of every object. @default {} (the bucket's defaults) */
+  objectSettings?: ObjectSettings;
 }
 
 /** The options with every default applied. */
@@ -94,6 +111,7 @@ export function resolveOptions(options: UploaderOptions): ResolvedOptions {
     client,
     bucket,
     clock,
+    objectSettings: objectSettings(options.objectSettings),
     multipartThresholdBytes: integerOption(
       'multipartThresholdBytes',
       options.multipartThresholdBytes ?? DEFAULT_MULTIPART_THRESHOLD_BYTES,
@@ -120,6 +138,41 @@ export function resolveOptions(options: UploaderOptions): ResolvedOptions {
       0,
     ),
   };
+}
+
+function objectSettings(settings: ObjectSettings | undefined): ObjectSettings {
+  if (settings === undefined) return {};
+  if (typeof settings !== 'object' || settings === null)
+    invalidOption('objectSettings', 'an object', settings);
+  const { storageClass, serverSideEncryption, sseKmsKeyId, bucketKeyEnabled } = settings;
+  if (storageClass !== undefined && (typeof storageClass !== 'string' || !/^[A-Z_]+$/.test(storageClass))) {
+    invalidOption('objectSettings.storageClass', 'an S3 storage class such as STANDARD_IA', storageClass);
+  }
+  if (
+    serverSideEncryption !== undefined &&
+    serverSideEncryption !== 'AES256' &&
+    serverSideEncryption !== 'aws:kms'
+  ) {
+    invalidOption('objectSettings.serverSideEncryption', `'AES256' or 'aws:kms'`, serverSideEncryption);
+  }
+  if (sseKmsKeyId !== undefined && (typeof sseKmsKeyId !== 'string' || serverSideEncryption !== 'aws:kms')) {
+    invalidOption(
+      'objectSettings.sseKmsKeyId',
+      `a key id given with serverSideEncryption 'aws:kms'`,
+      sseKmsKeyId,
+    );
+  }
+  if (
+    bucketKeyEnabled !== undefined &&
+    (typeof bucketKeyEnabled !== 'boolean' || serverSideEncryption !== 'aws:kms')
+  ) {
+    invalidOption(
+      'objectSettings.bucketKeyEnabled',
+      `a boolean given with serverSideEncryption 'aws:kms'`,
+      bucketKeyEnabled,
+    );
+  }
+  return { ...settings };
 }
 
 /** Throws the house-style TypeError for an invalid option: names the option and the offending value. */

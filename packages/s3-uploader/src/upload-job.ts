@@ -9,7 +9,7 @@ import {
   ShortReadError,
   type FileIdentity,
 } from './adapters/file.js';
-import type { ObjectHead, S3Port } from './adapters/s3.js';
+import type { ObjectAttributes, ObjectHead, S3Port } from './adapters/s3.js';
 import { requestBody } from './adapters/throttled-body.js';
 import {
   compositeSha256,
@@ -59,6 +59,8 @@ export interface UploadRequest {
   signal?: AbortSignal | undefined;
   /** Extra object metadata (`x-amz-meta-*`); `sha256` is reserved. */
   metadata?: Record<string, string>;
+  /** Object tags, sent with PutObject / CreateMultipartUpload (`x-amz-tagging`; S3 allows 10). */
+  tags?: Readonly<Record<string, string>>;
 }
 
 /** What an upload achieved: plain data. */
@@ -149,7 +151,7 @@ export class UploadJob {
             checksum,
             sha256Hex: sha256,
           },
-          this.objectMetadata(sha256),
+          this.objectAttributes(sha256),
           onlyIfAbsent,
           this.signal,
         ),
@@ -221,7 +223,12 @@ export class UploadJob {
     for (let restarts = 0; ; restarts++) {
       if (!state) {
         const uploadId = await this.s3('CreateMultipartUpload', undefined, () =>
-          this.port.createMultipartUpload(this.key, this.algorithm, this.objectMetadata(sha256), this.signal),
+          this.port.createMultipartUpload(
+            this.key,
+            this.algorithm,
+            this.objectAttributes(sha256),
+            this.signal,
+          ),
         );
         state = {
           version: 1,
@@ -426,8 +433,8 @@ export class UploadJob {
     );
   }
 
-  private objectMetadata(sha256: string): Record<string, string> {
-    return { ...this.request.metadata, [SHA256_METADATA_KEY]: sha256 };
+  private objectAttributes(sha256: string): ObjectAttributes {
+    return { metadata: { ...this.request.metadata, [SHA256_METADATA_KEY]: sha256 }, tags: this.request.tags };
   }
 
   /** Delivers states to the caller in order, one at a time. */

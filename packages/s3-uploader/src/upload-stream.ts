@@ -19,6 +19,8 @@ export interface StreamUploadRequest {
   signal?: AbortSignal | undefined;
   /** Extra object metadata (`x-amz-meta-*`). */
   metadata?: Record<string, string>;
+  /** Object tags, sent with the upload (`x-amz-tagging`; S3 allows 10). */
+  tags?: Readonly<Record<string, string>>;
 }
 
 /** What `uploadStream` resolves with: an upload result that is never skipped nor resumed. */
@@ -51,7 +53,8 @@ export async function runStreamUpload(
       partSize: config.partSizeBytes,
       queueSize: config.concurrency,
       algorithm: partAlgorithm(await mode()),
-      metadata: { ...request.metadata },
+      attributes: { metadata: { ...request.metadata }, tags: request.tags },
+      settings: config.objectSettings,
       signal,
       onProgress: (bytesSent) => notify(request.onProgress, { bytesSent }),
     }).catch((error: unknown) => {

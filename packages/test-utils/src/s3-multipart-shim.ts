@@ -9,6 +9,11 @@ import { join } from 'node:path';
  * 412 when the key exists). A resumable uploader needs S3's behaviour for all of them, so this HTTP
  * front answers those calls from s3rver's own upload directory (`<directory>/<bucket>/._S3rver_uploads/<id>/`) and
  * passes everything else through unchanged.
+ *
+ * s3rver also drops what an object is created with besides metadata: `x-amz-tagging`, the server-side encryption
+ * headers, and the storage class of a multipart upload. The front remembers them (from PutObject, or from
+ * CreateMultipartUpload until its CompleteMultipartUpload) and answers as S3 does: HeadObject/GetObject carry
+ * `x-amz-server-side-encryption*`, `x-amz-storage-class` and `x-amz-tagging-count`, GetObjectTagging the tags.
  */
 export interface MultipartShim {
   /** `http://127.0.0.1:<port>`: a path-style endpoint. */
@@ -37,11 +42,67 @@ export async function startMultipartShim(options: MultipartShimOptions): Promise
       () => false,
     );
 
+  // What objects were created with (by `bucket/key` path) and what pending multipart uploads will be.
+  const attributesOf = new Map<string, ObjectAttributes>();
+  const pendingAttributes = new Map<string, ObjectAttributes>();
+
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
     const url = new URL(req.url ?? '/', 'http://shim');
     const [, bucket = '', ...keyParts] = url.pathname.split('/');
     const key = decodeURIComponent(keyParts.join('/'));
     const uploadId = url.searchParams.get('uploadId');
+    const objectPath = `${bucket}/${key}`;
+    // The SDK names the operation in `x-id`; any other parameter is a subresource (tagging, acl, uploads ...).
+    const plainObject = key !== '' && [...url.searchParams.keys()].every((name) => name === 'x-id');
+    if (key !== '' && req.method === 'POST' && url.searchParams.has('uploads')) {
+      // CreateMultipartUpload: s3rver forgets the attributes, so keep them for the upload id it answers with.
+      const attributes = attributesFrom(req);
+      const answer = await forward(options.port, req);
+      const id = /<UploadId>([^<]+)<\/UploadId>/.exec(answer.body.toString('utf8'))?.[1];
+      if (answer.status === 200 && id !== undefined && attributes) pendingAttributes.set(id, attributes);
+      res.writeHead(answer.status, answer.headers).end(answer.body);
+      return true;
+    }
+    if (uploadId !== null && key !== '' && req.method === 'POST') {
+      const answer = await forward(options.port, req);
+      const attributes = pendingAttributes.get(uploadId);
+      if (answer.status === 200 && !/<Error>/.test(answer.body.toString('utf8'))) {
+        pendingAttributes.delete(uploadId);
+        if (attributes) attributesOf.set(objectPath, attributes);
+        else attributesOf.delete(objectPath);
+      }
+      res.writeHead(answer.status, answer.headers).end(answer.body);
+      return true;
+    }
+    if (key !== '' && req.method === 'GET' && url.searchParams.has('tagging')) {
+      const tags = attributesOf.get(objectPath)?.tags;
+      if (tags === undefined) return false; // s3rver's own (PutObjectTagging)
+      await drain(req);
+      reply(res, 200, taggingXml(tags));
+      return true;
+    }
+    if (plainObject && (req.method === 'HEAD' || req.method === 'GET')) {
+      const attributes = attributesOf.get(objectPath);
+      if (attributes) {
+        pass(req, res, attributes.headers);
+        return true;
+      }
+      return false;
+    }
+    if (
+      plainObject &&
+      req.method === 'PUT' &&
+      req.headers['if-none-match'] !== '*' &&
+      req.headers['x-amz-copy-source'] === undefined
+    ) {
+      const attributes = attributesFrom(req);
+      pass(req, res, {}, (status) => {
+        if (status !== 200) return;
+        if (attributes) attributesOf.set(objectPath, attributes);
+        else attributesOf.delete(objectPath);
+      });
+      return true;
+    }
     if (uploadId !== null && key !== '') {
       const dir = uploadDir(bucket, uploadId);
       if (!/^[0-9a-f]+$/i.test(uploadId) || !(await exists(join(dir, 'key')))) {
@@ -73,7 +134,13 @@ export async function startMultipartShim(options: MultipartShimOptions): Promise
         );
         return true;
       }
-      return false;
+      const attributes = attributesFrom(req);
+      pass(req, res, {}, (status) => {
+        if (status !== 200) return;
+        if (attributes) attributesOf.set(objectPath, attributes);
+        else attributesOf.delete(objectPath);
+      });
+      return true;
     }
     if (req.method === 'GET' && key === '' && url.searchParams.has('uploads')) {
       await drain(req);
@@ -87,11 +154,18 @@ export async function startMultipartShim(options: MultipartShimOptions): Promise
     return false;
   };
 
-  const pass = (req: IncomingMessage, res: ServerResponse): void => {
+  const pass = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    extraHeaders: Readonly<Record<string, string>> = {},
+    onStatus: (status: number) => void = () => undefined,
+  ): void => {
     const upstream = httpRequest(
       { host: '127.0.0.1', port: options.port, method: req.method, path: req.url, headers: req.headers },
       (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        const status = answer.statusCode ?? 502;
+        onStatus(status);
+        res.writeHead(status, status === 200 ? { ...answer.headers, ...extraHeaders } : answer.headers);
         answer.pipe(res);
       },
     );
@@ -119,6 +193,63 @@ export async function startMultipartShim(options: MultipartShimOptions): Promise
         server.close(() => resolve());
       }),
   };
+}
+
+/** What an object was created with that s3rver does not keep, and the response headers S3 answers it with. */
+interface ObjectAttributes {
+  tags: Array<[string, string]> | undefined;
+  headers: Record<string, string>;
+}
+
+const KEPT_HEADERS = [
+  'x-amz-server-side-encryption',
+  'x-amz-server-side-encryption-aws-kms-key-id',
+  'x-amz-server-side-encryption-bucket-key-enabled',
+  'x-amz-storage-class',
+];
+
+function attributesFrom(req: IncomingMessage): ObjectAttributes | undefined {
+  const headers: Record<string, string> = {};
+  for (const name of KEPT_HEADERS) {
+    const value = req.headers[name];
+    if (typeof value === 'string') headers[name] = value;
+  }
+  const tagging = req.headers['x-amz-tagging'];
+  const tags = typeof tagging === 'string' ? [...new URLSearchParams(tagging).entries()] : undefined;
+  if (tags) headers['x-amz-tagging-count'] = String(tags.length);
+  return tags || Object.keys(headers).length > 0 ? { tags, headers } : undefined;
+}
+
+function taggingXml(tags: ReadonlyArray<[string, string]>): string {
+  const set = tags
+    .map(([key, value]) => `<Tag><Key>${escapeXml(key)}</Key><Value>${escapeXml(value)}</Value></Tag>`)
+    .join('');
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<Tagging xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><TagSet>${set}</TagSet></Tagging>`;
+}
+
+/** Sends a request to s3rver and buffers its (small, XML) answer. */
+function forward(
+  port: number,
+  req: IncomingMessage,
+): Promise<{ status: number; headers: IncomingMessage['headers']; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const upstream = httpRequest(
+      { host: '127.0.0.1', port, method: req.method, path: req.url, headers: req.headers },
+      (answer) => {
+        const chunks: Buffer[] = [];
+        answer.on('data', (chunk: Buffer) => chunks.push(chunk));
+        answer.on('error', reject);
+        answer.on('end', () => {
+          const body = Buffer.concat(chunks);
+          const headers = { ...answer.headers, 'content-length': String(body.length) };
+          delete headers['transfer-encoding'];
+          resolve({ status: answer.statusCode ?? 502, headers, body });
+        });
+      },
+    );
+    upstream.on('error', reject);
+    req.pipe(upstream);
+  });
 }
 
 function objectExists(port: number, path: string): Promise<boolean> {

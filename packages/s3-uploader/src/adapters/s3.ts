@@ -10,11 +10,13 @@ import {
   PutObjectCommand,
   UploadPartCommand,
   type S3Client,
+  type StorageClass,
 } from '@aws-sdk/client-s3';
 import type { Readable } from 'node:stream';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { PartChecksumAlgorithm } from '../checksums.js';
 import type { CompletedPart } from '../multipart-state.js';
+import type { ObjectSettings } from '../options.js';
 
 /** What a HEAD says about an existing object. */
 export interface ObjectHead {
@@ -30,6 +32,28 @@ export interface PendingUpload {
   key: string;
   uploadId: string;
   initiatedAt: number | undefined;
+}
+
+/** What an object is created with besides its bytes: user metadata and tags (the uploader's settings come too). */
+export interface ObjectAttributes {
+  metadata: Record<string, string>;
+  tags?: Readonly<Record<string, string>> | undefined;
+}
+
+/** The PutObject / CreateMultipartUpload fields of an object's attributes and the uploader's object settings. */
+export function objectFields(settings: ObjectSettings, attributes: ObjectAttributes) {
+  const tags = Object.entries(attributes.tags ?? {});
+  return {
+    Metadata: attributes.metadata,
+    ...(settings.storageClass === undefined ? {} : { StorageClass: settings.storageClass as StorageClass }),
+    ...(settings.serverSideEncryption === undefined
+      ? {}
+      : { ServerSideEncryption: settings.serverSideEncryption }),
+    ...(settings.sseKmsKeyId === undefined ? {} : { SSEKMSKeyId: settings.sseKmsKeyId }),
+    ...(settings.bucketKeyEnabled === undefined ? {} : { BucketKeyEnabled: settings.bucketKeyEnabled }),
+    // x-amz-tagging is a URL query string.
+    ...(tags.length === 0 ? {} : { Tagging: new URLSearchParams(tags).toString() }),
+  };
 }
 
 /** A body with its checksum, as every request that carries file bytes sends it. */
@@ -73,7 +97,7 @@ function payloadHash<C extends PutObjectCommand | UploadPartCommand>(command: C,
  * The S3 calls the uploader makes, one function each, on an injected client. Errors are the SDK's own; the
  * uploader wraps and classifies them.
  */
-export function s3Port(client: S3Client, bucket: string) {
+export function s3Port(client: S3Client, bucket: string, settings: ObjectSettings = {}) {
   const options = (signal: AbortSignal | undefined) => (signal === undefined ? {} : { abortSignal: signal });
   const checksumFields = (body: ChecksummedBody) =>
     body.algorithm === 'SHA256'
@@ -129,7 +153,7 @@ export function s3Port(client: S3Client, bucket: string) {
     async putObject(
       key: string,
       body: ChecksummedBody,
-      metadata: Record<string, string>,
+      attributes: ObjectAttributes,
       onlyIfAbsent: boolean,
       signal?: AbortSignal,
     ): Promise<{ etag: string | undefined }> {
@@ -140,7 +164,7 @@ export function s3Port(client: S3Client, bucket: string) {
             Key: key,
             Body: body.body,
             ContentLength: body.length,
-            Metadata: metadata,
+            ...objectFields(settings, attributes),
             ...(onlyIfAbsent ? { IfNoneMatch: '*' } : {}),
             ...checksumFields(body),
           }),
@@ -154,14 +178,14 @@ export function s3Port(client: S3Client, bucket: string) {
     async createMultipartUpload(
       key: string,
       algorithm: PartChecksumAlgorithm,
-      metadata: Record<string, string>,
+      attributes: ObjectAttributes,
       signal?: AbortSignal,
     ): Promise<string> {
       const result = await client.send(
         new CreateMultipartUploadCommand({
           Bucket: bucket,
           Key: key,
-          Metadata: metadata,
+          ...objectFields(settings, attributes),
           ...(algorithm === 'SHA256' ? { ChecksumAlgorithm: 'SHA256' as const } : {}),
         }),
         options(signal),
@@ -306,7 +330,8 @@ export interface StreamUploadOptions {
   partSize: number;
   queueSize: number;
   algorithm: PartChecksumAlgorithm;
-  metadata: Record<string, string>;
+  attributes: ObjectAttributes;
+  settings: ObjectSettings;
   signal: AbortSignal | undefined;
   onProgress: (loaded: number) => void;
 }
@@ -328,7 +353,7 @@ export async function uploadStream(
       Bucket: bucket,
       Key: key,
       Body: body,
-      Metadata: options.metadata,
+      ...objectFields(options.settings, options.attributes),
       ...(options.algorithm === 'SHA256' ? { ChecksumAlgorithm: 'SHA256' as const } : {}),
     },
     queueSize: options.queueSize,
