@@ -161,7 +161,12 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
 
   const pipeline = new Pipeline({
     store,
-    objects: () => recordingDeliveries(uploaderObjectStore(destinations.current.uploader), manifests, clock),
+    objects: () =>
+      recordingDeliveries(
+        uploaderObjectStore(destinations.current.uploader, () => current),
+        manifests,
+        clock,
+      ),
     files: fileSystemProbe,
     bucket: current.s3.bucket,
     clock,

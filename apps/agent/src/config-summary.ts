@@ -6,8 +6,16 @@ export function describeConfig(config: AgentConfig): string[] {
   const lines = [
     `vehicle: ${config.vehicle_id}`,
     `bucket: ${s3.bucket} (region ${s3.region}${s3.profile ? `, profile ${s3.profile}` : ''}${s3.endpoint ? `, endpoint ${s3.endpoint}` : ''}${s3.ca_bundle ? `, CA bundle ${s3.ca_bundle}` : ''})`,
-    'directories:',
   ];
+  const tags = Object.entries(s3.tags).map(([name, value]) => `${name}=${value}`);
+  const sse =
+    s3.sse === undefined
+      ? 'bucket default'
+      : `${s3.sse.mode}${s3.sse.kms_key_id ? ` key ${s3.sse.kms_key_id}` : ''}${s3.sse.bucket_key ? ', bucket key' : ''}`;
+  lines.push(
+    `objects: storage class ${s3.storage_class ?? 'bucket default (STANDARD)'}; encryption ${sse}; tags ${tags.length > 0 ? tags.join(', ') : 'none'}`,
+    'directories:',
+  );
   for (const dir of config.log_directories) {
     const flags = [
       `pattern ${dir.pattern}`,

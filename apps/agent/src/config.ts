@@ -65,6 +65,21 @@ function isTimeZone(name: string): boolean {
   }
 }
 
+/** S3's storage classes for new objects (GLACIER and DEEP_ARCHIVE included: a lifecycle rule is often better). */
+const STORAGE_CLASSES = [
+  'STANDARD',
+  'STANDARD_IA',
+  'ONEZONE_IA',
+  'INTELLIGENT_TIERING',
+  'GLACIER_IR',
+  'GLACIER',
+  'DEEP_ARCHIVE',
+  'REDUCED_REDUNDANCY',
+] as const;
+// S3's tag character set (letters, digits, spaces and + - = . _ : / @), in any script.
+const TAG_KEY = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$/u;
+const TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
+
 const logDirectory = z.strictObject({
   path: nonEmpty('a directory path'),
   source: z
@@ -116,6 +131,48 @@ const schema = z.strictObject({
         .min(5, { error: 'must be >= 5 (S3 rejects smaller multipart parts)' })
         .default(8),
       concurrency: int(1, 64).default(4),
+      // Object governance (src/object-governance.ts): how objects are stored, for lifecycle and compliance rules.
+      storage_class: z
+        .enum(STORAGE_CLASSES, { error: `must be one of ${STORAGE_CLASSES.join(', ')}` })
+        .optional(),
+      sse: z
+        .strictObject(
+          {
+            mode: z.enum(['AES256', 'aws:kms'], { error: 'must be AES256 or aws:kms' }),
+            kms_key_id: nonEmpty('a KMS key id, ARN or alias').optional(),
+            bucket_key: z.boolean({ error: 'must be true or false' }).optional(),
+          },
+          { error: 'must be a mapping with mode (AES256 or aws:kms)' },
+        )
+        .superRefine((sse, ctx) => {
+          for (const key of ['kms_key_id', 'bucket_key'] as const) {
+            if (sse[key] !== undefined && sse.mode !== 'aws:kms') {
+              ctx.addIssue({
+                code: 'custom',
+                path: [key],
+                input: sse[key],
+                message: 'must be left out unless mode is aws:kms',
+              });
+            }
+          }
+        })
+        .optional(),
+      tags: z
+        .record(
+          z.string().regex(TAG_KEY, { error: 'must be 1 to 128 letters, digits, spaces or + - = . _ : / @' }),
+          z
+            .string({ error: "must be a string (use {vehicle} and {source} for the object's own)" })
+            .max(256, { error: 'must be at most 256 characters' })
+            .refine((value) => TAG_VALUE.test(value.replace(/\{(vehicle|source)\}/g, '')), {
+              error:
+                'must be letters, digits, spaces, + - = . _ : / @ and the placeholders {vehicle} and {source}',
+            }),
+          { error: 'must be a mapping of tag names to values' },
+        )
+        .refine((tags) => Object.keys(tags).length <= 10, {
+          error: 'must hold at most 10 tags (S3 allows 10 per object)',
+        })
+        .default({}),
       // A stalled WiFi link must fail a request (and free its slot), not hang it: see adapters/destination.ts.
       connect_timeout_seconds: positive().default(10),
       socket_timeout_seconds: positive().default(60),

@@ -65,6 +65,7 @@ describe('parseConfig', () => {
       concurrency: 4,
       connect_timeout_seconds: 10,
       socket_timeout_seconds: 60,
+      tags: {},
     });
     expect(config.upload).toEqual({
       schedule: { mode: 'interval', interval_hours: 2, interval_minutes: 0, daily_time: '15:00' },
@@ -336,6 +337,28 @@ monitoring:
       ['monitoring.publish_interval_seconds: must be an integer >= 10, got 1'],
     ],
     [
+      'a storage class S3 does not have',
+      MINIMAL.replace('  region: cn-north-1', '  region: cn-north-1\n  storage_class: COLD'),
+      [
+        's3.storage_class: must be one of STANDARD, STANDARD_IA, ONEZONE_IA, INTELLIGENT_TIERING, GLACIER_IR, GLACIER, DEEP_ARCHIVE, REDUCED_REDUNDANCY, got "COLD"',
+      ],
+    ],
+    [
+      'a KMS key with AES256',
+      MINIMAL.replace(
+        '  region: cn-north-1',
+        '  region: cn-north-1\n  sse: { mode: AES256, kms_key_id: alias/x }',
+      ),
+      ['s3.sse.kms_key_id: must be left out unless mode is aws:kms, got "alias/x"'],
+    ],
+    [
+      'a tag value with a stray placeholder',
+      MINIMAL.replace('  region: cn-north-1', '  region: cn-north-1\n  tags: { fleet: "{fleet}" }'),
+      [
+        's3.tags.fleet: must be letters, digits, spaces, + - = . _ : / @ and the placeholders {vehicle} and {source}, got "{fleet}"',
+      ],
+    ],
+    [
       'upload as a list',
       `${MINIMAL}upload: [1]\n`,
       ['upload: must be valid (Invalid input: expected object, received array), got a list'],
@@ -347,6 +370,21 @@ monitoring:
       expect(problem.line).toBeGreaterThan(0);
       expect(problem.column).toBeGreaterThan(0);
     }
+  });
+
+  it('reads the object governance keys', () => {
+    const { config } = parseConfig(
+      MINIMAL.replace(
+        '  region: cn-north-1',
+        '  region: cn-north-1\n  storage_class: STANDARD_IA\n  sse: { mode: "aws:kms", kms_key_id: alias/tvm, bucket_key: true }\n  tags: { vehicle: "{vehicle}", source: "{source}", fleet: beijing-01 }',
+      ),
+      { env },
+    );
+    expect(config.s3).toMatchObject({
+      storage_class: 'STANDARD_IA',
+      sse: { mode: 'aws:kms', kms_key_id: 'alias/tvm', bucket_key: true },
+      tags: { vehicle: '{vehicle}', source: '{source}', fleet: 'beijing-01' },
+    });
   });
 
   it('reports every problem at once, including duplicate sources', () => {

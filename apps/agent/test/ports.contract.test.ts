@@ -150,7 +150,7 @@ const filesRigs: Array<[string, () => Promise<FilesRig>]> = [
       const uploader = createUploader({ client, bucket: 'contract', checksumMode: 'when_required' });
       return {
         files: fileSystemProbe,
-        objects: uploaderObjectStore(uploader),
+        objects: uploaderObjectStore(uploader, () => ({ vehicle_id: 'v1', s3: { tags: {} } })),
         async write(name, body) {
           await writeFile(join(dir, name), body);
           return join(dir, name);
@@ -200,7 +200,7 @@ describe.each(filesRigs)('FileProbe and ObjectStore contract: %s', (_name, make)
     const facts = await rig.files.stat(path);
     expect(facts).toMatchObject({ isFile: true, size: 15 });
     const key = `v1/${Math.random().toString(36).slice(2)}/a.log`;
-    const stored = await rig.objects.upload({ filePath: path, key });
+    const stored = await rig.objects.upload({ filePath: path, key, source: 'ros', mtimeMs: 0 });
     expect(stored).toMatchObject({ key, bytes: 15, version: { size: 15, mtimeMs: facts.mtimeMs } });
     expect(typeof stored.version.ino).toBe('number');
     expect((await rig.read(key))?.toString()).toBe('hello contract\n');
@@ -212,12 +212,14 @@ describe.each(filesRigs)('FileProbe and ObjectStore contract: %s', (_name, make)
     const missing = rig.missing('gone.log');
     await expect(rig.files.stat(missing)).rejects.toMatchObject({ code: 'ENOENT' });
     const notFound = await rig.objects
-      .upload({ filePath: missing, key: 'v1/gone.log' })
+      .upload({ filePath: missing, key: 'v1/gone.log', source: 'ros', mtimeMs: 0 })
       .catch((e: unknown) => e);
     expect(classify(notFound).category).toBe('file-not-found');
     const link = await rig.link('link.log');
     expect((await rig.files.stat(link)).isFile).toBe(false);
-    const refused = await rig.objects.upload({ filePath: link, key: 'v1/link.log' }).catch((e: unknown) => e);
+    const refused = await rig.objects
+      .upload({ filePath: link, key: 'v1/link.log', source: 'ros', mtimeMs: 0 })
+      .catch((e: unknown) => e);
     expect(classify(refused)).toMatchObject({ kind: 'permanent', scope: 'file' });
     expect(await rig.read('v1/link.log')).toBeUndefined();
   });

@@ -23,7 +23,12 @@ const types = (effects: Effect[]) => effects.map((e) => e.type);
 describe('transition', () => {
   it('registers the verified version and removes nothing else when an upload succeeds', () => {
     const version = { dev: 1, ino: 2, size: 3, mtimeMs: 4 };
-    const effects = transition(entry(), { kind: 'uploaded', key: 'v/k', bytes: 3, version }, NOW, policy);
+    const effects = transition(
+      entry(),
+      { kind: 'uploaded', key: 'v/k', bytes: 3, sha256: 'ab', version },
+      NOW,
+      policy,
+    );
     expect(effects[0]).toEqual({ type: 'uploaded', key: 'v/k', version, bytesSent: 3 });
     expect(logs(effects)).toEqual(['Uploaded /logs/terminal/test.log to s3://b/v/k (3 bytes)']);
   });

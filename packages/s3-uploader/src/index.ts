@@ -11,7 +11,8 @@ export type { ObjectSettings, PathEncoding, UploaderOptions } from './options.js
 export type { UploadProgress, UploadRequest, UploadResult } from './upload-job.js';
 export type { StreamUploadRequest, StreamUploadResult } from './upload-stream.js';
 export { SHA256_METADATA_KEY } from './verification.js';
-export type { PendingUpload } from './adapters/s3.js';
+export { objectFields } from './adapters/s3.js';
+export type { ObjectAttributes, PendingUpload } from './adapters/s3.js';
 export type { FileIdentity } from './adapters/file.js';
 export { UploadError } from './errors.js';
 export type { UploadErrorCode, UploadErrorOptions } from './errors.js';

@@ -3,6 +3,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { createUploader, type Uploader } from '@tvm/s3-uploader';
 import type { Clock } from '../clock.js';
 import type { AgentConfig } from '../config.js';
+import { objectSettingsOf } from '../object-governance.js';
 import { fileNameEncoding } from '../file-names.js';
 import { checkProfile, cloudWatchClientFor, DAEMON_MAX_ATTEMPTS, s3ClientFor } from './aws-clients.js';
 
@@ -37,6 +38,7 @@ export function createDestination(config: AgentConfig, clock: Clock): Destinatio
     checksumMode: config.s3.checksum_mode,
     bandwidthLimitBytesPerSecond: config.upload.bandwidth_limit,
     pathEncoding: fileNameEncoding,
+    objectSettings: objectSettingsOf(config),
   });
   return { uploader, client, close: () => client.destroy() };
 }

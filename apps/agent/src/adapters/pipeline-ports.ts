@@ -2,6 +2,7 @@ import { lstat } from 'node:fs/promises';
 import type { Uploader } from '@tvm/s3-uploader';
 import { encodeFileName } from '../file-names.js';
 import { keyPathMetadata } from '../object-key.js';
+import { objectMetadata, objectTags, type TagConfig } from '../object-governance.js';
 import type { FileProbe, ObjectStore } from '../pipeline/index.js';
 
 /** The pipeline's file probe on the real file system: `lstat`, so a symlink is never taken for its target. */
@@ -13,18 +14,23 @@ export const fileSystemProbe: FileProbe = {
 };
 
 /**
- * The pipeline's object store on `@tvm/s3-uploader`: the uploader reports the version it verified. An object of a
- * file whose name is not valid UTF-8 carries the metadata that says how its key was written (`keyPathMetadata`).
+ * The pipeline's object store on `@tvm/s3-uploader`: the uploader reports the version it verified. Every object
+ * carries the agent's metadata and `s3.tags` (object-governance.ts); one of a file whose name is not valid UTF-8
+ * also the metadata that says how its key was written (`keyPathMetadata`).
  */
-export function uploaderObjectStore(uploader: Uploader): ObjectStore {
+export function uploaderObjectStore(uploader: Uploader, config: () => TagConfig): ObjectStore {
   return {
-    async upload(request) {
-      const names = keyPathMetadata(request.filePath);
-      const result = await uploader.upload(
-        Object.keys(names).length === 0
-          ? request
-          : { ...request, metadata: { ...request.metadata, ...names } },
-      );
+    async upload({ source, mtimeMs, ...request }) {
+      const current = config();
+      const result = await uploader.upload({
+        ...request,
+        metadata: {
+          ...request.metadata,
+          ...objectMetadata({ vehicleId: current.vehicle_id, source, filePath: request.filePath, mtimeMs }),
+          ...keyPathMetadata(request.filePath),
+        },
+        tags: objectTags(current, source),
+      });
       return {
         key: result.key,
         bytes: result.bytes,

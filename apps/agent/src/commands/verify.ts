@@ -9,6 +9,8 @@ import {
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { classify, type Classification } from '@tvm/error-classification';
 import { DEFAULT_NAMESPACE, VEHICLE_DIMENSION } from '@tvm/metrics';
+import { objectFields } from '@tvm/s3-uploader';
+import { objectSettingsOf, objectTags } from '../object-governance.js';
 import type { AgentConfig } from '../config.js';
 import {
   cloudWatchClientFor,
@@ -171,10 +173,17 @@ export async function runChecks(
 
     const key = `${config.vehicle_id}/test/tvm-upload-verify-${new Date().toISOString().replace(/[:.]/g, '-')}-${randomUUID().slice(0, 8)}.txt`;
     const body = Buffer.from(`tvm-upload verify ${config.vehicle_id}\n`);
+    const governance = objectFields(objectSettingsOf(config), {
+      metadata: {},
+      tags: objectTags(config, 'verify'),
+    });
+    const stored = describeGovernance(governance);
     let written = false;
     try {
       await attempt('write', () =>
-        s3.send(new PutObjectCommand({ Bucket: config.s3.bucket, Key: key, Body: body }), {
+        // With the daemon's storage class, encryption and tags: a policy lacking s3:PutObjectTagging or the KMS
+        // key's kms:GenerateDataKey fails here as the daemon's uploads would.
+        s3.send(new PutObjectCommand({ Bucket: config.s3.bucket, Key: key, Body: body, ...governance }), {
           abortSignal: signal(),
         }),
       );
@@ -190,7 +199,7 @@ export async function runChecks(
         report({
           name: 'write',
           status: 'pass',
-          detail: `wrote and read back s3://${config.s3.bucket}/${key}`,
+          detail: `wrote and read back s3://${config.s3.bucket}/${key}${stored}`,
         });
       else {
         report({
@@ -203,7 +212,9 @@ export async function runChecks(
       report(
         failure(
           'write',
-          written ? `read back s3://${config.s3.bucket}/${key}` : `write s3://${config.s3.bucket}/${key}`,
+          written
+            ? `read back s3://${config.s3.bucket}/${key}`
+            : `write s3://${config.s3.bucket}/${key}${stored}`,
           error,
         ),
       );
@@ -268,4 +279,16 @@ export async function runChecks(
     s3.destroy();
   }
   return results;
+}
+
+/** How the test object was stored, when the config asks for more than the bucket's defaults. */
+function describeGovernance(fields: ReturnType<typeof objectFields>): string {
+  const parts: string[] = [];
+  if (fields.StorageClass !== undefined) parts.push(`storage class ${fields.StorageClass}`);
+  if (fields.ServerSideEncryption !== undefined) {
+    const key = fields.SSEKMSKeyId === undefined ? '' : ` key ${fields.SSEKMSKeyId}`;
+    parts.push(`encryption ${fields.ServerSideEncryption}${key}`);
+  }
+  if (fields.Tagging !== undefined) parts.push(`tags ${fields.Tagging}`);
+  return parts.length === 0 ? '' : ` (${parts.join(', ')})`;
 }

@@ -297,6 +297,8 @@ export class Pipeline {
       const stored = await this.#o.objects().upload({
         filePath: file,
         key,
+        source: placement.source,
+        mtimeMs: facts.mtimeMs,
         resumeState: entry.multipart as MultipartState | undefined,
         signal: this.#controller.signal,
         // Kept in memory at once and committed in the background, never awaited between two parts: a part whose

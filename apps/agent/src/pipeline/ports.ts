@@ -20,12 +20,15 @@ export type StoredObject = Pick<
   version: SentVersion;
 };
 
+/** An upload as the pipeline asks for it: the uploader's request, and the file's source and mtime for its metadata. */
+export type ObjectRequest = UploadRequest & { source: string; mtimeMs: number };
+
 /**
  * Where files go: `@tvm/s3-uploader` bound to the S3 client (the real adapter), or an in-memory bucket.
  * `upload` resolves only once the object is verified; `checkDestination` rejects when the bucket cannot be used.
  */
 export interface ObjectStore {
-  upload(request: UploadRequest): Promise<StoredObject>;
+  upload(request: ObjectRequest): Promise<StoredObject>;
   checkDestination(signal?: AbortSignal): Promise<void>;
 }
 
