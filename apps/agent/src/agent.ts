@@ -21,6 +21,7 @@ import { Housekeeping } from './housekeeping.js';
 import type { AgentLogger } from './logger.js';
 import { LogDirectories } from './log-directories.js';
 import { buildObjectKey } from './object-key.js';
+import { setUpCompression } from './compression/setup.js';
 import { Pipeline, type RetryPolicy } from './pipeline/index.js';
 import { reloadPlan, type ReloadPlan } from './reload-plan.js';
 import { Scheduler } from './scheduler.js';
@@ -134,6 +135,13 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
 
   // Files are named by the resolved directory (the detector watches real paths); legacy entries by either form.
   const directories = new LogDirectories(current.log_directories);
+  const compression = await setUpCompression({
+    config: () => current,
+    stateDir: paths.stateDir,
+    directories,
+    queued: () => store.queue.list(),
+    logger,
+  });
 
   const makeHousekeeping = (c: AgentConfig): Housekeeping => {
     const guard = createDiskGuard({ ...diskGuardOptions(c), clock, logger });
@@ -148,7 +156,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
 
   const pipeline = new Pipeline({
     store,
-    objects: () => uploaderObjectStore(destinations.current.uploader),
+    objects: () => uploaderObjectStore(destinations.current.uploader, compression),
     files: fileSystemProbe,
     bucket: current.s3.bucket,
     clock,

@@ -1,5 +1,6 @@
 import { lstat } from 'node:fs/promises';
 import type { Uploader } from '@tvm/s3-uploader';
+import { compressingUploader, type CompressionOptions } from '../compression/index.js';
 import { encodeFileName } from '../file-names.js';
 import { keyPathMetadata } from '../object-key.js';
 import type { FileProbe, ObjectStore } from '../pipeline/index.js';
@@ -15,12 +16,14 @@ export const fileSystemProbe: FileProbe = {
 /**
  * The pipeline's object store on `@tvm/s3-uploader`: the uploader reports the version it verified. An object of a
  * file whose name is not valid UTF-8 carries the metadata that says how its key was written (`keyPathMetadata`).
+ * With `compression`, files of log directories that ask for it are sent compressed (`compressingUploader`).
  */
-export function uploaderObjectStore(uploader: Uploader): ObjectStore {
+export function uploaderObjectStore(uploader: Uploader, compression?: CompressionOptions): ObjectStore {
+  const sender = compression ? compressingUploader(uploader, compression) : uploader;
   return {
     async upload(request) {
       const names = keyPathMetadata(request.filePath);
-      const result = await uploader.upload(
+      const result = await sender.upload(
         Object.keys(names).length === 0
           ? request
           : { ...request, metadata: { ...request.metadata, ...names } },
