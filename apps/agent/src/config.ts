@@ -74,9 +74,7 @@ const logDirectory = z.strictObject({
   recursive: bool(true),
   allow_deletion: bool(true),
   // Sent compressed (key + .gz / .zst); files already compressed, and those that would not shrink, go as they are.
-  compress: z
-    .enum(['none', 'gzip', 'zstd'], { error: 'must be none, gzip or zstd' })
-    .default('none'),
+  compress: z.enum(['none', 'gzip', 'zstd'], { error: 'must be none, gzip or zstd' }).default('none'),
 });
 
 const schema = z.strictObject({
