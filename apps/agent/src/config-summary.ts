@@ -13,8 +13,8 @@ export function describeConfig(config: AgentConfig): string[] {
       `pattern ${dir.pattern}`,
       dir.recursive ? 'recursive' : 'not recursive',
       dir.allow_deletion ? 'deletion allowed' : 'never deleted',
-      dir.compress === 'none' ? 'not compressed' : `compressed with ${dir.compress}`,
     ];
+    if (dir.compress !== 'none') flags.push(`compressed with ${dir.compress}`);
     lines.push(`  ${dir.source}: ${dir.path} (${flags.join(', ')})`);
   }
   const schedule =

@@ -121,20 +121,23 @@ export class Spool {
    * (checked against its marker, SHA-256 included), or a new one. Rejects with an `UploadError` for a problem of the
    * original (unreadable, changed while it was read) and when `signal` fires; resolves to {@link SpoolUnavailable}
    * when the spool itself cannot be written (a full disk, an I/O error), so the caller can send the file uncompressed.
+   * A spool is started only when its filesystem keeps `reserveBytes` free after `expectedSize` (default: the
+   * original's size) more bytes.
    */
   async prepare(
     filepath: string,
     handle: FileHandle,
     before: FileIdentity,
     algorithm: CompressionAlgorithm,
-    signal?: AbortSignal,
+    options: { signal?: AbortSignal; expectedSize?: number } = {},
   ): Promise<SpoolFile | SpoolUnavailable> {
+    const { signal } = options;
     const id = Spool.idOf(filepath, before, algorithm);
     const existing = await this.complete(id, filepath, before, algorithm);
     if (existing) return { id, path: this.spoolPath(id, algorithm), marker: existing, reused: true };
     await this.remove(id, algorithm);
     try {
-      await this.ensureRoom(before.size);
+      await this.ensureRoom(options.expectedSize ?? before.size);
       const marker = await this.write(id, filepath, handle, before, algorithm, signal);
       return { id, path: this.spoolPath(id, algorithm), marker, reused: false };
     } catch (error) {
@@ -184,7 +187,7 @@ export class Spool {
     }
   }
 
-  /** A spool needs at most about the original's size; it may never take the space `disk.reserved_gb` keeps free. */
+  /** A spool may never take the space `disk.reserved_gb` keeps free. */
   private async ensureRoom(size: number): Promise<void> {
     const fs = await statfs(this.directory);
     const free = fs.bavail * fs.bsize;

@@ -13,7 +13,7 @@ import {
   type CompressionAlgorithm,
   type CompressionSetting,
 } from './decision.js';
-import type { Spool, SpoolFile } from './spool.js';
+import type { Spool, SpoolFile, SpoolUnavailable } from './spool.js';
 
 /** Object metadata (`x-amz-meta-*`) of a compressed object: the algorithm. */
 export const COMPRESSION_METADATA_KEY = 'tvm-compression';
@@ -63,30 +63,30 @@ export function compressingUploader(
         // The uploader opens it again and fails with the error classified as usual (missing, unreadable, a symlink).
         return uploader.upload(request);
       }
-      let spooled: SpoolFile;
+      let prepared: SpoolFile | SpoolUnavailable | { asIs: string };
       try {
         const chosen = await choose(handle, request.filePath, setting);
-        if ('asIs' in chosen) {
-          logger.debug(`Sending ${displayFileName(request.filePath)} uncompressed: ${chosen.asIs}`);
-          return await uploader.upload(request);
-        }
-        const prepared = await spool.prepare(
-          request.filePath,
-          handle,
-          chosen.before,
-          chosen.algorithm,
-          request.signal,
-        );
-        if ('unavailable' in prepared) {
-          logger.warn(
-            `Cannot compress ${displayFileName(request.filePath)} into ${spool.directory} (${prepared.unavailable}): sending it uncompressed`,
-          );
-          return await uploader.upload(request);
-        }
-        spooled = prepared;
+        prepared =
+          'asIs' in chosen
+            ? chosen
+            : await spool.prepare(request.filePath, handle, chosen.before, chosen.algorithm, {
+                expectedSize: chosen.expectedSize,
+                ...(request.signal ? { signal: request.signal } : {}),
+              });
       } finally {
         await handle.close().catch(() => undefined);
       }
+      if ('asIs' in prepared) {
+        logger.debug(`Sending ${displayFileName(request.filePath)} uncompressed: ${prepared.asIs}`);
+        return uploader.upload(request);
+      }
+      if ('unavailable' in prepared) {
+        logger.warn(
+          `Cannot compress ${displayFileName(request.filePath)} into ${spool.directory} (${prepared.unavailable}): sending it uncompressed`,
+        );
+        return uploader.upload(request);
+      }
+      const spooled = prepared;
       const { marker } = spooled;
       logger.debug(
         `${spooled.reused ? 'Resuming with' : 'Compressed'} ${displayFileName(request.filePath)} (${marker.algorithm}): ${marker.original.size} -> ${marker.compressed.size} bytes`,
@@ -120,7 +120,9 @@ async function choose(
   handle: FileHandle,
   filePath: string,
   setting: CompressionSetting,
-): Promise<{ asIs: string } | { algorithm: CompressionAlgorithm; before: FileIdentity }> {
+): Promise<
+  { asIs: string } | { algorithm: CompressionAlgorithm; before: FileIdentity; expectedSize: number }
+> {
   let before: FileIdentity;
   let head: Buffer;
   try {
@@ -138,15 +140,22 @@ async function choose(
   }
   const name = basename(filePath);
   let plan = planCompression({ setting, name, head });
+  let ratio = 1;
   if (plan.action === 'sample') {
     const sample = { bytes: head.length, compressedBytes: await compressedLength(plan.algorithm, head) };
+    ratio = sample.bytes > 0 ? sample.compressedBytes / sample.bytes : 1;
     plan = planCompression({ setting, name, head, sample });
   }
   switch (plan.action) {
     case 'as-is':
       return { asIs: plan.reason };
     case 'compress':
-      return { algorithm: plan.algorithm, before };
+      // The spool's likely size, from the sample, with a margin: the rest of a file may compress less well.
+      return {
+        algorithm: plan.algorithm,
+        before,
+        expectedSize: Math.ceil(before.size * Math.min(1, ratio + 0.1)),
+      };
     case 'sample':
       throw new Error('planCompression asked for a sample twice');
   }
