@@ -5,7 +5,8 @@
  * Output (default apps/agent/dist/vehicle): tvm-upload.mjs (+ .map), bin/tvm-upload, VERSION, README.txt and
  * LEGAL.txt (every bundled package with its licence and licence texts).
  */
-import { chmod, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -54,6 +55,9 @@ export async function bundleAgent(outDir: string): Promise<string> {
     logLevel: 'warning',
   });
   await chmod(outfile, 0o755);
+  // zstd's WebAssembly module is read at run time from beside the code that loads it (src/compression/codecs.ts).
+  const zstdEntry = createRequire(join(agentDir, 'package.json')).resolve('@bokuweb/zstd-wasm');
+  await copyFile(join(dirname(zstdEntry), 'zstd.wasm'), join(outDir, 'zstd.wasm'));
   const launcher = join(outDir, 'bin', 'tvm-upload');
   // The launcher runs node itself (the bundle's hashbang is not used), so it repeats the node flags src/cli.ts's
   // hashbang asks for (`#!/usr/bin/env -S node --max-semi-space-size=2`): one place decides them.

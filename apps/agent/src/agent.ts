@@ -22,6 +22,7 @@ import type { AgentLogger } from './logger.js';
 import { LogDirectories } from './log-directories.js';
 import { buildObjectKey, dateIn } from './object-key.js';
 import { ManifestJournal, publishEndedDays, recordingDeliveries, recordUnsent } from './manifests/index.js';
+import { setUpCompression } from './compression/setup.js';
 import { Pipeline, type RetryPolicy } from './pipeline/index.js';
 import { reloadPlan, type ReloadPlan } from './reload-plan.js';
 import { Scheduler } from './scheduler.js';
@@ -137,6 +138,13 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
 
   // Files are named by the resolved directory (the detector watches real paths); legacy entries by either form.
   const directories = new LogDirectories(current.log_directories);
+  const compression = await setUpCompression({
+    config: () => current,
+    stateDir: paths.stateDir,
+    directories,
+    queued: () => store.queue.list(),
+    logger,
+  });
 
   // Each day's uploads and unsent deletions, durable here until the day's manifest is in S3 (manifests/).
   const manifests = new ManifestJournal({
@@ -163,7 +171,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     store,
     objects: () =>
       recordingDeliveries(
-        uploaderObjectStore(destinations.current.uploader, () => current),
+        uploaderObjectStore(destinations.current.uploader, () => current, compression),
         manifests,
         clock,
       ),

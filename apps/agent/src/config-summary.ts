@@ -22,6 +22,7 @@ export function describeConfig(config: AgentConfig): string[] {
       dir.recursive ? 'recursive' : 'not recursive',
       dir.allow_deletion ? 'deletion allowed' : 'never deleted',
     ];
+    if (dir.compress !== 'none') flags.push(`compressed with ${dir.compress}`);
     lines.push(`  ${dir.source}: ${dir.path} (${flags.join(', ')})`);
   }
   const schedule =

@@ -88,6 +88,8 @@ const logDirectory = z.strictObject({
   pattern: nonEmpty('a glob on the file name').default('*'),
   recursive: bool(true),
   allow_deletion: bool(true),
+  // Sent compressed (key + .gz / .zst); files already compressed, and those that would not shrink, go as they are.
+  compress: z.enum(['none', 'gzip', 'zstd'], { error: 'must be none, gzip or zstd' }).default('none'),
 });
 
 const schema = z.strictObject({

@@ -114,3 +114,11 @@ export function keyPathMetadata(filePath: string): Record<string, string> {
     [NAME_BYTES_METADATA_KEY]: Buffer.from(bytes).toString('base64'),
   };
 }
+
+/** The suffix a compressed object's key gets: exactly `.gz` (gzip) or `.zst` (zstd). */
+export const COMPRESSED_KEY_SUFFIX = { gzip: '.gz', zstd: '.zst' } as const;
+
+/** The key of `key`'s object compressed with `algorithm`: the suffix appended, whatever the key ends in. */
+export function compressedObjectKey(key: string, algorithm: keyof typeof COMPRESSED_KEY_SUFFIX): string {
+  return `${key}${COMPRESSED_KEY_SUFFIX[algorithm]}`;
+}

@@ -53,6 +53,7 @@ describe('parseConfig', () => {
       pattern: '*',
       recursive: true,
       allow_deletion: true,
+      compress: 'none',
     });
     expect(config.s3).toEqual({
       bucket: 't01logs',

@@ -49,7 +49,7 @@ describe('bundleAgent', () => {
   it('writes one bundled module, a launcher and the version', async () => {
     const files = await readdir(build);
     expect(files).toEqual(
-      expect.arrayContaining(['tvm-upload.mjs', 'bin', 'VERSION', 'README.txt', 'LEGAL.txt']),
+      expect.arrayContaining(['tvm-upload.mjs', 'bin', 'VERSION', 'README.txt', 'LEGAL.txt', 'zstd.wasm']),
     );
     expect(await readdir(join(build, 'bin'))).toEqual(['tvm-upload']);
     expect(await exists(join(build, 'node_modules'))).toBe(false);

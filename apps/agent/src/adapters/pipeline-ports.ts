@@ -1,5 +1,10 @@
 import { lstat } from 'node:fs/promises';
 import type { Uploader } from '@tvm/s3-uploader';
+import {
+  compressingUploader,
+  type CompressedUploadResult,
+  type CompressionOptions,
+} from '../compression/index.js';
 import { encodeFileName } from '../file-names.js';
 import { keyPathMetadata } from '../object-key.js';
 import { objectMetadata, objectTags, type TagConfig } from '../object-governance.js';
@@ -14,15 +19,22 @@ export const fileSystemProbe: FileProbe = {
 };
 
 /**
+/**
  * The pipeline's object store on `@tvm/s3-uploader`: the uploader reports the version it verified. Every object
  * carries the agent's metadata and `s3.tags` (object-governance.ts); one of a file whose name is not valid UTF-8
- * also the metadata that says how its key was written (`keyPathMetadata`).
+ * also the metadata that says how its key was written (`keyPathMetadata`). With `compression`, files of log
+ * directories that ask for it are sent compressed (`compressingUploader`).
  */
-export function uploaderObjectStore(uploader: Uploader, config: () => TagConfig): ObjectStore {
+export function uploaderObjectStore(
+  uploader: Uploader,
+  config: () => TagConfig,
+  compression?: CompressionOptions,
+): ObjectStore {
+  const sender = compression ? compressingUploader(uploader, compression) : uploader;
   return {
     async upload({ source, mtimeMs, ...request }) {
       const current = config();
-      const result = await uploader.upload({
+      const result: CompressedUploadResult = await sender.upload({
         ...request,
         metadata: {
           ...request.metadata,
@@ -39,6 +51,7 @@ export function uploaderObjectStore(uploader: Uploader, config: () => TagConfig)
         ...(result.skipped ? { skipped: result.skipped } : {}),
         ...(result.parts === undefined ? {} : { parts: result.parts }),
         ...(result.resumedParts === undefined ? {} : { resumedParts: result.resumedParts }),
+        ...(result.original === undefined ? {} : { original: result.original }),
       };
     },
     checkDestination: (signal) => uploader.checkDestination(signal),

@@ -25,6 +25,9 @@ export function recordingDeliveries(
           mtime: new Date(result.version.mtimeMs).toISOString(),
           uploaded_at: new Date(now).toISOString(),
           path: request.filePath,
+          ...(result.original === undefined
+            ? {}
+            : { original_size: result.original.size, original_sha256: result.original.sha256 }),
         },
         now,
       );

@@ -18,6 +18,8 @@ export type StoredObject = Pick<
   'key' | 'bytes' | 'sha256' | 'skipped' | 'parts' | 'resumedParts'
 > & {
   version: SentVersion;
+  /** Set when the object is a compressed copy of the file: the original's size and SHA-256. */
+  original?: { size: number; sha256: string };
 };
 
 /** An upload as the pipeline asks for it: the uploader's request, and the file's source and mtime for its metadata. */
