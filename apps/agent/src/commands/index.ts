@@ -6,6 +6,7 @@ import { reloadCommand } from './reload.js';
 import { requeueCommand } from './requeue.js';
 import type { OpsCommand } from './shared.js';
 import { statusCommand } from './status.js';
+import { uploadCommand } from './upload.js';
 import { verifyCommand } from './verify.js';
 
 /** The operator commands, by name (issue 8); `run` stays in cli.ts. */
@@ -19,6 +20,7 @@ export const OPS_COMMANDS: Readonly<Record<string, OpsCommand>> = {
   alarms: alarmsCommand,
   cleanup: cleanupCommand,
   reload: reloadCommand,
+  upload: uploadCommand,
 };
 
 /** One line per ops command, for the CLI's usage text. */
@@ -28,10 +30,11 @@ export const OPS_USAGE = `  tvm-upload status|queue|failed [--config <path>] [--
   tvm-upload alarms apply [--config <path>] [--json]
   tvm-upload cleanup [--dry-run] [--config <path>] [--json]
   tvm-upload reload [--config <path>] [--pid <pid>] [--timeout <seconds>] [--json]
+  tvm-upload upload --since <time> [--until <time>] [--source <name>]... [--wait [--timeout <seconds>]] [--config <path>] [--json]
 `;
 
 /** Options of the CLI that take a value, so their value is not mistaken for the command's name. */
-const VALUE_OPTIONS = new Set(['--config', '-c', '--log-level', '--timeout', '--sns-topic-arn', '--pid']);
+const VALUE_OPTIONS = new Set(['--config', '-c', '--log-level', '--timeout', '--sns-topic-arn', '--pid', '--since', '--until', '--source']);
 
 /**
  * Runs the ops command named in `argv` (the first argument that is not an option or an option's value), or
