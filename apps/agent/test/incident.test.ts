@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { joinTimeValues } from '../src/commands/upload.js';
+import { OPS_USAGE } from '../src/commands/index.js';
+import { joinTimeValues, uploadCommand } from '../src/commands/upload.js';
+import { ControlServer, controlSocketPath } from '../src/control/index.js';
+import type { IncidentFileView, IncidentRequestView } from '../src/incident/uploads.js';
 import { IncidentTimeError, parseIncidentTime, parseIncidentWindow } from '../src/incident/time.js';
 import { selectWindow, type ListedFile } from '../src/incident/window.js';
+import { configDocument, makeWorkspace, writeConfig } from './helpers.js';
 
 // 2026-12-01 14:05:30 UTC = 22:05:30 in Asia/Shanghai (UTC+8, no DST).
 const NOW = Date.UTC(2026, 11, 1, 14, 5, 30);
@@ -140,5 +144,137 @@ describe('selectWindow', () => {
     const b = file('/l/b', '10:10', '10:00');
     const a = file('/l/a', '10:20', '10:15');
     expect(paths([a, b])).toEqual(['/l/a', '/l/b']);
+  });
+});
+
+describe('tvm-upload upload against a scripted daemon', () => {
+  const file = (path: string, state: IncidentFileView['state'], extra: Partial<IncidentFileView> = {}) =>
+    ({
+      path,
+      source: 'terminal',
+      size: 10,
+      mtimeMs: NOW,
+      intake: 'queued',
+      state,
+      ...extra,
+    }) as IncidentFileView;
+  const view = (files: IncidentFileView[], state: IncidentRequestView['state']): IncidentRequestView => {
+    const counts = { waiting: 0, queued: 0, uploaded: 0, 'already-uploaded': 0, failed: 0, missing: 0 };
+    for (const f of files) counts[f.state]++;
+    return {
+      id: 'r1',
+      createdAt: NOW,
+      since: NOW - 3_600_000,
+      until: NOW,
+      sources: ['terminal'],
+      state,
+      counts,
+      files,
+    };
+  };
+
+  async function daemon(answers: IncidentRequestView[]) {
+    const ws = await makeWorkspace();
+    const config = await writeConfig(ws, configDocument(ws, 'http://127.0.0.1:9', 'b'));
+    const server = new ControlServer();
+    const posted: unknown[] = [];
+    let polls = 0;
+    server.route('POST', '/v1/uploads', ({ body }) => {
+      posted.push(body);
+      return { status: 201, body: answers[0] };
+    });
+    server.route('GET', '/v1/uploads/:id', () => {
+      polls++;
+      const answer = answers[Math.min(polls, answers.length - 1)];
+      if (polls >= answers.length) void server.close(); // the daemon stops after its last answer
+      return { body: answer };
+    });
+    await server.listen(controlSocketPath(config));
+    return { ws, server, posted };
+  }
+
+  const io = (isTty = false) => {
+    const out: string[] = [];
+    const err: string[] = [];
+    return {
+      out,
+      err,
+      io: { stdout: (t: string) => out.push(t), stderr: (t: string) => err.push(t), isTty, now: Date.now },
+    };
+  };
+
+  it('prints --help, and a line per file landed until every file is in S3', async () => {
+    const help = io();
+    expect(await uploadCommand(['--help'], help.io)).toBe(0);
+    expect(help.out.join('')).toMatch(/^Usage: tvm-upload upload --since <time>/);
+    expect(OPS_USAGE).toContain('tvm-upload upload --since <time> [--until <time>] [--source <name>]...');
+
+    const a = '/l/terminal/a.log';
+    const b = '/l/terminal/b.log';
+    const { ws, server, posted } = await daemon([
+      view(
+        [file(a, 'queued'), file(b, 'already-uploaded', { intake: 'already-uploaded', key: 'k/b' })],
+        'in-progress',
+      ),
+      view([file(a, 'uploaded', { key: 'k/a' }), file(b, 'already-uploaded', { key: 'k/b' })], 'done'),
+    ]);
+    try {
+      const run = io();
+      const code = await uploadCommand(
+        ['--since', '-1h', '--source', 'terminal', '--wait', '--config', ws.configFile],
+        run.io,
+      );
+      expect(run.err.join('')).toBe('');
+      expect(code).toBe(0);
+      expect(posted).toEqual([
+        { since: expect.any(Number), until: expect.any(Number), sources: ['terminal'] },
+      ]);
+      const out = run.out.join('');
+      expect(out).toContain(`  ${b} (10 B): already uploaded as k/b\n`);
+      expect(out).toContain(`uploaded ${a} -> k/a (2/2)\n`);
+      expect(out).toContain(
+        'Done: every file of the window is in S3 (2 file(s): 2 in S3 (1 already uploaded before))',
+      );
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('exits 1 with the category and message of a file that failed for good (a bar on a terminal)', async () => {
+    const a = '/l/terminal/a.log';
+    const { ws, server } = await daemon([
+      view([file(a, 'queued')], 'in-progress'),
+      view(
+        [file(a, 'failed', { error: { category: 'access-denied', message: 'AccessDenied: nope' } })],
+        'failed',
+      ),
+    ]);
+    try {
+      const run = io(true);
+      expect(await uploadCommand(['--since', '-1h', '--wait', '--config', ws.configFile], run.io)).toBe(1);
+      expect(run.out.join('')).toContain('\r[                              ] 0/1 file(s) in S3');
+      expect(run.err.join('')).toContain(`  ${a}: FAILED: access-denied: AccessDenied: nope\n`);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('exits 1 when the daemon stops before every file is in S3', async () => {
+    const a = '/l/terminal/a.log';
+    const queued = view([file(a, 'queued')], 'in-progress');
+    const { ws, server } = await daemon([queued, queued]);
+    try {
+      const run = io();
+      expect(
+        await uploadCommand(['--since', '-1h', '--wait', '--json', '--config', ws.configFile], run.io),
+      ).toBe(1);
+      const report = JSON.parse(run.out.join('')) as { ok: boolean; error: string };
+      expect(report.ok).toBe(false);
+      expect(report.error).toMatch(
+        /^The agent stopped before every file was in S3 \(1 file\(s\): 0 in S3, 1 queued\)/,
+      );
+    } finally {
+      await server.close();
+    }
   });
 });

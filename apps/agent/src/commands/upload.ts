@@ -124,6 +124,10 @@ export async function uploadCommand(args: string[], io: CommandIo = processIo): 
       return await controlRequest(socket, method, path, body);
     } catch (error) {
       if (error instanceof ControlUnavailableError) return error.message;
+      // The daemon closed the connection mid-answer: it is stopping.
+      if ((error as NodeJS.ErrnoException).code === 'ECONNRESET') {
+        return `The agent closed its control socket ${socket} (it is stopping)`;
+      }
       throw error;
     }
   };
