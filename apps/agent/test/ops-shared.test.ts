@@ -85,6 +85,7 @@ describe('OPS_COMMANDS', () => {
       'reload',
       'requeue',
       'status',
+      'upload',
       'verify',
     ]);
   });
