@@ -34,7 +34,17 @@ export const OPS_USAGE = `  tvm-upload status|queue|failed [--config <path>] [--
 `;
 
 /** Options of the CLI that take a value, so their value is not mistaken for the command's name. */
-const VALUE_OPTIONS = new Set(['--config', '-c', '--log-level', '--timeout', '--sns-topic-arn', '--pid', '--since', '--until', '--source']);
+const VALUE_OPTIONS = new Set([
+  '--config',
+  '-c',
+  '--log-level',
+  '--timeout',
+  '--sns-topic-arn',
+  '--pid',
+  '--since',
+  '--until',
+  '--source',
+]);
 
 /**
  * Runs the ops command named in `argv` (the first argument that is not an option or an option's value), or
