@@ -18,6 +18,7 @@ import { abortAbandonedUploads } from './abandoned-uploads.js';
 import { checkProfile } from './adapters/aws-clients.js';
 import { diskGuardOptions } from './disk-guard-options.js';
 import { Housekeeping } from './housekeeping.js';
+import { IncidentUploads } from './incident/uploads.js';
 import type { AgentLogger } from './logger.js';
 import { LogDirectories } from './log-directories.js';
 import { buildObjectKey, dateIn } from './object-key.js';
@@ -70,6 +71,8 @@ export interface Agent {
   readonly pipeline: Pipeline;
   readonly detector: Detector;
   readonly metrics: Metrics;
+  /** `tvm-upload upload`'s requests (the control channel's `/v1/uploads`). */
+  readonly incident: IncidentUploads;
   /** Rebuilds the S3 client (credentials changed) and lifts a destination pause if the destination now works. */
   refreshDestination(reason: string): Promise<void>;
   /**
@@ -205,6 +208,8 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     },
     onPauseChange: () => inBackground(publishStatus(), logger, 'Writing agent-status.json'),
   });
+
+  const incident = new IncidentUploads({ store, pipeline, clock, logger, config: () => current });
 
   const onReady = intake({ store, pipeline, metrics, clock, logger, config: () => current });
 
@@ -351,6 +356,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     current,
   );
   pipeline.pump(); // retries already scheduled in the queue go at their time
+  incident.resume(); // incident-lane files queued before a restart go now, whatever the hours
   // The start-up run covers what the scan queues, even outside operational hours; the watcher runs meanwhile.
   if (current.upload.upload_on_start) {
     inBackground(
@@ -370,6 +376,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     pipeline,
     detector,
     metrics,
+    incident,
     refreshDestination,
     async reconfigure(next) {
       const plan = reloadPlan(current, next);
@@ -390,6 +397,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     stop() {
       stopping ??= (async () => {
         loops.abort();
+        incident.close();
         scheduler?.stop();
         credentialsWatch.close();
         await detector.close();

@@ -78,13 +78,16 @@ describe('OPS_COMMANDS', () => {
   it('has the commands the issue lists', () => {
     expect(Object.keys(OPS_COMMANDS).sort()).toEqual([
       'alarms',
+      'audit',
       'check-config',
       'cleanup',
       'failed',
+      'manifest',
       'queue',
       'reload',
       'requeue',
       'status',
+      'upload',
       'verify',
     ]);
   });

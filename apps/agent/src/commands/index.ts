@@ -7,6 +7,7 @@ import { reloadCommand } from './reload.js';
 import { requeueCommand } from './requeue.js';
 import type { OpsCommand } from './shared.js';
 import { statusCommand } from './status.js';
+import { uploadCommand } from './upload.js';
 import { verifyCommand } from './verify.js';
 
 /** The operator commands, by name (issue 8); `run` stays in cli.ts. */
@@ -22,6 +23,7 @@ export const OPS_COMMANDS: Readonly<Record<string, OpsCommand>> = {
   reload: reloadCommand,
   manifest: manifestCommand,
   audit: auditCommand,
+  upload: uploadCommand,
 };
 
 /** One line per ops command, for the CLI's usage text. */
@@ -33,6 +35,7 @@ export const OPS_USAGE = `  tvm-upload status|queue|failed [--config <path>] [--
   tvm-upload reload [--config <path>] [--pid <pid>] [--timeout <seconds>] [--json]
   tvm-upload manifest [--date YYYY-MM-DD] [--config <path>] [--json]
   tvm-upload audit --date YYYY-MM-DD [--config <path>] [--json]
+  tvm-upload upload --since <time> [--until <time>] [--source <name>]... [--wait [--timeout <seconds>]] [--config <path>] [--json]
 `;
 
 /** Options of the CLI that take a value, so their value is not mistaken for the command's name. */
@@ -44,6 +47,9 @@ const VALUE_OPTIONS = new Set([
   '--sns-topic-arn',
   '--pid',
   '--date',
+  '--since',
+  '--until',
+  '--source',
 ]);
 
 /**
