@@ -20,6 +20,7 @@ import { diskGuardOptions } from './disk-guard-options.js';
 import { Housekeeping } from './housekeeping.js';
 import type { AgentLogger } from './logger.js';
 import { LogDirectories } from './log-directories.js';
+import { sampleGauges } from './monitoring/view.js';
 import { buildObjectKey } from './object-key.js';
 import { Pipeline, type RetryPolicy } from './pipeline/index.js';
 import { reloadPlan, type ReloadPlan } from './reload-plan.js';
@@ -177,7 +178,10 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       await housekeeping.run(['after-upload'], 'after upload');
       await housekeeping.checkDisk('after upload');
     },
-    onPauseChange: () => inBackground(publishStatus(), logger, 'Writing agent-status.json'),
+    onPauseChange: () => {
+      metrics.uploadsPaused(pipeline.paused !== undefined);
+      inBackground(publishStatus(), logger, 'Writing agent-status.json');
+    },
   });
 
   const onReady = intake({ store, pipeline, metrics, clock, logger, config: () => current });
@@ -237,11 +241,9 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     });
   };
   every(DAY_MS, abortAbandoned);
-  every(current.monitoring.publish_interval_seconds * 1000, async () => {
-    metrics.queueDepth(store.queue.size);
-    let oldest = Infinity;
-    for (const entry of store.queue.list()) oldest = Math.min(oldest, entry.detectedAt);
-    if (oldest !== Infinity) metrics.oldestPendingAge(Math.max(0, (clock.now() - oldest) / 1000));
+  // At least once a minute, so every publish interval has its samples (the UploadsPaused alarm reads their Minimum).
+  every(Math.min(60_000, current.monitoring.publish_interval_seconds * 1000), async () => {
+    sampleGauges({ store, pipeline }, metrics, clock.now());
   });
 
   let scheduler: Scheduler | undefined = undefined; // set once the start-up scan has begun

@@ -5,8 +5,9 @@ import { createAgent, type Agent } from './agent.js';
 import { reloadResultPath, type ReloadResult } from './commands/reload.js';
 import { loadConfig, type AgentConfig, type LoadedConfig } from './config.js';
 import { AgentError } from './errors.js';
-import { healthInputsOf, judgeHealth } from './health.js';
+import { HealthMonitor } from './health.js';
 import type { AgentLogger } from './logger.js';
+import { startMonitoring, type MonitoringServer } from './monitoring/index.js';
 import { createNotifier, type Notifier } from './notify.js';
 
 /** What `tvm-upload run` needs. */
@@ -154,6 +155,7 @@ export async function runAgent(options: RunOptions): Promise<number> {
     try {
       agent = (await applyConfig(agent, next.config, logger)).agent;
       config = next.config;
+      await bindMonitoring();
       logger.info('Configuration reloaded');
       await answerReload(true, 'configuration reloaded');
     } catch (error) {
@@ -169,32 +171,56 @@ export async function runAgent(options: RunOptions): Promise<number> {
     reloading = reloading.then(reload, reload);
   });
 
-  // The watchdog ping goes out only while the agent is healthy; a wedged event loop sends none at all.
-  let busySince: number | undefined;
-  let unhealthy = '';
+  // The watchdog ping goes out only while the agent is not wedged; a wedged event loop sends none at all. The same
+  // HealthMonitor answers GET /healthz, so the endpoint and the watchdog never disagree.
+  const health = new HealthMonitor();
+  let wedged = '';
   function currentStatus(): string {
-    return agent ? judgeHealth(healthInputsOf(agent, now(), busySince)).status : 'starting';
+    return agent ? health.judge(agent, now()).status : 'starting';
   }
   function tick(): void {
     if (!agent || stopping) return;
     const at = now();
-    const inFlight = agent.pipeline.status().inFlight;
-    busySince = inFlight === 0 ? undefined : (busySince ?? at);
-    const verdict = judgeHealth(healthInputsOf(agent, at, busySince));
-    if (!verdict.healthy && verdict.reason !== unhealthy) {
+    health.observe(agent, at);
+    const verdict = health.judge(agent, at);
+    // Pauses and state write failures have their own log lines; the wedge is the one said here.
+    const stuck = verdict.watchdog ? '' : verdict.reason;
+    if (stuck !== '' && stuck !== wedged) {
       const restart =
         notifier.watchdogIntervalMs === undefined ? '' : '; no watchdog ping: systemd will restart the agent';
-      logger.error(`Unhealthy: ${verdict.reason}${restart}`);
-    } else if (verdict.healthy && unhealthy !== '') {
+      logger.error(`Unhealthy: ${stuck}${restart}`);
+    } else if (stuck === '' && wedged !== '') {
       logger.info('Healthy again');
     }
-    unhealthy = verdict.reason;
+    wedged = stuck;
     inBackground(
-      notifier.send(verdict.healthy ? { WATCHDOG: '1', STATUS: verdict.status } : { STATUS: verdict.status }),
+      notifier.send(
+        verdict.watchdog ? { WATCHDOG: '1', STATUS: verdict.status } : { STATUS: verdict.status },
+      ),
       logger,
       'Notifying systemd',
     );
   }
+
+  // GET /metrics and /healthz (monitoring.http), a TCP listener of its own; re-bound when a reload changes it.
+  let monitoring: { listen: string; server: MonitoringServer } | undefined;
+  const bindMonitoring = async (): Promise<void> => {
+    const listen = config.monitoring.http?.listen;
+    if (monitoring?.listen === listen) return;
+    if (monitoring) {
+      await monitoring.server.close();
+      monitoring = undefined;
+    }
+    if (listen === undefined) return;
+    try {
+      const server = await startMonitoring({ listen, agent: () => agent, health, now });
+      monitoring = { listen, server };
+      logger.info(`Monitoring endpoint on http://${server.address} (/metrics, /healthz)`);
+    } catch (error) {
+      // Uploads matter more than the endpoint: say so loudly and go on.
+      logger.error(`Monitoring endpoint not started: ${(error as Error).message}`);
+    }
+  };
 
   const start = createAgent({ config, logger });
   starting = start;
@@ -208,11 +234,13 @@ export async function runAgent(options: RunOptions): Promise<number> {
     }
     throw error;
   }
+  await bindMonitoring();
   await notifier.send({ READY: '1', STATUS: currentStatus() });
-  const health = setInterval(tick, notifier.watchdogIntervalMs ?? STATUS_INTERVAL_MS);
-  health.unref();
+  const ticks = setInterval(tick, notifier.watchdogIntervalMs ?? STATUS_INTERVAL_MS);
+  ticks.unref();
   const code = await done;
-  clearInterval(health);
+  clearInterval(ticks);
+  await monitoring?.server.close();
   clearInterval(keepAlive);
   // Sockets of the SDK's keep-alive agents may linger; the state is flushed and the lock released.
   setTimeout(() => process.exit(code), 100).unref();
