@@ -1,6 +1,7 @@
 import { alarmsCommand } from './alarms.js';
 import { checkConfigCommand } from './check-config.js';
 import { cleanupCommand } from './cleanup.js';
+import { dashboardCommand } from './dashboard.js';
 import { failedCommand, queueCommand } from './queue.js';
 import { reloadCommand } from './reload.js';
 import { requeueCommand } from './requeue.js';
@@ -17,6 +18,7 @@ export const OPS_COMMANDS: Readonly<Record<string, OpsCommand>> = {
   requeue: requeueCommand,
   verify: verifyCommand,
   alarms: alarmsCommand,
+  dashboard: dashboardCommand,
   cleanup: cleanupCommand,
   reload: reloadCommand,
 };
@@ -26,12 +28,21 @@ export const OPS_USAGE = `  tvm-upload status|queue|failed [--config <path>] [--
   tvm-upload requeue <path>... | --all-failed [--config <path>] [--json]
   tvm-upload verify [--config <path>] [--json]
   tvm-upload alarms apply [--config <path>] [--json]
+  tvm-upload dashboard apply [--name <name>] [--config <path>] [--json]
   tvm-upload cleanup [--dry-run] [--config <path>] [--json]
   tvm-upload reload [--config <path>] [--pid <pid>] [--timeout <seconds>] [--json]
 `;
 
 /** Options of the CLI that take a value, so their value is not mistaken for the command's name. */
-const VALUE_OPTIONS = new Set(['--config', '-c', '--log-level', '--timeout', '--sns-topic-arn', '--pid']);
+const VALUE_OPTIONS = new Set([
+  '--config',
+  '-c',
+  '--log-level',
+  '--timeout',
+  '--sns-topic-arn',
+  '--pid',
+  '--name',
+]);
 
 /**
  * Runs the ops command named in `argv` (the first argument that is not an option or an option's value), or
