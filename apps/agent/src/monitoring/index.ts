@@ -3,7 +3,7 @@ import type { HealthMonitor, HealthSource } from '../health.js';
 import { renderMonitoring, type LaneOptions } from './exposition.js';
 import { parseListen } from './listen.js';
 import { startMonitoringServer, type MonitoringServer } from './server.js';
-import { monitoringView, type MonitoringSource } from './view.js';
+import { monitoringView, QueueStatsCache, type MonitoringSource } from './view.js';
 
 export { DEFAULT_LISTEN, formatListen, isLoopbackHost, parseListen } from './listen.js';
 export type { ListenAddress } from './listen.js';
@@ -11,7 +11,7 @@ export { monitoringFamilies, PAUSE_REASONS, queueStats, renderMonitoring } from 
 export type { LaneOptions, MonitoringView, QueueStats } from './exposition.js';
 export { answer, startMonitoringServer } from './server.js';
 export type { MonitoringHandlers, MonitoringServer } from './server.js';
-export { monitoringView, sampleGauges } from './view.js';
+export { monitoringView, QUEUE_STATS_REFRESH_MS, QueueStatsCache, sampleGauges } from './view.js';
 export type { MonitoringSource } from './view.js';
 
 /** Options of {@link startMonitoring}. */
@@ -32,7 +32,8 @@ export interface MonitoringOptions {
 export async function startMonitoring(options: MonitoringOptions): Promise<MonitoringServer> {
   const listen = parseListen(options.listen);
   if ('problem' in listen) throw new TypeError(`monitoring.http.listen ${listen.problem}`);
-  return startMonitoringServer(listen, {
+  const queue = new QueueStatsCache(options.agent, options.now, options.lanes);
+  const server = await startMonitoringServer(listen, {
     metrics() {
       const agent = options.agent();
       const now = options.now();
@@ -46,12 +47,25 @@ export async function startMonitoring(options: MonitoringOptions): Promise<Monit
           },
         ]);
       }
-      return renderMonitoring(monitoringView(agent, now, options.health.judge(agent, now), options.lanes));
+      return renderMonitoring(
+        monitoringView(agent, now, options.health.judge(agent, now), options.lanes, queue.get(agent)),
+      );
     },
     health() {
       const agent = options.agent();
       if (agent === undefined) return { healthy: false, reason: 'starting: the agent is not running yet' };
       return options.health.judge(agent, options.now());
     },
+  }).catch((error: unknown) => {
+    queue.stop();
+    throw error;
   });
+  return {
+    address: server.address,
+    port: server.port,
+    async close() {
+      queue.stop();
+      await server.close();
+    },
+  };
 }
