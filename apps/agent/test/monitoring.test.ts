@@ -8,6 +8,8 @@ import {
   answer,
   monitoringFamilies,
   parseListen,
+  QUEUE_STATS_REFRESH_MS,
+  QueueStatsCache,
   queueStats,
   renderMonitoring,
   startMonitoringServer,
@@ -275,6 +277,30 @@ describe('startMonitoringServer', () => {
       );
     } finally {
       await first.close();
+    }
+  });
+});
+
+describe('QueueStatsCache', () => {
+  it('serves the last summary for up to two refresh periods, then sums the queue again', () => {
+    let now = 0;
+    let entries = [entry('/a', 0, 1)];
+    const agent = { store: { queue: { list: () => entries } } } as unknown as Parameters<
+      QueueStatsCache['get']
+    >[0];
+    const cache = new QueueStatsCache(
+      () => undefined,
+      () => now,
+    );
+    try {
+      expect(cache.get(agent).files).toBe(1);
+      entries = [entry('/a', 0, 1), entry('/b', 0, 2)];
+      now = 2 * QUEUE_STATS_REFRESH_MS;
+      expect(cache.get(agent).files).toBe(1);
+      now += 1;
+      expect(cache.get(agent)).toMatchObject({ files: 2, bytes: 3 });
+    } finally {
+      cache.stop();
     }
   });
 });
