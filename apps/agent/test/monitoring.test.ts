@@ -3,7 +3,7 @@ import type { QueueEntry } from '@tvm/durable-queue';
 import { describe, expect, it } from 'vitest';
 import { describeConfig } from '../src/config-summary.js';
 import { parseConfig } from '../src/config.js';
-import { AgentError } from '../src/errors.js';
+import type { AgentError } from '../src/errors.js';
 import {
   answer,
   monitoringFamilies,
