@@ -80,6 +80,7 @@ describe('OPS_COMMANDS', () => {
       'alarms',
       'check-config',
       'cleanup',
+      'dashboard',
       'failed',
       'queue',
       'reload',
