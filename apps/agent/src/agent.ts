@@ -24,6 +24,7 @@ import { LogDirectories } from './log-directories.js';
 import { buildObjectKey, dateIn } from './object-key.js';
 import { ManifestJournal, publishEndedDays, recordingDeliveries, recordUnsent } from './manifests/index.js';
 import { setUpCompression } from './compression/setup.js';
+import { sampleGauges } from './monitoring/view.js';
 import { Pipeline, type RetryPolicy } from './pipeline/index.js';
 import { reloadPlan, type ReloadPlan } from './reload-plan.js';
 import { Scheduler } from './scheduler.js';
@@ -206,7 +207,10 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       await housekeeping.run(['after-upload'], 'after upload');
       await housekeeping.checkDisk('after upload');
     },
-    onPauseChange: () => inBackground(publishStatus(), logger, 'Writing agent-status.json'),
+    onPauseChange: () => {
+      metrics.uploadsPaused(pipeline.paused !== undefined);
+      inBackground(publishStatus(), logger, 'Writing agent-status.json');
+    },
   });
 
   const incident = new IncidentUploads({ store, pipeline, clock, logger, config: () => current });
@@ -268,11 +272,9 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     });
   };
   every(DAY_MS, abortAbandoned);
-  every(current.monitoring.publish_interval_seconds * 1000, async () => {
-    metrics.queueDepth(store.queue.size);
-    let oldest = Infinity;
-    for (const entry of store.queue.list()) oldest = Math.min(oldest, entry.detectedAt);
-    if (oldest !== Infinity) metrics.oldestPendingAge(Math.max(0, (clock.now() - oldest) / 1000));
+  // At least once a minute, so every publish interval has its samples (the UploadsPaused alarm reads their Minimum).
+  every(Math.min(60_000, current.monitoring.publish_interval_seconds * 1000), async () => {
+    sampleGauges({ store, pipeline }, metrics, clock.now());
   });
 
   // The manifest of each ended day goes to S3 soon after midnight (and after an outage, once S3 answers again);

@@ -1,4 +1,10 @@
 import type { AgentConfig } from './config.js';
+import { parseListen } from './monitoring/listen.js';
+
+function isLoopbackListen(listen: string): boolean {
+  const parsed = parseListen(listen);
+  return !('problem' in parsed) && parsed.loopback;
+}
 
 /** A short human summary of a valid config (what `check-config` prints): one fact per line. */
 export function describeConfig(config: AgentConfig): string[] {
@@ -46,6 +52,10 @@ export function describeConfig(config: AgentConfig): string[] {
   if (deletion.emergency.enabled)
     policies.push(`emergency at ${Math.round(deletion.emergency.threshold * 100)}% disk use`);
   lines.push(`deletion: ${policies.length > 0 ? policies.join('; ') : 'disabled'}`);
+  const http = config.monitoring.http;
+  lines.push(
+    `monitoring endpoint: ${http ? `http://${http.listen}/metrics and /healthz${isLoopbackListen(http.listen) ? '' : ' (NOT loopback: reachable from the network)'}` : 'off'}`,
+  );
   lines.push(
     `state: ${upload.queue_file}, ${upload.failed_file}, ${upload.processed_files_registry.registry_file}`,
   );

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { profileSettings } from './adapters/aws-profile.js';
 import { AgentError } from './errors.js';
 import { expandAll, type ExpandContext } from './expand.js';
+import { DEFAULT_LISTEN, parseListen } from './monitoring/listen.js';
 
 /** Where systemd's unit and the runbook expect the configuration. */
 export const DEFAULT_CONFIG_PATH = '/etc/tvm-upload/config.yaml';
@@ -298,7 +299,22 @@ const schema = z.strictObject({
     })
     .prefault({}),
   monitoring: z
-    .strictObject({ cloudwatch_enabled: bool(true), publish_interval_seconds: int(10, 86_400).default(300) })
+    .strictObject({
+      cloudwatch_enabled: bool(true),
+      publish_interval_seconds: int(10, 86_400).default(300),
+      // GET /metrics and /healthz (off unless this mapping is given); see monitoring/listen.ts for the rules.
+      http: z
+        .strictObject({
+          listen: z
+            .string({ error: 'must be host:port such as 127.0.0.1:9464' })
+            .superRefine((value, ctx) => {
+              const parsed = parseListen(value);
+              if ('problem' in parsed) ctx.addIssue({ code: 'custom', message: parsed.problem });
+            })
+            .default(DEFAULT_LISTEN),
+        })
+        .optional(),
+    })
     .prefault({}),
 });
 

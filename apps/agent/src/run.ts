@@ -7,8 +7,9 @@ import { loadConfig, type AgentConfig, type LoadedConfig } from './config.js';
 import { ControlServer, controlSocketPath } from './control/index.js';
 import { registerDaemonRoutes } from './control/routes.js';
 import { AgentError } from './errors.js';
-import { healthInputsOf, judgeHealth } from './health.js';
+import { HealthMonitor } from './health.js';
 import type { AgentLogger } from './logger.js';
+import { startMonitoring, type MonitoringServer } from './monitoring/index.js';
 import { createNotifier, type Notifier } from './notify.js';
 
 /** What `tvm-upload run` needs. */
@@ -156,6 +157,7 @@ export async function runAgent(options: RunOptions): Promise<number> {
     try {
       agent = (await applyConfig(agent, next.config, logger)).agent;
       config = next.config;
+      await bindMonitoring();
       logger.info('Configuration reloaded');
       await answerReload(true, 'configuration reloaded');
     } catch (error) {
@@ -171,32 +173,56 @@ export async function runAgent(options: RunOptions): Promise<number> {
     reloading = reloading.then(reload, reload);
   });
 
-  // The watchdog ping goes out only while the agent is healthy; a wedged event loop sends none at all.
-  let busySince: number | undefined;
-  let unhealthy = '';
+  // The watchdog ping goes out only while the agent is not wedged; a wedged event loop sends none at all. The same
+  // HealthMonitor answers GET /healthz, so the endpoint and the watchdog never disagree.
+  const health = new HealthMonitor();
+  let wedged = '';
   function currentStatus(): string {
-    return agent ? judgeHealth(healthInputsOf(agent, now(), busySince)).status : 'starting';
+    return agent ? health.judge(agent, now()).status : 'starting';
   }
   function tick(): void {
     if (!agent || stopping) return;
     const at = now();
-    const inFlight = agent.pipeline.status().inFlight;
-    busySince = inFlight === 0 ? undefined : (busySince ?? at);
-    const verdict = judgeHealth(healthInputsOf(agent, at, busySince));
-    if (!verdict.healthy && verdict.reason !== unhealthy) {
+    health.observe(agent, at);
+    const verdict = health.judge(agent, at);
+    // Pauses and state write failures have their own log lines; the wedge is the one said here.
+    const stuck = verdict.watchdog ? '' : verdict.reason;
+    if (stuck !== '' && stuck !== wedged) {
       const restart =
         notifier.watchdogIntervalMs === undefined ? '' : '; no watchdog ping: systemd will restart the agent';
-      logger.error(`Unhealthy: ${verdict.reason}${restart}`);
-    } else if (verdict.healthy && unhealthy !== '') {
+      logger.error(`Unhealthy: ${stuck}${restart}`);
+    } else if (stuck === '' && wedged !== '') {
       logger.info('Healthy again');
     }
-    unhealthy = verdict.reason;
+    wedged = stuck;
     inBackground(
-      notifier.send(verdict.healthy ? { WATCHDOG: '1', STATUS: verdict.status } : { STATUS: verdict.status }),
+      notifier.send(
+        verdict.watchdog ? { WATCHDOG: '1', STATUS: verdict.status } : { STATUS: verdict.status },
+      ),
       logger,
       'Notifying systemd',
     );
   }
+
+  // GET /metrics and /healthz (monitoring.http), a TCP listener of its own; re-bound when a reload changes it.
+  let monitoring: { listen: string; server: MonitoringServer } | undefined;
+  const bindMonitoring = async (): Promise<void> => {
+    const listen = config.monitoring.http?.listen;
+    if (monitoring?.listen === listen) return;
+    if (monitoring) {
+      await monitoring.server.close();
+      monitoring = undefined;
+    }
+    if (listen === undefined) return;
+    try {
+      const server = await startMonitoring({ listen, agent: () => agent, health, now });
+      monitoring = { listen, server };
+      logger.info(`Monitoring endpoint on http://${server.address} (/metrics, /healthz)`);
+    } catch (error) {
+      // Uploads matter more than the endpoint: say so loudly and go on.
+      logger.error(`Monitoring endpoint not started: ${(error as Error).message}`);
+    }
+  };
 
   const start = createAgent({ config, logger });
   starting = start;
@@ -222,12 +248,14 @@ export async function runAgent(options: RunOptions): Promise<number> {
       `Control socket ${socketPath} unavailable (${(error as Error).message}): commands that change the running agent will not reach it`,
     );
   }
+  await bindMonitoring();
   await notifier.send({ READY: '1', STATUS: currentStatus() });
-  const health = setInterval(tick, notifier.watchdogIntervalMs ?? STATUS_INTERVAL_MS);
-  health.unref();
+  const ticks = setInterval(tick, notifier.watchdogIntervalMs ?? STATUS_INTERVAL_MS);
+  ticks.unref();
   const code = await done;
   await control.close();
-  clearInterval(health);
+  clearInterval(ticks);
+  await monitoring?.server.close();
   clearInterval(keepAlive);
   // Sockets of the SDK's keep-alive agents may linger; the state is flushed and the lock released.
   setTimeout(() => process.exit(code), 100).unref();

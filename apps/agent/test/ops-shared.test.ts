@@ -81,6 +81,7 @@ describe('OPS_COMMANDS', () => {
       'audit',
       'check-config',
       'cleanup',
+      'dashboard',
       'failed',
       'manifest',
       'queue',

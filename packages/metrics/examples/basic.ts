@@ -32,7 +32,7 @@ console.log(`files ${counters.FileCount}, failures ${counters.FailureCount}`);
 
 const alarms = await applyAlarms({ client, vehicleId: 'vehicle-CN-001' });
 console.log(`alarms created: ${alarms.created.length}, unchanged: ${alarms.unchanged.length}`);
-// alarms created: 4, unchanged: 0
+// alarms created: 5, unchanged: 0
 
 await metrics.stop(); // final flush, bounded in time; what cannot be sent stays in the buffer file
 client.destroy();

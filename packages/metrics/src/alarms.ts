@@ -10,7 +10,10 @@ import { DEFAULT_NAMESPACE, VEHICLE_DIMENSION, type MetricName } from './catalog
 import { invalidOption, MetricsError } from './errors.js';
 
 /** The runbook's alert rules, by the name part between `TVM-` and the vehicle id. */
-export type AlarmRule = 'HighFailureRate' | 'NoUploads' | 'DiskUsageHigh' | 'LowUpload';
+export type AlarmRule = 'HighFailureRate' | 'NoUploads' | 'DiskUsageHigh' | 'LowUpload' | 'UploadsPaused';
+
+/** How long uploads may stay paused before the UploadsPaused alarm fires, in seconds (one hour). */
+export const UPLOADS_PAUSED_ALARM_SECONDS = 3_600;
 
 /** One alert rule as a plain value (what the README's alarm table lists). */
 export interface AlarmRuleDefinition {
@@ -75,6 +78,20 @@ export const ALARM_RULES: readonly AlarmRuleDefinition[] = [
     evaluationPeriods: 3,
     treatMissingData: 'breaching',
     description: 'Less than 100 MB uploaded per day for 3 days (the original TVM-LowUpload alarm).',
+  },
+  {
+    rule: 'UploadsPaused',
+    metric: 'UploadsPaused',
+    // Minimum 1 over a 5-minute period = every sample of it said "paused"; 12 such periods in a row = an hour.
+    statistic: 'Minimum',
+    comparison: 'GreaterThanOrEqualToThreshold',
+    threshold: 1,
+    period: 300,
+    evaluationPeriods: UPLOADS_PAUSED_ALARM_SECONDS / 300,
+    // A vehicle switched off sends nothing: that is NoUploads' business, not a pause.
+    treatMissingData: 'notBreaching',
+    description:
+      'Uploads paused (outage or destination error) for an hour: every UploadsPaused sample was 1 for 12 periods of 5 minutes.',
   },
 ];
 

@@ -18,6 +18,7 @@ export type MetricName =
   | 'DiskUsagePercent'
   | 'QueueDepth'
   | 'OldestPendingAgeSeconds'
+  | 'UploadsPaused'
   | 'ServiceStartup'
   | 'DeletedUnsentFiles';
 
@@ -46,6 +47,11 @@ export const METRICS: Readonly<Record<MetricName, MetricDefinition>> = {
   DiskUsagePercent: { unit: 'Percent', kind: 'gauge', meaning: 'Used space of a log filesystem, 0-100' },
   QueueDepth: { unit: 'Count', kind: 'gauge', meaning: 'Files waiting in the upload queue' },
   OldestPendingAgeSeconds: { unit: 'Seconds', kind: 'gauge', meaning: 'Age of the oldest file waiting' },
+  UploadsPaused: {
+    unit: 'Count',
+    kind: 'gauge',
+    meaning: 'Uploads paused (outage or destination error): 1 while paused, 0 while online',
+  },
   ServiceStartup: { unit: 'Count', kind: 'counter', meaning: 'Agent starts' },
   DeletedUnsentFiles: {
     unit: 'Count',

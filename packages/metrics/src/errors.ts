@@ -4,9 +4,10 @@ import type { Classification } from '@tvm/error-classification';
  * What failed:
  * - `publish-failed`: a PutMetricData request failed (the points stay buffered unless the service rejected them);
  * - `buffer-io`: the on-disk buffer could not be read or written;
- * - `alarm-failed`: DescribeAlarms or PutMetricAlarm failed in {@link applyAlarms}.
+ * - `alarm-failed`: DescribeAlarms or PutMetricAlarm failed in {@link applyAlarms};
+ * - `dashboard-failed`: GetDashboard or PutDashboard failed in {@link applyDashboard}.
  */
-export type MetricsErrorCode = 'publish-failed' | 'buffer-io' | 'alarm-failed';
+export type MetricsErrorCode = 'publish-failed' | 'buffer-io' | 'alarm-failed' | 'dashboard-failed';
 
 /** The one error class of @tvm/metrics. Carries the classification of its cause. */
 export class MetricsError extends Error {

@@ -14,8 +14,12 @@ export type {
   MetricsSnapshot,
   PublishResult,
 } from './metrics.js';
-export { ALARM_RULES, alarmName, applyAlarms } from './alarms.js';
+export { ALARM_RULES, alarmName, applyAlarms, UPLOADS_PAUSED_ALARM_SECONDS } from './alarms.js';
 export type { AlarmRule, AlarmRuleDefinition, ApplyAlarmsOptions, ApplyAlarmsResult } from './alarms.js';
+export { applyDashboard, dashboardBody, dashboardName } from './dashboard.js';
+export type { ApplyDashboardOptions, ApplyDashboardResult, DashboardBodyOptions } from './dashboard.js';
+export { renderExposition, renderPrometheus } from './prometheus.js';
+export type { PrometheusFamily, PrometheusSample } from './prometheus.js';
 export { DEFAULT_NAMESPACE, METRICS, VEHICLE_DIMENSION } from './catalog.js';
 export type { MetricDefinition, MetricKind, MetricName, MetricUnit } from './catalog.js';
 export { MAX_DATUMS_PER_REQUEST, MAX_REQUEST_BYTES } from './batches.js';

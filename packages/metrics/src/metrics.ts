@@ -100,6 +100,8 @@ export interface MetricsSnapshot {
     DiskUsagePercent: Record<string, GaugeReading>;
     QueueDepth: GaugeReading | null;
     OldestPendingAgeSeconds: GaugeReading | null;
+    /** Last {@link Metrics.uploadsPaused} sample: 1 paused, 0 online. */
+    UploadsPaused: GaugeReading | null;
   };
   /** Epoch ms of the last PutMetricData that succeeded. */
   lastPublishAt: number | null;
@@ -158,6 +160,12 @@ export interface Metrics {
   queueDepth(n: number): void;
   /** Age of the oldest waiting file, in seconds. @throws {TypeError} when negative */
   oldestPendingAge(seconds: number): void;
+  /**
+   * Whether uploads are paused now (an outage, a destination error): an UploadsPaused sample of 1 or 0. Sample it
+   * at least once per publish interval: the UploadsPaused alarm reads each interval's Minimum (1 = paused for
+   * every sample of the interval), and an interval without a sample breaks its run of breaching periods.
+   */
+  uploadsPaused(paused: boolean): void;
   /** The agent started: ServiceStartup +1. */
   serviceStartup(): void;
   /**
@@ -239,6 +247,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
   const disk: Record<string, GaugeReading> = {};
   let queue: GaugeReading | null = null;
   let oldest: GaugeReading | null = null;
+  let paused: GaugeReading | null = null;
   let pending: MetricPoint[] = [];
   let fileHasPoints = false;
   let lastPublishAt: number | null = null;
@@ -463,6 +472,9 @@ export function createMetrics(options: MetricsOptions): Metrics {
       requireNumber('seconds', seconds);
       oldest = gauge('OldestPendingAgeSeconds', seconds);
     },
+    uploadsPaused(value) {
+      paused = gauge('UploadsPaused', value ? 1 : 0);
+    },
     serviceStartup() {
       count('ServiceStartup');
     },
@@ -517,6 +529,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
         DiskUsagePercent: Object.fromEntries(Object.entries(disk).map(([k, v]) => [k, { ...v }])),
         QueueDepth: queue === null ? null : { ...queue },
         OldestPendingAgeSeconds: oldest === null ? null : { ...oldest },
+        UploadsPaused: paused === null ? null : { ...paused },
       },
       lastPublishAt,
       lastAttemptAt,

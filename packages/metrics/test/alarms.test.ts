@@ -30,6 +30,7 @@ describe('applyAlarms', () => {
         'TVM-NoUploads-vehicle-CN-001',
         'TVM-DiskUsageHigh-vehicle-CN-001',
         'TVM-LowUpload-vehicle-CN-001',
+        'TVM-UploadsPaused-vehicle-CN-001',
       ],
       updated: [],
       unchanged: [],
@@ -85,6 +86,19 @@ describe('applyAlarms', () => {
         DatapointsToAlarm: 3,
         TreatMissingData: 'breaching',
       }),
+      expect.objectContaining({
+        ...common,
+        AlarmName: 'TVM-UploadsPaused-vehicle-CN-001',
+        MetricName: 'UploadsPaused',
+        // Paused at every sample of 12 five-minute periods in a row: paused for an hour.
+        Statistic: 'Minimum',
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        Threshold: 1,
+        Period: 300,
+        EvaluationPeriods: 12,
+        DatapointsToAlarm: 12,
+        TreatMissingData: 'notBreaching',
+      }),
     ]);
   });
 
@@ -93,9 +107,9 @@ describe('applyAlarms', () => {
     await applyAlarms({ client, vehicleId: 'vehicle-CN-001' });
     cloudwatch.clearRequests();
     const again = await applyAlarms({ client, vehicleId: 'vehicle-CN-001' });
-    expect(again.unchanged).toHaveLength(4);
+    expect(again.unchanged).toHaveLength(5);
     expect(cloudwatch.requests.map((r) => r.operation)).toEqual(['DescribeAlarms']);
-    expect(cloudwatch.alarms.size).toBe(4);
+    expect(cloudwatch.alarms.size).toBe(5);
   });
 
   it('updates only the alarms that differ', async () => {
@@ -109,11 +123,11 @@ describe('applyAlarms', () => {
     cloudwatch.clearRequests();
     const result = await applyAlarms({ client, vehicleId: 'vehicle-CN-001' });
     expect(result.updated).toEqual(['TVM-HighFailureRate-vehicle-CN-001']);
-    expect(result.unchanged).toHaveLength(3);
+    expect(result.unchanged).toHaveLength(4);
     expect(cloudwatch.alarms.get('TVM-HighFailureRate-vehicle-CN-001')?.['Threshold']).toBe(5);
 
     const withTopic = await applyAlarms({ client, vehicleId: 'vehicle-CN-001', snsTopicArn: TOPIC });
-    expect(withTopic.updated).toHaveLength(4);
+    expect(withTopic.updated).toHaveLength(5);
   });
 
   it('throws MetricsError alarm-failed, classified access-denied, when IAM refuses', async () => {
@@ -147,6 +161,7 @@ describe('applyAlarms', () => {
       'TVM-NoUploads-v9',
       'TVM-DiskUsageHigh-v9',
       'TVM-LowUpload-v9',
+      'TVM-UploadsPaused-v9',
     ]);
   });
 });

@@ -25,7 +25,7 @@ describe('examples/basic.ts', () => {
       expect(stdout.trim().split('\n')).toEqual([
         'sent 7 points, 0 buffered',
         'files 1, failures 1',
-        'alarms created: 4, unchanged: 0',
+        'alarms created: 5, unchanged: 0',
       ]);
       expect(cloudwatch.metricData().map((d) => d.MetricName)).toEqual([
         'FileCount',
@@ -36,7 +36,7 @@ describe('examples/basic.ts', () => {
         'QueueDepth',
         'ServiceStartup',
       ]);
-      expect(cloudwatch.alarms.size).toBe(4);
+      expect(cloudwatch.alarms.size).toBe(5);
     } finally {
       await cloudwatch.close();
       await rm(scratch, { recursive: true, force: true });

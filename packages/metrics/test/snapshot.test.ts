@@ -25,6 +25,7 @@ describe('Metrics.snapshot', () => {
     metrics.diskUsage(91.5, '/home');
     metrics.queueDepth(4);
     metrics.oldestPendingAge(600);
+    metrics.uploadsPaused(true);
     metrics.fileDeletedUnsent();
     await world.tick(metrics);
 
@@ -49,10 +50,11 @@ describe('Metrics.snapshot', () => {
         DiskUsagePercent: { '/': { value: 50, at: T0 }, '/home': { value: 91.5, at: T0 } },
         QueueDepth: { value: 4, at: T0 },
         OldestPendingAgeSeconds: { value: 600, at: T0 },
+        UploadsPaused: { value: 1, at: T0 },
       },
       lastPublishAt: T0 + INTERVAL,
       lastAttemptAt: T0 + INTERVAL,
-      sentPoints: 10,
+      sentPoints: 11,
       bufferedPoints: 0,
       dropped: { expired: 0, overflow: 0, rejected: 0 },
       lastError: null,

@@ -60,11 +60,13 @@ export interface FakeCloudWatch {
   metricData(): RecordedDatum[];
   /** The alarms as PutMetricAlarm left them, by name (what DescribeAlarms answers from). */
   readonly alarms: ReadonlyMap<string, Record<string, unknown>>;
+  /** The dashboards as PutDashboard left them: name -> the `DashboardBody` text (what GetDashboard answers). */
+  readonly dashboards: ReadonlyMap<string, string>;
   /** The current mode. */
   readonly mode: FakeCloudWatchMode;
   /** Switches the behaviour; `refuse` stops listening and `up` listens again on the same port. */
   setMode(mode: FakeCloudWatchMode): Promise<void>;
-  /** Forgets the recorded requests (not the alarms). */
+  /** Forgets the recorded requests (not the alarms or dashboards). */
   clearRequests(): void;
   /** A real SDK client pointed at this endpoint (fixed credentials, region cn-north-1). */
   client(overrides?: Partial<CloudWatchClientConfig>): CloudWatchClient;
@@ -93,12 +95,13 @@ interface Answer {
 /**
  * Starts a fake CloudWatch on 127.0.0.1 that speaks the wire protocol of the installed `@aws-sdk/client-cloudwatch`:
  * AWS JSON 1.0 (`content-type: application/x-amz-json-1.0`, `x-amz-target: GraniteServiceVersion20100801.<Op>`,
- * gzip bodies), answering PutMetricData, PutMetricAlarm and DescribeAlarms, and errors in the JSON shape the SDK's
+ * gzip bodies), answering PutMetricData, PutMetricAlarm, DescribeAlarms, PutDashboard and GetDashboard, and errors in the JSON shape the SDK's
  * query-compatible deserializer reads (`__type`, `message`, `x-amzn-query-error: Code;Type`).
  */
 export async function startFakeCloudWatch(options: FakeCloudWatchOptions = {}): Promise<FakeCloudWatch> {
   const requests: RecordedCloudWatchRequest[] = [];
   const alarms = new Map<string, Record<string, unknown>>();
+  const dashboards = new Map<string, string>();
   const sockets = new Set<Socket>();
   const clients: CloudWatchClient[] = [];
   let mode: FakeCloudWatchMode = options.mode ?? 'up';
@@ -176,6 +179,10 @@ export async function startFakeCloudWatch(options: FakeCloudWatchOptions = {}): 
         return putMetricAlarm(body);
       case 'DescribeAlarms':
         return describeAlarms(body);
+      case 'PutDashboard':
+        return putDashboard(body);
+      case 'GetDashboard':
+        return getDashboard(body);
       default:
         return {
           status: 400,
@@ -269,6 +276,55 @@ export async function startFakeCloudWatch(options: FakeCloudWatchOptions = {}): 
     return { status: 200, body: { MetricAlarms: found, CompositeAlarms: [] } };
   };
 
+  const putDashboard = (body: Record<string, unknown>): Answer => {
+    const name = body['DashboardName'];
+    const text = body['DashboardBody'];
+    // CloudWatch's rules: 1-255 of A-Z a-z 0-9 - _; the body is JSON with a `widgets` array.
+    if (typeof name !== 'string' || !/^[A-Za-z0-9_-]{1,255}$/.test(name)) {
+      return clientError(
+        'InvalidParameterValue',
+        'DashboardName must be 1 to 255 of A-Z, a-z, 0-9, - and _.',
+      );
+    }
+    if (typeof text !== 'string')
+      return clientError('MissingParameter', 'The parameter DashboardBody is required.');
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      return clientError('InvalidParameterInput', 'The field DashboardBody must be a valid JSON object');
+    }
+    if (
+      typeof parsed !== 'object' ||
+      parsed === null ||
+      !Array.isArray((parsed as { widgets?: unknown }).widgets)
+    ) {
+      return clientError('InvalidParameterInput', 'The dashboard body must have a widgets array');
+    }
+    dashboards.set(name, text);
+    return { status: 200, body: { DashboardValidationMessages: [] } };
+  };
+
+  const getDashboard = (body: Record<string, unknown>): Answer => {
+    const name = body['DashboardName'];
+    const text = typeof name === 'string' ? dashboards.get(name) : undefined;
+    if (text === undefined) {
+      return {
+        status: 404,
+        body: { __type: 'ResourceNotFound', message: 'Dashboard does not exist' },
+        queryError: 'ResourceNotFound;Sender',
+      };
+    }
+    return {
+      status: 200,
+      body: {
+        DashboardName: name,
+        DashboardBody: text,
+        DashboardArn: `arn:aws-cn:cloudwatch::123456789012:dashboard/${String(name)}`,
+      },
+    };
+  };
+
   const server: Server = createServer((request, response) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -315,6 +371,7 @@ export async function startFakeCloudWatch(options: FakeCloudWatchOptions = {}): 
       return datums;
     },
     alarms,
+    dashboards,
     get mode() {
       return mode;
     },

@@ -2,6 +2,7 @@ import { alarmsCommand } from './alarms.js';
 import { checkConfigCommand } from './check-config.js';
 import { cleanupCommand } from './cleanup.js';
 import { auditCommand, manifestCommand } from './manifest.js';
+import { dashboardCommand } from './dashboard.js';
 import { failedCommand, queueCommand } from './queue.js';
 import { reloadCommand } from './reload.js';
 import { requeueCommand } from './requeue.js';
@@ -19,6 +20,7 @@ export const OPS_COMMANDS: Readonly<Record<string, OpsCommand>> = {
   requeue: requeueCommand,
   verify: verifyCommand,
   alarms: alarmsCommand,
+  dashboard: dashboardCommand,
   cleanup: cleanupCommand,
   reload: reloadCommand,
   manifest: manifestCommand,
@@ -31,6 +33,7 @@ export const OPS_USAGE = `  tvm-upload status|queue|failed [--config <path>] [--
   tvm-upload requeue <path>... | --all-failed [--config <path>] [--json]
   tvm-upload verify [--config <path>] [--json]
   tvm-upload alarms apply [--config <path>] [--json]
+  tvm-upload dashboard apply [--name <name>] [--config <path>] [--json]
   tvm-upload cleanup [--dry-run] [--config <path>] [--json]
   tvm-upload reload [--config <path>] [--pid <pid>] [--timeout <seconds>] [--json]
   tvm-upload manifest [--date YYYY-MM-DD] [--config <path>] [--json]
@@ -50,6 +53,7 @@ const VALUE_OPTIONS = new Set([
   '--since',
   '--until',
   '--source',
+  '--name',
 ]);
 
 /**
