@@ -6,7 +6,8 @@
  * veth pair into a network namespace shaped to 50 Mbit/s with `tc ... tbf`; `upload.bandwidth_limit` at 25 Mbit/s.
  * Each run is bounded in time (killed and reported past its limit). A tool that is missing is skipped, with why.
  * Environment: BENCH_ROUNDS (3), BENCH_SMALL_FILES (10000), BENCH_BIG_MIB (512), BENCH_SHAPED_MIB (128),
- * BENCH_LIMIT_MIB (32), BENCH_ONLY (comma-separated scenario names: big,small,https,shaped,limit).
+ * BENCH_LIMIT_MIB (32), BENCH_ONLY (comma-separated scenario names: big,small,https,shaped,limit), BENCH_TOOLS
+ * (comma-separated tools: daemon,library,aws,rclone; the others are skipped with that reason).
  * Needs root for the shaped scenario (ip netns, tc); skipped with a reason otherwise.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -28,6 +29,7 @@ const BIG_BYTES = Number(env.BENCH_BIG_MIB ?? 512) * MiB;
 const SHAPED_BYTES = Number(env.BENCH_SHAPED_MIB ?? 128) * MiB;
 const LIMIT_BYTES = Number(env.BENCH_LIMIT_MIB ?? 32) * MiB;
 const ONLY = env.BENCH_ONLY?.split(',');
+const ONLY_TOOLS = env.BENCH_TOOLS?.split(',');
 const LINK_BPS = 50e6 / 8; // 50 Mbit/s in bytes per second
 const LIMIT_BPS = 25e6 / 8; // upload.bandwidth_limit, 25 Mbit/s
 const CONCURRENCY = 10; // the AWS CLI's default max_concurrent_requests, given to every tool
@@ -83,6 +85,7 @@ const load = () =>
 
 /** Why a tool cannot run here, or undefined when it can. */
 function missing(tool: Tool): string | undefined {
+  if (ONLY_TOOLS !== undefined && !ONLY_TOOLS.includes(tool)) return 'not in BENCH_TOOLS';
   if (tool === 'aws') {
     if (!existsSync(AWS)) return `${AWS} not found (apt-get install -y awscli)`;
     const version = spawnSync(AWS, ['--version'], { encoding: 'utf8' }).stdout.trim();
@@ -95,7 +98,7 @@ function missing(tool: Tool): string | undefined {
 }
 
 function ensureTools(): void {
-  if (missing('aws') !== undefined || missing('rclone') !== undefined) {
+  if (!existsSync(AWS) || !existsSync(RCLONE)) {
     if (process.getuid?.() === 0) {
       console.log('Installing awscli and rclone with apt-get ...');
       spawnSync('apt-get', ['install', '-y', 'awscli', 'rclone'], {
