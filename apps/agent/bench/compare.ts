@@ -183,6 +183,8 @@ async function runDaemon(job: Job, root: string): Promise<Measure> {
         endpoint: job.target.endpoint,
         force_path_style: true,
         checksum_mode: CHECKSUM_MODE,
+        // The agent trusts only the CAs it is given (NODE_EXTRA_CA_CERTS is not one of its ways).
+        ...(job.target.caFile ? { ca_bundle: job.target.caFile } : {}),
         concurrency: CONCURRENCY,
       },
       upload: {
