@@ -6,7 +6,10 @@
  * veth pair into a network namespace shaped to 50 Mbit/s with `tc ... tbf`; `upload.bandwidth_limit` at 25 Mbit/s.
  * Each run is bounded in time (killed and reported past its limit). A tool that is missing is skipped, with why.
  * Environment: BENCH_ROUNDS (3), BENCH_SMALL_FILES (10000), BENCH_BIG_MIB (512), BENCH_SHAPED_MIB (128),
- * BENCH_LIMIT_MIB (32), BENCH_ONLY (comma-separated scenario names: big,small,https,shaped,limit).
+ * BENCH_LIMIT_MIB (32), BENCH_ONLY (comma-separated scenario names: big,small,https,shaped,limit), BENCH_TOOLS
+ * (comma-separated tools: daemon,library,aws,rclone; the others are skipped with that reason), BENCH_CHECKSUM_MODE
+ * (when_required, as an S3-compatible server is configured, or when_supported, the agent's default for S3),
+ * BENCH_NODE_FLAGS (extra node flags for the daemon and the library, e.g. to profile them).
  * Needs root for the shaped scenario (ip netns, tc); skipped with a reason otherwise.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -28,6 +31,11 @@ const BIG_BYTES = Number(env.BENCH_BIG_MIB ?? 512) * MiB;
 const SHAPED_BYTES = Number(env.BENCH_SHAPED_MIB ?? 128) * MiB;
 const LIMIT_BYTES = Number(env.BENCH_LIMIT_MIB ?? 32) * MiB;
 const ONLY = env.BENCH_ONLY?.split(',');
+const ONLY_TOOLS = env.BENCH_TOOLS?.split(',');
+// The daemon's s3.checksum_mode and the library's checksumMode (upload-worker.mjs reads the same variable).
+const CHECKSUM_MODE = env.BENCH_CHECKSUM_MODE ?? 'when_required';
+// Extra node flags for the daemon and the library worker, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile them.
+const NODE_FLAGS = env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
 const LINK_BPS = 50e6 / 8; // 50 Mbit/s in bytes per second
 const LIMIT_BPS = 25e6 / 8; // upload.bandwidth_limit, 25 Mbit/s
 const CONCURRENCY = 10; // the AWS CLI's default max_concurrent_requests, given to every tool
@@ -49,6 +57,8 @@ interface Measure {
   seconds: number;
   cpuSeconds: number;
   peakRssMiB: number;
+  /** The daemon's CPU until it logged `tvm-upload started` (module loading, config, state): once per boot. */
+  startupCpuSeconds?: number;
 }
 
 interface Target {
@@ -83,6 +93,7 @@ const load = () =>
 
 /** Why a tool cannot run here, or undefined when it can. */
 function missing(tool: Tool): string | undefined {
+  if (ONLY_TOOLS !== undefined && !ONLY_TOOLS.includes(tool)) return 'not in BENCH_TOOLS';
   if (tool === 'aws') {
     if (!existsSync(AWS)) return `${AWS} not found (apt-get install -y awscli)`;
     const version = spawnSync(AWS, ['--version'], { encoding: 'utf8' }).stdout.trim();
@@ -95,7 +106,7 @@ function missing(tool: Tool): string | undefined {
 }
 
 function ensureTools(): void {
-  if (missing('aws') !== undefined || missing('rclone') !== undefined) {
+  if (!existsSync(AWS) || !existsSync(RCLONE)) {
     if (process.getuid?.() === 0) {
       console.log('Installing awscli and rclone with apt-get ...');
       spawnSync('apt-get', ['install', '-y', 'awscli', 'rclone'], {
@@ -171,7 +182,9 @@ async function runDaemon(job: Job, root: string): Promise<Measure> {
         credentials_path: aws,
         endpoint: job.target.endpoint,
         force_path_style: true,
-        checksum_mode: 'when_required',
+        checksum_mode: CHECKSUM_MODE,
+        // The agent trusts only the CAs it is given (NODE_EXTRA_CA_CERTS is not one of its ways).
+        ...(job.target.caFile ? { ca_bundle: job.target.caFile } : {}),
         concurrency: CONCURRENCY,
       },
       upload: {
@@ -187,6 +200,7 @@ async function runDaemon(job: Job, root: string): Promise<Measure> {
   );
   // The flags of dist/cli.js's shebang, which `node dist/cli.js` would skip.
   const [command, args] = inNs(job.target, process.execPath, [
+    ...NODE_FLAGS,
     '--max-semi-space-size=2',
     cli,
     'run',
@@ -199,12 +213,16 @@ async function runDaemon(job: Job, root: string): Promise<Measure> {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let uploaded = 0;
+  let started = false;
   let tail = '';
   const count = (chunk: Buffer) => {
     const text = tail + chunk.toString();
     const lines = text.split('\n');
     tail = lines.pop() ?? '';
-    for (const line of lines) if (line.includes('Uploaded ')) uploaded++;
+    for (const line of lines) {
+      if (line.includes('Uploaded ')) uploaded++;
+      else if (line.includes('tvm-upload started')) started = true;
+    }
   };
   child.stdout.on('data', count);
   let errors = '';
@@ -212,8 +230,12 @@ async function runDaemon(job: Job, root: string): Promise<Measure> {
     if (errors.length < 4000) errors += c.toString();
   });
   const deadline = Date.now() + job.timeoutSeconds * 1000;
+  let startupCpuSeconds: number | undefined;
   try {
     while (uploaded < job.files) {
+      if (started && startupCpuSeconds === undefined) {
+        startupCpuSeconds = (await procUsage(child.pid as number)).cpuSeconds;
+      }
       if (child.exitCode !== null)
         throw new Error(`daemon exited ${child.exitCode}: ${errors.slice(0, 800)}`);
       if (Date.now() > deadline)
@@ -221,7 +243,11 @@ async function runDaemon(job: Job, root: string): Promise<Measure> {
       await sleep(20);
     }
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-    return { seconds, ...(await procUsage(child.pid as number)) };
+    return {
+      seconds,
+      ...(await procUsage(child.pid as number)),
+      ...(startupCpuSeconds === undefined ? {} : { startupCpuSeconds }),
+    };
   } finally {
     child.kill('SIGTERM');
     const exited = new Promise((r) => child.once('exit', r));
@@ -243,6 +269,7 @@ async function runJob(job: Job, root: string): Promise<Measure> {
       return runDaemon(job, root);
     case 'library': {
       const [command, args] = inNs(target, process.execPath, [
+        ...NODE_FLAGS,
         libraryWorker,
         target.endpoint,
         'bench',
@@ -320,21 +347,33 @@ interface Forwarder {
   port: number;
   /** The most connections open at once since the last reset: a client opens one per request in flight. */
   peak: { open: number; max: number };
+  /**
+   * Bytes the client sent through the link since the last reset, when the first came, and when `expected` bytes
+   * (the file's size) had crossed: the end of the data, before the completion requests and the server's assembly.
+   */
+  traffic: { bytes: number; expected: number; first: number; dataDone: number };
 }
 
 async function forwarder(host: string, targetPort: number): Promise<Forwarder> {
   const peak = { open: 0, max: 0 };
+  const traffic = { bytes: 0, expected: Infinity, first: 0, dataDone: 0 };
   const pipe = (socket: Socket) => {
     peak.max = Math.max(peak.max, ++peak.open);
     socket.once('close', () => peak.open--);
     const upstream = connect(targetPort, '127.0.0.1');
+    socket.on('data', (chunk: Buffer) => {
+      const now = performance.now();
+      if (traffic.bytes === 0) traffic.first = now;
+      traffic.bytes += chunk.length;
+      if (traffic.dataDone === 0 && traffic.bytes >= traffic.expected) traffic.dataDone = now;
+    });
     socket.pipe(upstream).pipe(socket);
     socket.on('error', () => upstream.destroy());
     upstream.on('error', () => socket.destroy());
   };
   const server = createNetServer(pipe);
   await new Promise<void>((r) => server.listen(0, host, r));
-  return { server, port: (server.address() as { port: number }).port, peak };
+  return { server, port: (server.address() as { port: number }).port, peak, traffic };
 }
 
 function sh(command: string, args: string[]): void {
@@ -415,8 +454,9 @@ interface Scenario {
   timeoutSeconds: number;
   /** A reference rate (bytes/s) the achieved rate is shown as a share of. */
   reference?: { label: string; bytesPerSecond: number };
-  /** Counts the connections of each run, when the traffic passes a forwarder. */
+  /** Counts the connections and the traffic of each run, when it passes a forwarder. */
   connections?: Forwarder['peak'];
+  traffic?: Forwarder['traffic'];
 }
 
 type Results = Map<Tool, Measure[] | string>;
@@ -437,6 +477,9 @@ async function runScenario(scenario: Scenario, root: string, s3Dir: string): Pro
       if (!Array.isArray(measures)) continue;
       const prefix = `${scenario.name}-${tool}-${round}-${Date.now()}`;
       if (scenario.connections) scenario.connections.max = scenario.connections.open;
+      if (scenario.traffic)
+        Object.assign(scenario.traffic, { bytes: 0, expected: scenario.bytes, dataDone: 0 });
+      const runStart = performance.now();
       try {
         const measure = await runJob(
           {
@@ -451,9 +494,19 @@ async function runScenario(scenario: Scenario, root: string, s3Dir: string): Pro
           root,
         );
         measures.push(measure);
-        const connections = scenario.connections ? `, peak connections ${scenario.connections.max}` : '';
+        let connections = scenario.connections ? `, peak connections ${scenario.connections.max}` : '';
+        const { traffic, reference } = scenario;
+        if (traffic && reference && traffic.dataDone > 0) {
+          // The link's own view while the client uploads: from its first byte (HEAD, CreateMultipartUpload and the
+          // TCP ramp included) until the file's size had crossed. Start-up, the read ahead, the server's assembly
+          // at completion and the final HEAD are left out.
+          const busy = (traffic.dataDone - traffic.first) / 1000;
+          connections +=
+            `, first byte after ${((traffic.first - runStart) / 1000).toFixed(2)} s, ` +
+            `${((scenario.bytes / busy / reference.bytesPerSecond) * 100).toFixed(1)} % of the link while uploading`;
+        }
         console.log(
-          `  round ${round + 1} ${tool.padEnd(7)} ${measure.seconds.toFixed(2)} s, CPU ${measure.cpuSeconds.toFixed(2)} s, peak RSS ${measure.peakRssMiB.toFixed(0)} MiB${connections} (load ${load()})`,
+          `  round ${round + 1} ${tool.padEnd(7)} ${measure.seconds.toFixed(2)} s, CPU ${measure.cpuSeconds.toFixed(2)} s${measure.startupCpuSeconds === undefined ? '' : ` (${measure.startupCpuSeconds.toFixed(2)} s of it start-up)`}, peak RSS ${measure.peakRssMiB.toFixed(0)} MiB${connections} (load ${load()})`,
         );
       } catch (error) {
         results.set(tool, `failed: ${(error as Error).message.split('\n')[0]}`);
@@ -471,13 +524,16 @@ async function runScenario(scenario: Scenario, root: string, s3Dir: string): Pro
 
 function report(scenario: Scenario, results: Results): void {
   const rows: string[][] = [];
-  const medians = new Map<Tool, { seconds: number; cpu: number; rss: number }>();
+  const medians = new Map<Tool, { seconds: number; cpu: number; rss: number; startup?: number }>();
   for (const [tool, value] of results) {
     if (typeof value === 'string' || value.length === 0) continue;
     medians.set(tool, {
       seconds: median(value.map((m) => m.seconds)),
       cpu: median(value.map((m) => m.cpuSeconds)),
       rss: Math.max(...value.map((m) => m.peakRssMiB)),
+      ...(value.every((m) => m.startupCpuSeconds !== undefined)
+        ? { startup: median(value.map((m) => m.startupCpuSeconds as number)) }
+        : {}),
     });
   }
   const aws = medians.get('aws');
@@ -505,6 +561,14 @@ function report(scenario: Scenario, results: Results): void {
         `CPU ${(m.cpu / aws.cpu).toFixed(2)}x aws`,
       );
     if (rclone && tool !== 'rclone') row.push(`speed ${(rclone.seconds / m.seconds).toFixed(2)}x rclone`);
+    if (m.startup !== undefined) {
+      // A daemon starts once per boot, not once per upload: its CPU for the bytes alone, beside the total.
+      const after = m.cpu - m.startup;
+      row.push(
+        `after start-up ${((after / scenario.bytes) * 1e9).toFixed(2)} CPU-s/GB` +
+          (aws ? ` (${(after / aws.cpu).toFixed(2)}x aws)` : ''),
+      );
+    }
     if (scenario.reference)
       row.push(
         `${((scenario.bytes / m.seconds / scenario.reference.bytesPerSecond) * 100).toFixed(1)} % of ${scenario.reference.label}`,
@@ -524,7 +588,7 @@ async function main(): Promise<void> {
   console.log(
     `rclone: ${existsSync(RCLONE) ? (spawnSync(RCLONE, ['version'], { encoding: 'utf8' }).stdout.split('\n')[0] ?? '') : 'missing'} (${RCLONE})`,
   );
-  console.log(`node ${process.version}; load average ${load()}`);
+  console.log(`node ${process.version}; checksum mode ${CHECKSUM_MODE}; load average ${load()}`);
   execFileSync('npx', ['tsc', '-b'], { cwd: repo, stdio: 'inherit' }); // the daemon and the library as built
 
   const root = await mkdtemp(join(tmpdir(), 'bench-compare-'));
@@ -612,7 +676,8 @@ async function main(): Promise<void> {
         await runScenario(
           {
             name: 'shaped',
-            title: `One ${SHAPED_BYTES / MiB} MiB file over a veth pair shaped to 50 Mbit/s (tc tbf, burst 64kb, latency 100ms)`,
+            // tbf counts whole Ethernet frames: 1448 bytes of TCP payload per 1514-byte frame at MTU 1500.
+            title: `One ${SHAPED_BYTES / MiB} MiB file over a veth pair shaped to 50 Mbit/s (tc tbf, burst 64kb, latency 100ms; TCP payload can use at most 95.6 % of it)`,
             source: dir,
             files: 1,
             bytes: SHAPED_BYTES,
@@ -621,6 +686,7 @@ async function main(): Promise<void> {
             timeoutSeconds: Math.ceil((SHAPED_BYTES / LINK_BPS) * 3 + 30),
             reference: { label: 'the 50 Mbit/s link', bytesPerSecond: LINK_BPS },
             connections: front.peak,
+            traffic: front.traffic,
           },
           root,
           s3Dir,

@@ -4,7 +4,7 @@ import type { PartChecksumAlgorithm } from './checksums.js';
 export interface CompletedPart {
   partNumber: number;
   etag: string;
-  /** The base64 digest sent with the part (SHA-256 or MD5, per the state's `checksumAlgorithm`). */
+  /** The base64 digest of the part (CRC32 or SHA-256, per the state's `checksumAlgorithm`; '' when unknown). */
   checksum: string;
 }
 

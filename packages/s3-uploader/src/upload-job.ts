@@ -1,21 +1,24 @@
-import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { classify, classifyObjectLimits } from '@tvm/error-classification';
 import {
   identityOf,
   openForReading,
+  digestFile,
   readFully,
-  sha256OfFile,
   ShortReadError,
+  type FileDigests,
   type FileIdentity,
 } from './adapters/file.js';
 import type { ObjectAttributes, ObjectHead, S3Port } from './adapters/s3.js';
 import { requestBody } from './adapters/throttled-body.js';
 import {
-  compositeSha256,
+  bodyChecksum,
+  crc32,
+  crc32Base64,
   hexToBase64,
   partAlgorithm,
-  partChecksum,
+  sha256Hex,
+  type BodyChecksum,
   type ChecksumMode,
   type PartChecksumAlgorithm,
 } from './checksums.js';
@@ -136,10 +139,13 @@ export class UploadJob {
   private async single(handle: FileHandle, before: FileIdentity): Promise<UploadResult> {
     const data = Buffer.allocUnsafe(before.size);
     await this.file(() => readFully(handle, data, 0));
-    const sha256 = createHash('sha256').update(data).digest('hex');
-    const md5 = createHash('md5').update(data).digest();
+    const sha256 = sha256Hex(data);
+    // The MD5 proves the stored bytes through the ETag below; in `when_supported` mode the file's SHA-256 (computed
+    // anyway) is the checksum header, else the MD5 is sent as `Content-MD5`.
+    const md5 = bodyChecksum(data, 'MD5');
     await this.ensureUnchanged(handle, before);
-    const checksum = this.algorithm === 'SHA256' ? hexToBase64(sha256) : md5.toString('base64');
+    const checksum: BodyChecksum =
+      this.algorithm === 'CRC32' ? { algorithm: 'SHA256', value: hexToBase64(sha256) } : md5;
     const put = (onlyIfAbsent: boolean) =>
       this.s3('PutObject', undefined, () =>
         this.port.putObject(
@@ -147,7 +153,6 @@ export class UploadJob {
           {
             body: requestBody(data, this.bucket, this.signal),
             length: data.length,
-            algorithm: this.algorithm,
             checksum,
             sha256Hex: sha256,
           },
@@ -180,15 +185,20 @@ export class UploadJob {
     // S3 (and every S3-compatible server we know) answers a plain PutObject with the MD5 of the bytes it stored:
     // equal to ours, it proves the content without a HEAD, which would cost another request per small file.
     // Anything else (SSE-KMS ETags, a server that stored something different) is checked with a HEAD.
-    if (plainMd5Etag(etag) !== md5.toString('hex')) {
-      await this.verify(before.size, sha256, this.algorithm === 'SHA256' ? checksum : undefined);
+    if (plainMd5Etag(etag) !== Buffer.from(md5.value, 'base64').toString('hex')) {
+      await this.verify(before.size, sha256, checksum);
     }
     return { key: this.key, bytes: before.size, etag: etag ?? '', sha256, identity: before };
   }
 
   private async multipart(handle: FileHandle, before: FileIdentity): Promise<UploadResult> {
-    // The SHA-256 must be known before CreateMultipartUpload, which carries it as metadata: one read ahead.
-    const sha256 = await this.file(() => sha256OfFile(handle, before.size, this.signal));
+    // The SHA-256 must be known before CreateMultipartUpload, which carries it as metadata: one read ahead, which
+    // also yields the part and whole-file CRC32s a CRC32 upload sends, so the parts are never hashed again.
+    const partSize = choosePartSize(before.size, this.config.partSizeBytes);
+    const digests = await this.file(() =>
+      digestFile(handle, before.size, this.algorithm === 'CRC32' ? partSize : undefined, this.signal),
+    );
+    const { sha256 } = digests;
     await this.ensureUnchanged(handle, before);
     const saved = this.request.resumeState;
     const present = await this.alreadyPresent(before, sha256);
@@ -234,14 +244,14 @@ export class UploadJob {
           version: 1,
           ...identity,
           uploadId,
-          partSize: choosePartSize(before.size, this.config.partSizeBytes),
+          partSize,
           startedAt: this.config.clock.now(),
           parts: [],
         };
         await this.emitState(snapshot(state));
       }
       try {
-        await this.sendMissingParts(handle, state);
+        await this.sendMissingParts(handle, state, digests);
         await this.ensureUnchanged(handle, before, state);
         const current = state;
         ({ etag } = await this.s3('CompleteMultipartUpload', undefined, () =>
@@ -250,6 +260,7 @@ export class UploadJob {
             current.uploadId,
             current.checksumAlgorithm,
             current.parts,
+            objectCrc32(digests),
             this.signal,
           ),
         ));
@@ -264,9 +275,12 @@ export class UploadJob {
       }
     }
     await this.emitState(undefined);
-    const expected =
-      state.checksumAlgorithm === 'SHA256' ? compositeSha256(state.parts.map((p) => p.checksum)) : undefined;
-    await this.verify(before.size, sha256, expected);
+    const crc = objectCrc32(digests);
+    await this.verify(
+      before.size,
+      sha256,
+      crc === undefined ? undefined : { algorithm: 'CRC32' as const, value: crc },
+    );
     return {
       key: this.key,
       bytes: before.size,
@@ -300,14 +314,12 @@ export class UploadJob {
       if (part.partNumber > count || part.size !== partLength(state.size, state.partSize, part.partNumber))
         continue;
       const mine = saved.get(part.partNumber);
-      // A part S3 holds that the state never recorded (the process died before persisting it) is usable when its
-      // checksum is known: S3 verified the bytes against it on arrival.
+      // A part S3 holds that the state never recorded (the process died before persisting it) is usable: S3 verified
+      // its bytes on arrival against its CRC32 (which completion needs, so it must be known) or its signed SHA-256
+      // (which completion does not need: recorded as unknown, '').
+      const recorded = mine?.etag === part.etag ? mine.checksum : undefined;
       const checksum =
-        state.checksumAlgorithm === 'SHA256'
-          ? (part.checksumSha256 ?? (mine?.etag === part.etag ? mine.checksum : undefined))
-          : mine?.etag === part.etag
-            ? mine.checksum
-            : md5FromEtag(part.etag);
+        state.checksumAlgorithm === 'CRC32' ? (part.checksumCrc32 ?? recorded) : (recorded ?? '');
       if (checksum === undefined) continue;
       parts.push({ partNumber: part.partNumber, etag: part.etag, checksum });
     }
@@ -317,7 +329,11 @@ export class UploadJob {
   }
 
   /** Sends every part S3 does not hold yet, `concurrency` at a time, recording each as it completes. */
-  private async sendMissingParts(handle: FileHandle, state: MultipartState): Promise<void> {
+  private async sendMissingParts(
+    handle: FileHandle,
+    state: MultipartState,
+    digests: FileDigests,
+  ): Promise<void> {
     const done = new Set(state.parts.map((part) => part.partNumber));
     const missing: number[] = [];
     const count = partCount(state.size, state.partSize);
@@ -339,7 +355,12 @@ export class UploadJob {
         const length = partLength(state.size, state.partSize, partNumber);
         const data = buffer.subarray(0, length);
         await this.file(() => readFully(handle, data, (partNumber - 1) * state.partSize));
-        const checksum = partChecksum(data, state.checksumAlgorithm);
+        // CRC32 parts carry the CRC32 of the bytes the SHA-256 was computed over (from the read ahead, when it used
+        // this part size): a part whose bytes changed since is refused by S3. Other parts are signed with their SHA-256.
+        const known = digests.partSize === state.partSize ? digests.partCrc32s?.[partNumber - 1] : undefined;
+        const hex = state.checksumAlgorithm === 'CRC32' ? undefined : sha256Hex(data);
+        const checksum =
+          hex === undefined ? crc32Base64(known ?? crc32(data)) : Buffer.from(hex, 'hex').toString('base64');
         const etag = await this.s3('UploadPart', partNumber, () =>
           this.port.uploadPart(
             this.key,
@@ -348,12 +369,8 @@ export class UploadJob {
             {
               body: requestBody(data, this.bucket, this.signal),
               length,
-              algorithm: state.checksumAlgorithm,
-              checksum,
-              sha256Hex:
-                state.checksumAlgorithm === 'SHA256'
-                  ? Buffer.from(checksum, 'base64').toString('hex')
-                  : undefined,
+              checksum: hex === undefined ? { algorithm: 'CRC32', value: checksum } : undefined,
+              sha256Hex: hex,
             },
             this.signal,
           ),
@@ -399,14 +416,14 @@ export class UploadJob {
   }
 
   /** A HEAD after the upload: the object must have the file's size, SHA-256 metadata and (where kept) checksum. */
-  private async verify(size: number, sha256: string, checksum: string | undefined): Promise<void> {
+  private async verify(size: number, sha256: string, checksum: BodyChecksum | undefined): Promise<void> {
     const problem = verificationProblem(await this.head(), { size, sha256, checksum });
     if (problem !== undefined) throw verificationFailed(this.key, problem);
   }
 
   private head(): Promise<ObjectHead | undefined> {
     return this.s3('HeadObject', undefined, () =>
-      this.port.headObject(this.key, this.algorithm === 'SHA256', this.signal),
+      this.port.headObject(this.key, this.algorithm === 'CRC32', this.signal),
     );
   }
 
@@ -508,10 +525,9 @@ function insertPart(parts: CompletedPart[], part: CompletedPart): void {
   parts.splice(index, 0, part);
 }
 
-/** A plain ETag is the part's MD5: usable as its checksum when the state lost it. */
-function md5FromEtag(etag: string): string | undefined {
-  const hex = plainMd5Etag(etag);
-  return hex === undefined ? undefined : Buffer.from(hex, 'hex').toString('base64');
+/** The whole file's CRC32 (base64) when the read ahead computed it (CRC32 uploads). */
+function objectCrc32(digests: FileDigests): string | undefined {
+  return digests.crc32 === undefined ? undefined : crc32Base64(digests.crc32);
 }
 
 function isRestartable(error: unknown): boolean {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Readable, Transform } from 'node:stream';
 import { classifyObjectLimits } from '@tvm/error-classification';
 import { uploadStream, type S3Port } from './adapters/s3.js';
-import { partAlgorithm, type ChecksumMode } from './checksums.js';
+import type { ChecksumMode } from './checksums.js';
 import { asUploadError, invalidObject, requestFailed, verificationFailed } from './errors.js';
 import { invalidOption, type ResolvedOptions } from './options.js';
 import { notify } from './upload-job.js';
@@ -52,7 +52,8 @@ export async function runStreamUpload(
     const { etag } = await uploadStream(config.client, config.bucket, key, meter, {
       partSize: config.partSizeBytes,
       queueSize: config.concurrency,
-      algorithm: partAlgorithm(await mode()),
+      // lib-storage's parts are checksummed by the SDK: SHA-256 is native, its CRC32C and CRC64NVME are JavaScript.
+      algorithm: (await mode()) === 'when_supported' ? 'SHA256' : undefined,
       attributes: { metadata: { ...request.metadata }, tags: request.tags },
       settings: config.objectSettings,
       signal,

@@ -86,25 +86,31 @@ describe('SigV4 payload hashing', () => {
     s3.destroy();
   });
 
-  it('parts with SHA-256 checksums (when_supported) are signed with that digest, not hashed again', async () => {
+  it.each([
+    ['plain HTTP', false],
+    ['HTTPS', true],
+  ] as const)(
+    'when_required parts are signed with the SHA-256 the uploader computed (%s): the SDK hashes none of the bytes',
+    async (_name, https) => {
+      const s3 = client('WHEN_REQUIRED', https);
+      const { result, sdkHashed } = await upload(s3, `signed-parts-${String(https)}.bin`, 12 * MiB);
+      expect(result.parts).toBe(3);
+      expect(sdkHashed).toBeLessThan(64 * 1024);
+      s3.destroy();
+    },
+  );
+
+  it('over HTTPS, CRC32-checked parts (when_supported) go as UNSIGNED-PAYLOAD: nothing hashes the bytes again', async () => {
+    const s3 = client('WHEN_SUPPORTED', true);
+    const { result, sdkHashed } = await upload(s3, 'https-crc-parts.bin', 12 * MiB);
+    expect(result.parts).toBe(3);
+    expect(sdkHashed).toBeLessThan(64 * 1024);
+    s3.destroy();
+  });
+
+  it('over plain HTTP, CRC32-checked parts keep a signed payload hash (nothing else authenticates the bytes)', async () => {
     const s3 = client('WHEN_SUPPORTED');
-    const { result, sdkHashed } = await upload(s3, 'sha-parts.bin', 12 * MiB);
-    expect(result.parts).toBe(3);
-    expect(sdkHashed).toBeLessThan(64 * 1024);
-    s3.destroy();
-  });
-
-  it('over HTTPS, MD5-checked parts (when_required) go as UNSIGNED-PAYLOAD: the SDK hashes none of the bytes', async () => {
-    const s3 = client('WHEN_REQUIRED', true);
-    const { result, sdkHashed } = await upload(s3, 'https-parts.bin', 12 * MiB);
-    expect(result.parts).toBe(3);
-    expect(sdkHashed).toBeLessThan(64 * 1024);
-    s3.destroy();
-  });
-
-  it('over plain HTTP, MD5-checked parts keep a signed payload hash (nothing else authenticates the bytes)', async () => {
-    const s3 = client('WHEN_REQUIRED');
-    const { sdkHashed } = await upload(s3, 'http-parts.bin', 12 * MiB);
+    const { sdkHashed } = await upload(s3, 'http-crc-parts.bin', 12 * MiB);
     expect(sdkHashed).toBeGreaterThanOrEqual(12 * MiB);
     s3.destroy();
   });

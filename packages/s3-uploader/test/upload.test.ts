@@ -83,7 +83,9 @@ describe('createUploader().upload', () => {
       const numbers = Array.from({ length: parts }, (_, i) => i + 1);
       expect(states.map((state) => state?.parts.length)).toEqual([0, ...numbers, undefined]);
       expect(states[parts]?.parts.map((part) => part.partNumber)).toEqual(numbers);
-      expect(states[parts]?.checksumAlgorithm).toBe(checksumMode === 'when_supported' ? 'SHA256' : 'MD5');
+      expect(states[parts]?.checksumAlgorithm).toBe(
+        checksumMode === 'when_supported' ? 'CRC32' : 'SHA256-PAYLOAD',
+      );
       expect(progress.at(-1)).toBe(size);
       expect((await readObject(env.s3.client(), env.s3.bucket, key)).equals(data)).toBe(true);
       const head = await env.s3.client().send(new HeadObjectCommand({ Bucket: env.s3.bucket, Key: key }));

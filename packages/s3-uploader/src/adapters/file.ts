@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { lstat, open, realpath, type FileHandle } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
+import { crc32, crc32Combine } from '../checksums.js';
 import { utf8PathEncoding, type PathEncoding } from '../options.js';
 
 /**
@@ -85,15 +86,53 @@ export async function readFully(handle: FileHandle, target: Buffer, position: nu
 // Large enough to keep the disk streaming, small enough to stay out of the memory budget.
 const HASH_CHUNK_BYTES = 1024 * 1024;
 
-/** The SHA-256 (hex) of the first `size` bytes of the file, read in 1 MiB chunks. */
-export async function sha256OfFile(handle: FileHandle, size: number, signal?: AbortSignal): Promise<string> {
+/** What one read of a file yields: its SHA-256 and, when asked for, CRC32s per part and for the whole file. */
+export interface FileDigests {
+  /** Hex SHA-256 of the file. */
+  sha256: string;
+  /** The part size `partCrc32s` was computed for; undefined when none were asked for. */
+  partSize?: number;
+  /** CRC32 of each part, part 1 first. */
+  partCrc32s?: number[];
+  /** CRC32 of the whole file (combined from the parts'). */
+  crc32?: number;
+}
+
+/**
+ * Reads the first `size` bytes of the file once, in 1 MiB chunks, and computes every digest the upload needs from
+ * that one pass: the SHA-256 and, with `partSize`, the CRC32 of each part and of the whole file.
+ */
+export async function digestFile(
+  handle: FileHandle,
+  size: number,
+  partSize: number | undefined,
+  signal?: AbortSignal,
+): Promise<FileDigests> {
   const hash = createHash('sha256');
   const buffer = Buffer.allocUnsafe(Math.min(HASH_CHUNK_BYTES, Math.max(1, size)));
+  const partCrc32s: number[] = [];
+  let partCrc = 0;
+  let whole = 0;
   for (let position = 0; position < size; position += buffer.length) {
     signal?.throwIfAborted();
     const view = buffer.subarray(0, Math.min(buffer.length, size - position));
     await readFully(handle, view, position);
     hash.update(view);
+    if (partSize === undefined) continue;
+    // A chunk may end a part (or several, for parts that are not whole MiB) in its middle.
+    for (let offset = 0; offset < view.length;) {
+      const partStart = partCrc32s.length * partSize;
+      const partEnd = Math.min(partStart + partSize, size);
+      const take = Math.min(view.length - offset, partEnd - (position + offset));
+      partCrc = crc32(view.subarray(offset, offset + take), partCrc);
+      offset += take;
+      if (position + offset === partEnd) {
+        whole = crc32Combine(whole, partCrc, partEnd - partStart);
+        partCrc32s.push(partCrc);
+        partCrc = 0;
+      }
+    }
   }
-  return hash.digest('hex');
+  const sha256 = hash.digest('hex');
+  return partSize === undefined ? { sha256 } : { sha256, partSize, partCrc32s, crc32: whole };
 }

@@ -14,7 +14,7 @@ import {
 } from '@aws-sdk/client-s3';
 import type { Readable } from 'node:stream';
 import { Upload } from '@aws-sdk/lib-storage';
-import type { PartChecksumAlgorithm } from '../checksums.js';
+import type { BodyChecksum, PartChecksumAlgorithm } from '../checksums.js';
 import type { CompletedPart } from '../multipart-state.js';
 import type { ObjectSettings } from '../options.js';
 
@@ -25,6 +25,17 @@ export interface ObjectHead {
   metadata: Record<string, string>;
   /** S3's SHA-256 checksum of the object: full (`base64`) or composite (`base64-N`), when the server keeps one. */
   checksumSha256: string | undefined;
+  /** S3's CRC32 of the object (full-object for uploads made so), when the server keeps one. */
+  checksumCrc32: string | undefined;
+}
+
+/** One part S3 holds, as ListParts reports it. */
+export interface ListedPart {
+  partNumber: number;
+  etag: string;
+  size: number;
+  /** The part's CRC32 (base64), for uploads made with CRC32 checksums. */
+  checksumCrc32: string | undefined;
 }
 
 /** One multipart upload S3 still holds. */
@@ -56,12 +67,12 @@ export function objectFields(settings: ObjectSettings, attributes: ObjectAttribu
   };
 }
 
-/** A body with its checksum, as every request that carries file bytes sends it. */
+/** A body with what proves it: a checksum header, a known SHA-256 for the signature, or both. */
 export interface ChecksummedBody {
   body: Buffer | Readable;
   length: number;
-  algorithm: PartChecksumAlgorithm;
-  checksum: string;
+  /** The checksum header to send; none when the signed payload hash is the proof. */
+  checksum?: BodyChecksum | undefined;
   /** The hex SHA-256 of the body when the caller already has it: SigV4 signs it instead of hashing the body again. */
   sha256Hex?: string | undefined;
 }
@@ -71,8 +82,9 @@ export const PAYLOAD_HASH_HEADER = 'x-amz-content-sha256';
 
 /**
  * Saves SigV4 from hashing a body the uploader already hashed: the known SHA-256 is given to the signer (which then
- * signs it as it would its own), and over HTTPS a body without one is sent as `UNSIGNED-PAYLOAD`, TLS protecting it
- * in transit and the signed `Content-MD5` / `x-amz-checksum-*` header letting S3 prove the bytes.
+ * signs it as it would its own), and over HTTPS a body without one (it carries a checksum header instead) is sent as
+ * `UNSIGNED-PAYLOAD`, TLS protecting it in transit and the signed `x-amz-checksum-*` / `Content-MD5` header letting S3
+ * prove the bytes. Over plain HTTP a body without a known SHA-256 keeps the SDK's own payload hash.
  */
 function payloadHash<C extends PutObjectCommand | UploadPartCommand>(command: C, body: ChecksummedBody): C {
   type Handler = (args: { request: unknown }) => Promise<unknown>;
@@ -99,10 +111,23 @@ function payloadHash<C extends PutObjectCommand | UploadPartCommand>(command: C,
  */
 export function s3Port(client: S3Client, bucket: string, settings: ObjectSettings = {}) {
   const options = (signal: AbortSignal | undefined) => (signal === undefined ? {} : { abortSignal: signal });
-  const checksumFields = (body: ChecksummedBody) =>
-    body.algorithm === 'SHA256'
-      ? { ChecksumAlgorithm: 'SHA256' as const, ChecksumSHA256: body.checksum }
-      : { ContentMD5: body.checksum };
+  const checksumFields = ({ checksum }: ChecksummedBody) => {
+    switch (checksum?.algorithm) {
+      case undefined:
+        return {};
+      case 'CRC32':
+        return { ChecksumAlgorithm: 'CRC32' as const, ChecksumCRC32: checksum.value };
+      case 'SHA256':
+        return { ChecksumAlgorithm: 'SHA256' as const, ChecksumSHA256: checksum.value };
+      case 'MD5':
+        return { ContentMD5: checksum.value };
+    }
+  };
+  // A CRC32 upload is a full-object one: S3 combines the part CRC32s into the whole object's and checks it.
+  const fullObjectCrc32 = (algorithm: PartChecksumAlgorithm) =>
+    algorithm === 'CRC32'
+      ? { ChecksumAlgorithm: 'CRC32' as const, ChecksumType: 'FULL_OBJECT' as const }
+      : {};
 
   return {
     async headBucket(signal?: AbortSignal): Promise<void> {
@@ -139,6 +164,7 @@ export function s3Port(client: S3Client, bucket: string, settings: ObjectSetting
           etag: head.ETag,
           metadata: head.Metadata ?? {},
           checksumSha256: head.ChecksumSHA256,
+          checksumCrc32: head.ChecksumCRC32,
         };
       } catch (error) {
         // A HEAD response has no body, so a missing object is only a bare 404 (`NotFound`).
@@ -186,7 +212,7 @@ export function s3Port(client: S3Client, bucket: string, settings: ObjectSetting
           Bucket: bucket,
           Key: key,
           ...objectFields(settings, attributes),
-          ...(algorithm === 'SHA256' ? { ChecksumAlgorithm: 'SHA256' as const } : {}),
+          ...fullObjectCrc32(algorithm),
         }),
         options(signal),
       );
@@ -223,19 +249,8 @@ export function s3Port(client: S3Client, bucket: string, settings: ObjectSetting
     },
 
     /** Every part S3 holds for the upload, across pages. */
-    async listParts(
-      key: string,
-      uploadId: string,
-      signal?: AbortSignal,
-    ): Promise<
-      Array<{ partNumber: number; etag: string; size: number; checksumSha256: string | undefined }>
-    > {
-      const parts: Array<{
-        partNumber: number;
-        etag: string;
-        size: number;
-        checksumSha256: string | undefined;
-      }> = [];
+    async listParts(key: string, uploadId: string, signal?: AbortSignal): Promise<ListedPart[]> {
+      const parts: ListedPart[] = [];
       let marker: string | undefined;
       for (;;) {
         const page = await client.send(
@@ -253,7 +268,7 @@ export function s3Port(client: S3Client, bucket: string, settings: ObjectSetting
             partNumber: part.PartNumber,
             etag: part.ETag,
             size: part.Size ?? -1,
-            checksumSha256: part.ChecksumSHA256,
+            checksumCrc32: part.ChecksumCRC32,
           });
         }
         if (!page.IsTruncated || page.NextPartNumberMarker === undefined) return parts;
@@ -266,6 +281,8 @@ export function s3Port(client: S3Client, bucket: string, settings: ObjectSetting
       uploadId: string,
       algorithm: PartChecksumAlgorithm,
       parts: readonly CompletedPart[],
+      /** The whole file's CRC32 (base64), for a CRC32 upload: S3 refuses to complete an object that differs. */
+      objectCrc32: string | undefined,
       signal?: AbortSignal,
     ): Promise<{ etag: string | undefined }> {
       const result = await client.send(
@@ -273,11 +290,14 @@ export function s3Port(client: S3Client, bucket: string, settings: ObjectSetting
           Bucket: bucket,
           Key: key,
           UploadId: uploadId,
+          ...(algorithm === 'CRC32' && objectCrc32 !== undefined
+            ? { ChecksumCRC32: objectCrc32, ChecksumType: 'FULL_OBJECT' as const }
+            : {}),
           MultipartUpload: {
             Parts: parts.map((part) => ({
               PartNumber: part.partNumber,
               ETag: part.etag,
-              ...(algorithm === 'SHA256' ? { ChecksumSHA256: part.checksum } : {}),
+              ...(algorithm === 'CRC32' ? { ChecksumCRC32: part.checksum } : {}),
             })),
           },
         }),
@@ -329,7 +349,8 @@ export function s3Port(client: S3Client, bucket: string, settings: ObjectSetting
 export interface StreamUploadOptions {
   partSize: number;
   queueSize: number;
-  algorithm: PartChecksumAlgorithm;
+  /** S3's flexible checksum for each part (computed by the SDK), or none. */
+  algorithm: 'SHA256' | undefined;
   attributes: ObjectAttributes;
   settings: ObjectSettings;
   signal: AbortSignal | undefined;
@@ -354,7 +375,7 @@ export async function uploadStream(
       Key: key,
       Body: body,
       ...objectFields(options.settings, options.attributes),
-      ...(options.algorithm === 'SHA256' ? { ChecksumAlgorithm: 'SHA256' as const } : {}),
+      ...(options.algorithm === undefined ? {} : { ChecksumAlgorithm: options.algorithm }),
     },
     queueSize: options.queueSize,
     partSize: options.partSize,
