@@ -22,6 +22,7 @@ import {
 import {
   errorName,
   fileChanged,
+  UploadPausedError,
   httpStatus,
   invalidObject,
   requestFailed,
@@ -59,6 +60,13 @@ export interface UploadRequest {
   signal?: AbortSignal | undefined;
   /** Extra object metadata (`x-amz-meta-*`); `sha256` is reserved. */
   metadata?: Record<string, string>;
+  /**
+   * Consulted before a multipart upload is created and before each new part starts. When it returns a reason, no
+   * new part starts, the parts in flight finish (and are reported through `onStateChange`), and `upload()` rejects
+   * with {@link UploadPausedError}; the multipart upload is kept for a later `upload()` with the last state. Never
+   * consulted for single-request uploads (one request is one part).
+   */
+  shouldPause?: () => string | undefined;
 }
 
 /** What an upload achieved: plain data. */
@@ -220,6 +228,7 @@ export class UploadJob {
     let etag: string | undefined;
     for (let restarts = 0; ; restarts++) {
       if (!state) {
+        this.pauseIfAsked();
         const uploadId = await this.s3('CreateMultipartUpload', undefined, () =>
           this.port.createMultipartUpload(this.key, this.algorithm, this.objectMetadata(sha256), this.signal),
         );
@@ -323,11 +332,14 @@ export class UploadJob {
 
     let cursor = 0;
     let failure: { error: unknown } | undefined;
+    let paused: string | undefined;
     const worker = async (): Promise<void> => {
       // One buffer per worker, reused for every part it sends: memory stays at concurrency x part size.
       const buffer = Buffer.allocUnsafe(Math.min(state.partSize, state.size));
-      while (failure === undefined && cursor < missing.length) {
+      while (failure === undefined && paused === undefined && cursor < missing.length) {
         this.signal?.throwIfAborted();
+        paused = this.request.shouldPause?.();
+        if (paused !== undefined) break;
         const partNumber = missing[cursor++] as number;
         const length = partLength(state.size, state.partSize, partNumber);
         const data = buffer.subarray(0, length);
@@ -365,6 +377,13 @@ export class UploadJob {
     );
     await Promise.all(workers);
     if (failure) throw failure.error;
+    if (paused !== undefined && cursor < missing.length) throw new UploadPausedError(this.key, paused);
+  }
+
+  /** Rejects with {@link UploadPausedError} when the caller asks to pause now. */
+  private pauseIfAsked(): void {
+    const reason = this.request.shouldPause?.();
+    if (reason !== undefined) throw new UploadPausedError(this.key, reason);
   }
 
   /** An identical object already at the key counts as uploaded; size alone never decides it. */
