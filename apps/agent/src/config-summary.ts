@@ -13,6 +13,7 @@ export function describeConfig(config: AgentConfig): string[] {
       `pattern ${dir.pattern}`,
       dir.recursive ? 'recursive' : 'not recursive',
       dir.allow_deletion ? 'deletion allowed' : 'never deleted',
+      `priority ${dir.priority}`,
     ];
     lines.push(`  ${dir.source}: ${dir.path} (${flags.join(', ')})`);
   }
@@ -25,6 +26,9 @@ export function describeConfig(config: AgentConfig): string[] {
     : 'no operational hours (immediate uploads any time)';
   lines.push(
     `schedule: ${schedule}; ${hours}; ${upload.upload_on_start ? 'uploads on start' : 'no upload on start'}; stable after ${upload.file_stable_seconds} s`,
+  );
+  lines.push(
+    `lanes: ${upload.priority_rules.length > 0 ? upload.priority_rules.map((rule) => `${rule.pattern} -> ${rule.priority}`).join(', ') : 'no priority rules'} (first match wins over the directory's priority); ${upload.order} within a lane`,
   );
   const policies: string[] = [];
   if (deletion.after_upload.enabled)

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { profileSettings } from './adapters/aws-profile.js';
 import { AgentError } from './errors.js';
 import { expandAll, type ExpandContext } from './expand.js';
+import { PRIORITIES, type Priority } from './lanes.js';
 
 /** Where systemd's unit and the runbook expect the configuration. */
 export const DEFAULT_CONFIG_PATH = '/etc/tvm-upload/config.yaml';
@@ -65,6 +66,10 @@ function isTimeZone(name: string): boolean {
   }
 }
 
+const PRIORITY_ERROR = `must be one of ${PRIORITIES.join(', ')}`;
+const priority = () =>
+  z.enum(PRIORITIES as [Priority, ...Priority[]], { error: PRIORITY_ERROR }).default('normal');
+
 const logDirectory = z.strictObject({
   path: nonEmpty('a directory path'),
   source: z
@@ -73,6 +78,8 @@ const logDirectory = z.strictObject({
   pattern: nonEmpty('a glob on the file name').default('*'),
   recursive: bool(true),
   allow_deletion: bool(true),
+  // The lane of its files (upload.priority_rules may place a file elsewhere): higher lanes go first.
+  priority: priority(),
 });
 
 const schema = z.strictObject({
@@ -190,6 +197,19 @@ const schema = z.strictObject({
       order: z
         .enum(['oldest_first', 'newest_first'], { error: 'must be oldest_first or newest_first' })
         .default('oldest_first'),
+      // First match on the basename wins over the directory's priority.
+      priority_rules: z
+        .array(
+          z.strictObject(
+            {
+              pattern: nonEmpty('a glob on the file name'),
+              priority: z.enum(PRIORITIES as [Priority, ...Priority[]], { error: PRIORITY_ERROR }),
+            },
+            { error: 'must be a mapping with pattern and priority' },
+          ),
+          { error: 'must be a list of { pattern, priority }' },
+        )
+        .default([]),
       // S3 bills the parts of a multipart upload nobody finishes; older than this and unreferenced, it is aborted.
       abandoned_upload_age_hours: positive().default(24),
       timezone: z
