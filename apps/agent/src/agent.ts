@@ -20,6 +20,7 @@ import { diskGuardOptions } from './disk-guard-options.js';
 import { Housekeeping } from './housekeeping.js';
 import type { AgentLogger } from './logger.js';
 import { LogDirectories } from './log-directories.js';
+import { laneOf } from './lanes.js';
 import { buildObjectKey } from './object-key.js';
 import { Pipeline, type RetryPolicy } from './pipeline/index.js';
 import { reloadPlan, type ReloadPlan } from './reload-plan.js';
@@ -167,6 +168,15 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
         timeZone: current.upload.timezone,
       }),
     locate: (filepath, source) => directories.locate(filepath, source),
+    lane: (entry) =>
+      laneOf(
+        entry,
+        { priority_rules: current.upload.priority_rules, log_directories: current.log_directories },
+        () => {
+          const placement = directories.locate(entry.filepath, undefined);
+          return placement.ok ? placement.source : undefined;
+        },
+      ),
     ...(options.maxProbeDelayMs === undefined ? {} : { maxProbeDelayMs: options.maxProbeDelayMs }),
     ...(options.destinationRecheckMs === undefined
       ? {}

@@ -47,12 +47,13 @@ const compiled = new WeakMap<readonly PriorityRule[], Array<(name: string) => bo
 /**
  * The lane of a queued file: the entry's persisted `priority` when it carries one (an incident upload), else the
  * first `upload.priority_rules` pattern that matches the basename, else its directory's `priority` (by the entry's
- * `source`, or `directorySource` for a legacy entry without one), else `normal`.
+ * `source`, or `directorySource()` for a legacy entry without one), else `normal`.
  */
 export function laneOf(
   entry: Pick<QueueEntry, 'filepath' | 'source'> & { priority?: unknown },
   config: LaneConfig,
-  directorySource?: string,
+  /** The directory of an entry without a `source` (a legacy entry), asked only when needed. */
+  directorySource?: () => string | undefined,
 ): Lane {
   if (isLane(entry.priority)) return entry.priority;
   const rules = config.priority_rules;
@@ -64,7 +65,7 @@ export function laneOf(
   const name = basename(entry.filepath);
   const index = matchers.findIndex((matches) => matches(name));
   if (index >= 0) return (rules[index] as PriorityRule).priority;
-  const source = entry.source ?? directorySource;
+  const source = entry.source ?? directorySource?.();
   return config.log_directories.find((dir) => dir.source === source)?.priority ?? 'normal';
 }
 

@@ -3,4 +3,12 @@ export type { PipelineOptions, PipelineStatus, PauseState } from './pipeline.js'
 export { PauseControl, meansUnreachable, pauseProbeDelayMs } from './pause.js';
 export { transition, formatDelay, rawMessage, RETRIES_EXHAUSTED } from './transition.js';
 export type { Effect, Outcome, RetryPolicy, SentVersion, TransitionPolicy } from './transition.js';
-export type { FileFacts, FileProbe, ObjectStore, PipelineStore, Placement, StoredObject } from './ports.js';
+export type {
+  Admission,
+  FileFacts,
+  FileProbe,
+  ObjectStore,
+  PipelineStore,
+  Placement,
+  StoredObject,
+} from './ports.js';
