@@ -1,5 +1,5 @@
 import type { FailedEntry, QueueEntry, RegistryEntry } from '@tvm/durable-queue';
-import type { UploadRequest } from '@tvm/s3-uploader';
+import type { MultipartState, UploadRequest } from '@tvm/s3-uploader';
 import type {
   FileFacts,
   FileProbe,
@@ -221,8 +221,10 @@ export class MemoryLink implements ObjectStore {
       this.#land(request.key, file.bytes);
       return { key: request.key, bytes: size, version };
     }
-    let state = request.resumeState;
-    if (!state) {
+    let state: MultipartState;
+    if (request.resumeState) {
+      state = request.resumeState;
+    } else {
       const reason = request.shouldPause?.();
       if (reason !== undefined) throw new FakePausedError(reason);
       this.creates.set(request.key, (this.creates.get(request.key) ?? 0) + 1);
@@ -233,7 +235,7 @@ export class MemoryLink implements ObjectStore {
         size,
         mtimeMs: file.mtimeMs,
         sha256: 'x',
-        checksumAlgorithm: 'CRC32',
+        checksumAlgorithm: 'SHA256',
         uploadId: `upload-${++this.#ids}`,
         partSize,
         startedAt: clock.now(),

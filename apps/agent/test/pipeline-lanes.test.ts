@@ -197,9 +197,10 @@ function fakeAdmission() {
     refuse: undefined as string | undefined,
     pauseWhen: undefined as ((sentSoFar: number) => string | undefined) | undefined,
     calls,
-    mayStart(entry: QueueEntry, lane: Lane, size: number) {
+    mayStart(entry: QueueEntry, lane: Lane, size: number): { ok: true } | { ok: false; reason: string } {
       calls.started.push([entry.filepath, lane, size]);
-      return this.refuse === undefined ? { ok: true as const } : { ok: false as const, reason: this.refuse };
+      const reason = this.refuse;
+      return reason === undefined ? { ok: true } : { ok: false, reason };
     },
     mayContinue(entry: QueueEntry) {
       return this.pauseWhen?.(calls.sent.get(entry.filepath) ?? 0);
@@ -207,7 +208,7 @@ function fakeAdmission() {
     sent(entry: QueueEntry, _lane: Lane, bytes: number) {
       calls.sent.set(entry.filepath, (calls.sent.get(entry.filepath) ?? 0) + bytes);
     },
-  } satisfies Admission & Record<string, unknown>;
+  } satisfies Admission;
   return admission;
 }
 
