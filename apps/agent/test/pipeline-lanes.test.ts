@@ -193,9 +193,13 @@ describe('Pipeline lanes', () => {
 /** An admission whose verdicts the test sets, recording what it is told. */
 function fakeAdmission() {
   const calls = { started: [] as Array<[string, Lane, number]>, sent: new Map<string, number>() };
-  const admission = {
-    refuse: undefined as string | undefined,
-    pauseWhen: undefined as ((sentSoFar: number) => string | undefined) | undefined,
+  const admission: Admission & {
+    refuse: string | undefined;
+    pauseWhen: ((sentSoFar: number) => string | undefined) | undefined;
+    calls: typeof calls;
+  } = {
+    refuse: undefined,
+    pauseWhen: undefined,
     calls,
     mayStart(entry: QueueEntry, lane: Lane, size: number): { ok: true } | { ok: false; reason: string } {
       calls.started.push([entry.filepath, lane, size]);
@@ -208,7 +212,7 @@ function fakeAdmission() {
     sent(entry: QueueEntry, _lane: Lane, bytes: number) {
       calls.sent.set(entry.filepath, (calls.sent.get(entry.filepath) ?? 0) + bytes);
     },
-  } satisfies Admission;
+  };
   return admission;
 }
 
