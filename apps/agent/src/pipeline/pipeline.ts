@@ -84,6 +84,14 @@ export class Pipeline {
    * would ask the same admission at once, in a loop), only by the next pump from outside (a wake, a new file).
    */
   readonly #untilWake = new Set<string>();
+  /**
+   * The due entries in lane order, and how far the pumps went through them: rebuilt (a sort of the queue) only when
+   * something may have changed the order (a new file, a wake, a timer, an entry back in the queue after its
+   * attempt), not after every upload, so a run through 10,000 small files does not sort the queue 10,000 times.
+   */
+  #work: QueueEntry[] = [];
+  #cursor = 0;
+  #stale = true;
   readonly #writes = new Set<Promise<void>>();
   readonly #controller = new AbortController();
   #runActive = false;
@@ -185,6 +193,7 @@ export class Pipeline {
   /** Changes the order of due files from now on (a reload). */
   setOrder(order: PipelineOptions['order']): void {
     this.#o.order = order;
+    this.#stale = true;
   }
 
   /**
@@ -195,20 +204,49 @@ export class Pipeline {
    */
   pump(): void {
     this.#untilWake.clear();
+    this.#stale = true;
     this.#pumpNow();
   }
 
   #pumpNow(): void {
     if (this.#stopping || this.#pause.state) return;
     const now = this.#o.clock.now();
-    const due = this.#o.store.queue.due(now, { order: this.#o.order }).filter((e) => this.#eligible(e, now));
-    for (const entry of byLane(due, (e) => this.#laneOf(e))) {
-      if (this.#inFlight.has(entry.filepath) || this.#untilWake.has(entry.filepath)) continue;
+    const queue = this.#o.store.queue;
+    let rebuilt = false;
+    for (;;) {
+      // Also once the list is used up: entries may have come that no event announced (a merged queue edit).
+      if (this.#stale || (this.#cursor >= this.#work.length && !rebuilt)) {
+        this.#stale = false;
+        rebuilt = true;
+        this.#work = byLane(queue.due(now, { order: this.#o.order }), (e) => this.#laneOf(e));
+        this.#cursor = 0;
+      }
+      if (!this.#startNext(now) || rebuilt) break;
+    }
+    if (this.#inFlight.size === 0) {
+      this.#immediate.clear();
+      if (this.#runActive) this.#endRun();
+      if (this.#uploadedSinceDrain > 0) this.#drained();
+      this.#armTimer(now);
+    }
+  }
+
+  /** Starts what it can from the cursor on; false when every slot is taken (the entry at the cursor waits). */
+  #startNext(now: number): boolean {
+    const queue = this.#o.store.queue;
+    while (this.#cursor < this.#work.length) {
+      // The list may be stale: take the entry as it is now.
+      const entry = queue.get((this.#work[this.#cursor] as QueueEntry).filepath);
+      if (!entry || !this.#eligible(entry, now) || this.#untilWake.has(entry.filepath)) {
+        this.#cursor++;
+        continue;
+      }
       const lane = this.#laneOf(entry);
       const free = this.#busy() < this.#o.concurrency;
       const victim = free ? undefined : choosePreemption([...this.#running.values()], lane);
-      // Sorted by lane: a file that can neither start nor preempt has none after it that could.
-      if (!free && victim === undefined) break;
+      // In lane order: a file that can neither start nor preempt has none after it that could. It stays next.
+      if (!free && victim === undefined) return false;
+      this.#cursor++;
       const verdict = this.#o.admission?.mayStart(entry, lane, bytesToSend(entry)) ?? { ok: true };
       if (!verdict.ok) {
         this.#refuse(entry, verdict.reason);
@@ -217,12 +255,7 @@ export class Pipeline {
       if (victim !== undefined) this.#preempt(victim, entry, lane);
       this.#start(entry, lane);
     }
-    if (this.#inFlight.size === 0) {
-      this.#immediate.clear();
-      if (this.#runActive) this.#endRun();
-      if (this.#uploadedSinceDrain > 0) this.#drained();
-      this.#armTimer(now);
-    }
+    return true;
   }
 
   /** Stops starting uploads, cancels those in flight (multipart state stays in the queue), waits for them. */
@@ -342,6 +375,8 @@ export class Pipeline {
         this.#inFlight.delete(entry.filepath);
         this.#running.delete(entry.filepath);
         this.#immediate.delete(entry.filepath);
+        // Back in the queue (paused, a retry, a pause): its place in the order is to be found again.
+        if (this.#o.store.queue.get(entry.filepath)) this.#stale = true;
         this.#pumpNow();
       });
     this.#inFlight.set(entry.filepath, task);
