@@ -16,11 +16,19 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
-import { createServer as createNetServer, connect, type Server, type Socket } from 'node:net';
+import type { Server } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateTestCertificates, startLocalS3, startTlsFront } from '@tvm/test-utils';
+import {
+  forwarder,
+  procUsage,
+  setUpNamespace,
+  tearDownNamespace,
+  type Forwarder,
+  type ShapedLink,
+} from './netns.js';
 import { stringify } from 'yaml';
 
 const MiB = 1024 * 1024;
@@ -43,7 +51,14 @@ const AWS = '/usr/bin/aws';
 const RCLONE = '/usr/bin/rclone';
 const NS = 'tvmbench';
 const HOST_IP = '10.213.7.1';
-const NS_IP = '10.213.7.2';
+const LINK: ShapedLink = {
+  ns: NS,
+  hostIf: 'tvmb-h',
+  nsIf: 'tvmb-n',
+  hostIp: HOST_IP,
+  nsIp: '10.213.7.2',
+  rate: '50mbit',
+};
 
 const agentDir = fileURLToPath(new URL('..', import.meta.url));
 const repo = join(agentDir, '..', '..');
@@ -141,16 +156,6 @@ async function timed(command: string, args: string[], extraEnv: NodeJS.ProcessEn
     throw new Error(`${command} failed (exit ${code}, limit ${timeoutSeconds} s): ${stderr.slice(0, 800)}`);
   const [seconds, user, system, rssKb] = fields as [number, number, number, number];
   return { seconds, cpuSeconds: user + system, peakRssMiB: rssKb / 1024 };
-}
-
-/** utime + stime (clock ticks, 100 per second) and peak RSS (VmHWM) of a live process. */
-async function procUsage(pid: number): Promise<{ cpuSeconds: number; peakRssMiB: number }> {
-  const stat = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]?.split(' ') ?? [];
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return {
-    cpuSeconds: (Number(stat[11]) + Number(stat[12])) / 100,
-    peakRssMiB: Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024,
-  };
 }
 
 function inNs(target: Target, command: string, args: string[]): [string, string[]] {
@@ -342,86 +347,6 @@ async function runJob(job: Job, root: string): Promise<Measure> {
 }
 
 /** A TCP forwarder: `host`:any port -> 127.0.0.1:targetPort. */
-interface Forwarder {
-  server: Server;
-  port: number;
-  /** The most connections open at once since the last reset: a client opens one per request in flight. */
-  peak: { open: number; max: number };
-  /**
-   * Bytes the client sent through the link since the last reset, when the first came, and when `expected` bytes
-   * (the file's size) had crossed: the end of the data, before the completion requests and the server's assembly.
-   */
-  traffic: { bytes: number; expected: number; first: number; dataDone: number };
-}
-
-async function forwarder(host: string, targetPort: number): Promise<Forwarder> {
-  const peak = { open: 0, max: 0 };
-  const traffic = { bytes: 0, expected: Infinity, first: 0, dataDone: 0 };
-  const pipe = (socket: Socket) => {
-    peak.max = Math.max(peak.max, ++peak.open);
-    socket.once('close', () => peak.open--);
-    const upstream = connect(targetPort, '127.0.0.1');
-    socket.on('data', (chunk: Buffer) => {
-      const now = performance.now();
-      if (traffic.bytes === 0) traffic.first = now;
-      traffic.bytes += chunk.length;
-      if (traffic.dataDone === 0 && traffic.bytes >= traffic.expected) traffic.dataDone = now;
-    });
-    socket.pipe(upstream).pipe(socket);
-    socket.on('error', () => upstream.destroy());
-    upstream.on('error', () => socket.destroy());
-  };
-  const server = createNetServer(pipe);
-  await new Promise<void>((r) => server.listen(0, host, r));
-  return { server, port: (server.address() as { port: number }).port, peak, traffic };
-}
-
-function sh(command: string, args: string[]): void {
-  execFileSync(command, args, { stdio: 'pipe' });
-}
-
-function setUpNamespace(): string | undefined {
-  if (process.getuid?.() !== 0) return 'not root (ip netns and tc need root)';
-  try {
-    spawnSync('ip', ['netns', 'del', NS], { stdio: 'ignore' });
-    spawnSync('ip', ['link', 'del', 'tvmb-h'], { stdio: 'ignore' });
-    sh('ip', ['netns', 'add', NS]);
-    sh('ip', ['link', 'add', 'tvmb-h', 'type', 'veth', 'peer', 'name', 'tvmb-n']);
-    sh('ip', ['link', 'set', 'tvmb-n', 'netns', NS]);
-    sh('ip', ['addr', 'add', `${HOST_IP}/30`, 'dev', 'tvmb-h']);
-    sh('ip', ['link', 'set', 'tvmb-h', 'up']);
-    const inside = (...args: string[]) => sh('ip', ['netns', 'exec', NS, ...args]);
-    inside('ip', 'addr', 'add', `${NS_IP}/30`, 'dev', 'tvmb-n');
-    inside('ip', 'link', 'set', 'tvmb-n', 'up');
-    inside('ip', 'link', 'set', 'lo', 'up');
-    // Uploads leave the namespace through tvmb-n: shape its egress.
-    inside(
-      'tc',
-      'qdisc',
-      'add',
-      'dev',
-      'tvmb-n',
-      'root',
-      'tbf',
-      'rate',
-      '50mbit',
-      'burst',
-      '64kb',
-      'latency',
-      '100ms',
-    );
-    return undefined;
-  } catch (error) {
-    tearDownNamespace();
-    return `network namespace set-up failed: ${(error as { stderr?: Buffer }).stderr?.toString().trim() ?? String(error)}`;
-  }
-}
-
-function tearDownNamespace(): void {
-  spawnSync('ip', ['netns', 'del', NS], { stdio: 'ignore' });
-  spawnSync('ip', ['link', 'del', 'tvmb-h'], { stdio: 'ignore' });
-}
-
 async function makeFile(path: string, bytes: number): Promise<void> {
   const chunk = Buffer.allocUnsafe(8 * MiB);
   const parts: Buffer[] = [];
@@ -664,7 +589,7 @@ async function main(): Promise<void> {
     }
 
     if (want('shaped')) {
-      nsProblem = setUpNamespace();
+      nsProblem = setUpNamespace(LINK);
       if (nsProblem !== undefined) {
         console.log(`\n== 50 Mbit/s shaped link: skipped: ${nsProblem}`);
       } else {
@@ -717,7 +642,7 @@ async function main(): Promise<void> {
   } finally {
     for (const server of servers) server.close();
     for (const close of closers) await close();
-    if (nsProblem === undefined) tearDownNamespace();
+    if (nsProblem === undefined) tearDownNamespace(LINK);
     await s3.close();
     await rm(root, { recursive: true, force: true });
     console.log(`\nDone in ${((Date.now() - started) / 1000).toFixed(0)} s; load average ${load()}`);

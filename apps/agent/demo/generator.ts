@@ -85,7 +85,20 @@ export async function runGenerator(options: GeneratorOptions): Promise<void> {
         for (let written = 0; written < size && !signal.aborted; written += chunk.length) {
           await appendFile(bag, chunk.subarray(0, Math.min(chunk.length, size - written)));
         }
-        onFile(`wrote large file ${bag} (${Math.round(size / 1024 / 1024)} MiB: a multipart upload)`);
+        onFile(
+          `wrote large file ${bag} (${Math.round(size / 1024 / 1024)} MiB: a multipart upload, lane low)`,
+        );
+        // While the bag uploads, a crash report (lane high) appears: it overtakes the bag, which pauses after its
+        // current part and resumes afterwards with the same multipart upload.
+        tasks.push(
+          sleep(4000, undefined, { signal })
+            .then(async () => {
+              const crash = join(terminal, `planner_${pad(now.getHours())}${pad(now.getMinutes())}.crash`);
+              await writeFile(crash, `planner crashed: SIGSEGV in trajectory_optimizer\n`.repeat(20));
+              onFile(`wrote crash report ${crash} (lane high: overtakes the bag)`);
+            })
+            .catch(() => undefined),
+        );
       }
     }
 

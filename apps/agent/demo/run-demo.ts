@@ -114,6 +114,7 @@ function showAgentLine(line: string): void {
   if (/^Uploaded /.test(text)) style = 'green';
   else if (/^Deleted /.test(text)) style = 'yellow';
   else if (/^Queued /.test(text)) style = 'cyan';
+  else if (/^Pausing the |paused after its current part/.test(text)) style = 'magenta';
   else if (/Retry \d+\/\d+|PERMANENT FAILURE|Permanent upload error/.test(text)) style = 'red';
   else if (/^Upload run|started|Stopped|stopping/.test(text)) style = 'white';
   say('agent', 'blue', paint(style, short));

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { createDiskGuard, type PolicyName } from '@tvm/disk-guard';
-import { openStateStore, QueueError, type StateStore } from '@tvm/durable-queue';
+import { openStateStore, QueueError, type QueueEntry, type StateStore } from '@tvm/durable-queue';
 import { createMetrics, type Metrics } from '@tvm/metrics';
 import { createCloudWatchClient, createDestination, type Destination } from './adapters/destination.js';
 import { watchCredentials } from './credentials-watch.js';
@@ -25,6 +25,7 @@ import { buildObjectKey, dateIn } from './object-key.js';
 import { ManifestJournal, publishEndedDays, recordingDeliveries, recordUnsent } from './manifests/index.js';
 import { setUpCompression } from './compression/setup.js';
 import { sampleGauges } from './monitoring/view.js';
+import { laneOf, type Lane } from './lanes.js';
 import { Pipeline, type RetryPolicy } from './pipeline/index.js';
 import { reloadPlan, type ReloadPlan } from './reload-plan.js';
 import { Scheduler } from './scheduler.js';
@@ -74,6 +75,8 @@ export interface Agent {
   readonly metrics: Metrics;
   /** `tvm-upload upload`'s requests (the control channel's `/v1/uploads`). */
   readonly incident: IncidentUploads;
+  /** The lane a queued file goes in (`incident`, `high`, `normal`, `low`). */
+  laneOf(entry: QueueEntry): Lane;
   /** Rebuilds the S3 client (credentials changed) and lifts a destination pause if the destination now works. */
   refreshDestination(reason: string): Promise<void>;
   /**
@@ -171,6 +174,17 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
   };
   let housekeeping = makeHousekeeping(current);
 
+  // The lane of a queued file, under the running config (a reload may change the rules).
+  const laneOfEntry = (entry: QueueEntry): Lane =>
+    laneOf(
+      entry,
+      { priority_rules: current.upload.priority_rules, log_directories: current.log_directories },
+      () => {
+        const placement = directories.locate(entry.filepath, undefined);
+        return placement.ok ? placement.source : undefined;
+      },
+    );
+
   const pipeline = new Pipeline({
     store,
     objects: () =>
@@ -197,6 +211,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
         timeZone: current.upload.timezone,
       }),
     locate: (filepath, source) => directories.locate(filepath, source),
+    lane: laneOfEntry,
     ...(options.maxProbeDelayMs === undefined ? {} : { maxProbeDelayMs: options.maxProbeDelayMs }),
     ...(options.destinationRecheckMs === undefined
       ? {}
@@ -379,6 +394,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     detector,
     metrics,
     incident,
+    laneOf: laneOfEntry,
     refreshDestination,
     async reconfigure(next) {
       const plan = reloadPlan(current, next);

@@ -27,6 +27,7 @@ export function describeConfig(config: AgentConfig): string[] {
       `pattern ${dir.pattern}`,
       dir.recursive ? 'recursive' : 'not recursive',
       dir.allow_deletion ? 'deletion allowed' : 'never deleted',
+      `priority ${dir.priority}`,
     ];
     if (dir.compress !== 'none') flags.push(`compressed with ${dir.compress}`);
     lines.push(`  ${dir.source}: ${dir.path} (${flags.join(', ')})`);
@@ -40,6 +41,9 @@ export function describeConfig(config: AgentConfig): string[] {
     : 'no operational hours (immediate uploads any time)';
   lines.push(
     `schedule: ${schedule}; ${hours}; ${upload.upload_on_start ? 'uploads on start' : 'no upload on start'}; stable after ${upload.file_stable_seconds} s`,
+  );
+  lines.push(
+    `lanes: ${upload.priority_rules.length > 0 ? upload.priority_rules.map((rule) => `${rule.pattern} -> ${rule.priority}`).join(', ') : 'no priority rules'} (first match wins over the directory's priority); ${upload.order} within a lane`,
   );
   const policies: string[] = [];
   if (deletion.after_upload.enabled)

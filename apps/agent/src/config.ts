@@ -7,6 +7,7 @@ import { profileSettings } from './adapters/aws-profile.js';
 import { AgentError } from './errors.js';
 import { expandAll, type ExpandContext } from './expand.js';
 import { DEFAULT_LISTEN, parseListen } from './monitoring/listen.js';
+import { PRIORITIES, type Priority } from './lanes.js';
 
 /** Where systemd's unit and the runbook expect the configuration. */
 export const DEFAULT_CONFIG_PATH = '/etc/tvm-upload/config.yaml';
@@ -80,6 +81,9 @@ const STORAGE_CLASSES = [
 // S3's tag character set (letters, digits, spaces and + - = . _ : / @), in any script.
 const TAG_KEY = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$/u;
 const TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
+const PRIORITY_ERROR = `must be one of ${PRIORITIES.join(', ')}`;
+const priority = () =>
+  z.enum(PRIORITIES as [Priority, ...Priority[]], { error: PRIORITY_ERROR }).default('normal');
 
 const logDirectory = z.strictObject({
   path: nonEmpty('a directory path'),
@@ -91,6 +95,8 @@ const logDirectory = z.strictObject({
   allow_deletion: bool(true),
   // Sent compressed (key + .gz / .zst); files already compressed, and those that would not shrink, go as they are.
   compress: z.enum(['none', 'gzip', 'zstd'], { error: 'must be none, gzip or zstd' }).default('none'),
+  // The lane of its files (upload.priority_rules may place a file elsewhere): higher lanes go first.
+  priority: priority(),
 });
 
 const schema = z.strictObject({
@@ -250,6 +256,19 @@ const schema = z.strictObject({
       order: z
         .enum(['oldest_first', 'newest_first'], { error: 'must be oldest_first or newest_first' })
         .default('oldest_first'),
+      // First match on the basename wins over the directory's priority.
+      priority_rules: z
+        .array(
+          z.strictObject(
+            {
+              pattern: nonEmpty('a glob on the file name'),
+              priority: z.enum(PRIORITIES as [Priority, ...Priority[]], { error: PRIORITY_ERROR }),
+            },
+            { error: 'must be a mapping with pattern and priority' },
+          ),
+          { error: 'must be a list of { pattern, priority }' },
+        )
+        .default([]),
       // S3 bills the parts of a multipart upload nobody finishes; older than this and unreferenced, it is aborted.
       abandoned_upload_age_hours: positive().default(24),
       timezone: z

@@ -8,6 +8,7 @@ import { ControlServer, controlSocketPath } from './control/index.js';
 import { registerDaemonRoutes } from './control/routes.js';
 import { AgentError } from './errors.js';
 import { HealthMonitor } from './health.js';
+import { LANES } from './lanes.js';
 import type { AgentLogger } from './logger.js';
 import { startMonitoring, type MonitoringServer } from './monitoring/index.js';
 import { createNotifier, type Notifier } from './notify.js';
@@ -215,7 +216,14 @@ export async function runAgent(options: RunOptions): Promise<number> {
     }
     if (listen === undefined) return;
     try {
-      const server = await startMonitoring({ listen, agent: () => agent, health, now });
+      const server = await startMonitoring({
+        listen,
+        agent: () => agent,
+        health,
+        now,
+        // The queue gauges by lane, as the running agent's pipeline orders them.
+        lanes: { laneOf: (entry) => agent?.laneOf(entry) ?? 'normal', lanes: LANES },
+      });
       monitoring = { listen, server };
       logger.info(`Monitoring endpoint on http://${server.address} (/metrics, /healthz)`);
     } catch (error) {

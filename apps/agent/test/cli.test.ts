@@ -80,7 +80,10 @@ describe('tvm-upload', () => {
     expect(stdout).toContain(`Config OK: ${path}`);
     expect(stdout).toContain('vehicle: vehicle-CN-001');
     expect(stdout).toContain('bucket: t01logs (region cn-north-1, profile china)');
-    expect(stdout).toContain('  ros: /logs/ros (pattern *, recursive, deletion allowed)');
+    expect(stdout).toContain('  ros: /logs/ros (pattern *, recursive, deletion allowed, priority normal)');
+    expect(stdout).toContain(
+      "lanes: no priority rules (first match wins over the directory's priority); oldest_first within a lane",
+    );
     expect(stdout).toContain('schedule: every 2 h 0 min; operational hours 09:00-18:00');
     expect(stdout).toContain(
       'deletion: after upload, keep 7 days; age-based over 14 days at 02:00; emergency at 95% disk use',

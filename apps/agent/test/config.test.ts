@@ -54,6 +54,7 @@ describe('parseConfig', () => {
       recursive: true,
       allow_deletion: true,
       compress: 'none',
+      priority: 'normal',
     });
     expect(config.s3).toEqual({
       bucket: 't01logs',
@@ -84,6 +85,7 @@ describe('parseConfig', () => {
       retry: { max_retries: 10, initial_delay_seconds: 1, max_delay_seconds: 512 },
       bandwidth_limit: 0,
       order: 'oldest_first',
+      priority_rules: [],
       abandoned_upload_age_hours: 24,
       timezone: 'local',
     });
@@ -306,6 +308,26 @@ monitoring:
       'an unknown order',
       withUpload('order: random'),
       ['upload.order: must be oldest_first or newest_first, got "random"'],
+    ],
+    [
+      'an unknown directory priority',
+      MINIMAL.replace('    source: a', '    source: a\n    priority: urgent'),
+      ['log_directories[0].priority: must be one of high, normal, low, got "urgent"'],
+    ],
+    [
+      'a priority rule without its priority',
+      withUpload('priority_rules:\n  - pattern: "*.crash"'),
+      ['upload.priority_rules[0].priority: must be one of high, normal, low'],
+    ],
+    [
+      'a priority rule with an empty pattern',
+      withUpload('priority_rules:\n  - pattern: ""\n    priority: high'),
+      ['upload.priority_rules[0].pattern: must be a glob on the file name, got ""'],
+    ],
+    [
+      'priority rules that are not a list',
+      withUpload('priority_rules: high'),
+      ['upload.priority_rules: must be a list of { pattern, priority }, got "high"'],
     ],
     [
       'an unknown time zone',

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { FailedEntry, QueueEntry, RegistryEntry } from '@tvm/durable-queue';
-import type { UploadRequest } from '@tvm/s3-uploader';
+import type { MultipartState, UploadRequest } from '@tvm/s3-uploader';
 import type {
   FileFacts,
   FileProbe,
@@ -172,5 +172,103 @@ export class MemoryBucket implements ObjectStore {
     await Promise.resolve();
     const error = this.fault?.('check');
     if (error) throw error;
+  }
+}
+
+/** The uploader's `UploadPausedError`, as the in-memory link throws it (the pipeline matches it by name). */
+export class FakePausedError extends Error {
+  override readonly name = 'UploadPausedError';
+  constructor(readonly reason: string) {
+    super(`paused: ${reason}`);
+  }
+}
+
+/** Options of {@link MemoryLink}. */
+export interface MemoryLinkOptions {
+  /** Time advances only through it: every request body takes `bytes / bytesPerMs` of it. */
+  clock: { sleep(ms: number, signal?: AbortSignal): Promise<void>; now(): number };
+  bytesPerMs: number;
+  partSize: number;
+  /** Files of at least this size go as multipart uploads. @default partSize */
+  multipartThreshold?: number;
+}
+
+/**
+ * An in-memory bucket behind a link of fixed speed on a fake clock, with multipart uploads as the uploader makes
+ * them: one part at a time, the state reported after creating the upload and after each part, `shouldPause`
+ * asked before each part, and a resume from `resumeState` sending only the missing parts. It counts what S3 would
+ * see: `creates` (CreateMultipartUpload) and `partsSent` per key.
+ */
+export class MemoryLink implements ObjectStore {
+  readonly objects = new Map<string, Buffer>();
+  readonly creates = new Map<string, number>();
+  readonly partsSent = new Map<string, number[]>();
+  /** When each key landed (fake epoch ms). */
+  readonly landedAt = new Map<string, number>();
+  #ids = 0;
+
+  constructor(
+    private readonly volume: MemoryVolume,
+    private readonly options: MemoryLinkOptions,
+  ) {}
+
+  async upload(request: UploadRequest): Promise<StoredObject> {
+    const { clock, bytesPerMs, partSize } = this.options;
+    const file = this.volume.read(request.filePath);
+    const size = file.bytes.length;
+    const version = { dev: 1, ino: file.ino, size, mtimeMs: file.mtimeMs };
+    const sha256 = createHash('sha256').update(file.bytes).digest('hex');
+    const send = (bytes: number) => clock.sleep(Math.ceil(bytes / bytesPerMs), request.signal);
+    if (size < (this.options.multipartThreshold ?? partSize)) {
+      await send(size);
+      this.#land(request.key, file.bytes);
+      return { key: request.key, bytes: size, sha256, version };
+    }
+    let state: MultipartState;
+    if (request.resumeState) {
+      state = request.resumeState;
+    } else {
+      const reason = request.shouldPause?.();
+      if (reason !== undefined) throw new FakePausedError(reason);
+      this.creates.set(request.key, (this.creates.get(request.key) ?? 0) + 1);
+      state = {
+        version: 1,
+        bucket: 'b',
+        key: request.key,
+        size,
+        mtimeMs: file.mtimeMs,
+        sha256: 'x',
+        checksumAlgorithm: 'CRC32',
+        uploadId: `upload-${++this.#ids}`,
+        partSize,
+        startedAt: clock.now(),
+        parts: [],
+      };
+      await request.onStateChange?.(structuredClone(state));
+    }
+    const count = Math.ceil(size / partSize);
+    const resumedParts = state.parts.length;
+    for (let n = 1; n <= count; n++) {
+      if (state.parts.some((part) => part.partNumber === n)) continue;
+      const reason = request.shouldPause?.();
+      if (reason !== undefined) throw new FakePausedError(reason);
+      await send(Math.min(partSize, size - (n - 1) * partSize));
+      this.partsSent.set(request.key, [...(this.partsSent.get(request.key) ?? []), n]);
+      state = { ...state, parts: [...state.parts, { partNumber: n, etag: `"${n}"`, checksum: 'c' }] };
+      await request.onStateChange?.(structuredClone(state));
+      request.onProgress?.({ bytesSent: Math.min(size, n * partSize), totalBytes: size });
+    }
+    await request.onStateChange?.(undefined);
+    this.#land(request.key, file.bytes);
+    return { key: request.key, bytes: size, sha256, version, parts: count, resumedParts };
+  }
+
+  #land(key: string, bytes: Buffer): void {
+    this.objects.set(key, Buffer.from(bytes));
+    this.landedAt.set(key, this.options.clock.now());
+  }
+
+  checkDestination(): Promise<void> {
+    return Promise.resolve();
   }
 }

@@ -52,6 +52,12 @@ describe('the local demo (pnpm start)', () => {
     while (!/Uploaded \S+recording\.bag/.test(output) && Date.now() < deadline && child.exitCode === null) {
       await new Promise((r) => setTimeout(r, 250));
     }
+    // The crash report overtook the bag: the bag paused after a part and finished later.
+    expect(output).toMatch(
+      /Pausing the low-lane upload of \S+recording\.bag after its current part: \S+\.crash \(high lane\)/,
+    );
+    expect(output.search(/Uploaded \S+\.crash/)).toBeLessThan(output.search(/Uploaded \S+recording\.bag/));
+    expect(output.search(/Uploaded \S+\.crash/)).toBeGreaterThan(-1);
     // The command the demo prints to list what landed works as printed (when the AWS CLI is installed).
     const listCommand =
       /(AWS_ACCESS_KEY_ID=\S+ AWS_SECRET_ACCESS_KEY=\S+ aws --endpoint-url \S+ .*--recursive)/.exec(

@@ -21,6 +21,19 @@ const logs = (effects: Effect[]) =>
 const types = (effects: Effect[]) => effects.map((e) => e.type);
 
 describe('transition', () => {
+  it('a pause between parts is not an attempt: no queue change, no metric, one line', () => {
+    const effects = transition(
+      entry({ attempts: 2 }),
+      { kind: 'paused', reason: 'a file of a higher lane takes the slot' },
+      NOW,
+      policy,
+    );
+    expect(types(effects)).toEqual(['log']);
+    expect(logs(effects)).toEqual([
+      'Upload of /logs/terminal/test.log paused after its current part (a file of a higher lane takes the slot); it resumes later',
+    ]);
+  });
+
   it('registers the verified version and removes nothing else when an upload succeeds', () => {
     const version = { dev: 1, ino: 2, size: 3, mtimeMs: 4 };
     const effects = transition(

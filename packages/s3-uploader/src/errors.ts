@@ -58,6 +58,23 @@ export class UploadError extends Error {
   }
 }
 
+/**
+ * `upload()` stopped between parts because the request's `shouldPause` gave a reason: no new part started, the
+ * parts in flight finished and were reported through `onStateChange`, and the multipart upload is kept (resume it
+ * with the last state). Not a failure: nothing is wrong with the file or the destination.
+ */
+export class UploadPausedError extends Error {
+  override readonly name = 'UploadPausedError';
+  readonly key: string;
+  readonly reason: string;
+
+  constructor(key: string, reason: string) {
+    super(`Upload of ${JSON.stringify(key)} paused: ${reason}`);
+    this.key = key;
+    this.reason = reason;
+  }
+}
+
 /** The classification of a cancellation, whatever the signal's reason was. */
 export function abortedClassification(message: string): Classification {
   return { kind: 'temporary', category: 'aborted', scope: 'file', message };

@@ -14,7 +14,7 @@ export { SHA256_METADATA_KEY } from './verification.js';
 export { objectFields } from './adapters/s3.js';
 export type { ObjectAttributes, PendingUpload } from './adapters/s3.js';
 export type { FileIdentity } from './adapters/file.js';
-export { UploadError } from './errors.js';
+export { UploadError, UploadPausedError } from './errors.js';
 export type { UploadErrorCode, UploadErrorOptions } from './errors.js';
 export type { CompletedPart, MultipartState } from './multipart-state.js';
 export type { ChecksumMode, PartChecksumAlgorithm } from './checksums.js';

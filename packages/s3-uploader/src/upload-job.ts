@@ -25,6 +25,7 @@ import {
 import {
   errorName,
   fileChanged,
+  UploadPausedError,
   httpStatus,
   invalidObject,
   requestFailed,
@@ -64,6 +65,13 @@ export interface UploadRequest {
   metadata?: Record<string, string>;
   /** Object tags, sent with PutObject / CreateMultipartUpload (`x-amz-tagging`; S3 allows 10). */
   tags?: Readonly<Record<string, string>>;
+  /**
+   * Consulted before a multipart upload is created and before each new part starts. When it returns a reason, no
+   * new part starts, the parts in flight finish (and are reported through `onStateChange`), and `upload()` rejects
+   * with {@link UploadPausedError}; the multipart upload is kept for a later `upload()` with the last state. Never
+   * consulted for single-request uploads (one request is one part).
+   */
+  shouldPause?: () => string | undefined;
 }
 
 /** What an upload achieved: plain data. */
@@ -232,6 +240,7 @@ export class UploadJob {
     let etag: string | undefined;
     for (let restarts = 0; ; restarts++) {
       if (!state) {
+        this.pauseIfAsked();
         const uploadId = await this.s3('CreateMultipartUpload', undefined, () =>
           this.port.createMultipartUpload(
             this.key,
@@ -346,11 +355,14 @@ export class UploadJob {
 
     let cursor = 0;
     let failure: { error: unknown } | undefined;
+    let paused: string | undefined;
     const worker = async (): Promise<void> => {
       // One buffer per worker, reused for every part it sends: memory stays at concurrency x part size.
       const buffer = Buffer.allocUnsafe(Math.min(state.partSize, state.size));
-      while (failure === undefined && cursor < missing.length) {
+      while (failure === undefined && paused === undefined && cursor < missing.length) {
         this.signal?.throwIfAborted();
+        paused = this.request.shouldPause?.();
+        if (paused !== undefined) break;
         const partNumber = missing[cursor++] as number;
         const length = partLength(state.size, state.partSize, partNumber);
         const data = buffer.subarray(0, length);
@@ -389,6 +401,13 @@ export class UploadJob {
     );
     await Promise.all(workers);
     if (failure) throw failure.error;
+    if (paused !== undefined && cursor < missing.length) throw new UploadPausedError(this.key, paused);
+  }
+
+  /** Rejects with {@link UploadPausedError} when the caller asks to pause now. */
+  private pauseIfAsked(): void {
+    const reason = this.request.shouldPause?.();
+    if (reason !== undefined) throw new UploadPausedError(this.key, reason);
   }
 
   /** An identical object already at the key counts as uploaded; size alone never decides it. */

@@ -1,7 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { s3Port, type PendingUpload } from './adapters/s3.js';
 import type { ChecksumMode } from './checksums.js';
-import { asUploadError, errorName, requestFailed } from './errors.js';
+import { asUploadError, errorName, requestFailed, UploadPausedError } from './errors.js';
 import { integerOption, invalidOption, resolveOptions, type UploaderOptions } from './options.js';
 import { createTokenBucket } from './token-bucket.js';
 import { notify, UploadJob, type UploadRequest, type UploadResult } from './upload-job.js';
@@ -88,6 +88,7 @@ export function createUploader(options: UploaderOptions): Uploader {
         const job = new UploadJob(config, port, bucket, request, await checksumMode(), conditionalWrites);
         return await job.run();
       } catch (error) {
+        if (error instanceof UploadPausedError && !request.signal?.aborted) throw error;
         throw asUploadError(error, request.key, request.signal);
       }
     },

@@ -4,6 +4,7 @@ export { PauseControl, meansUnreachable, pauseProbeDelayMs } from './pause.js';
 export { transition, formatDelay, rawMessage, RETRIES_EXHAUSTED } from './transition.js';
 export type { Effect, Outcome, RetryPolicy, SentVersion, TransitionPolicy } from './transition.js';
 export type {
+  Admission,
   FileFacts,
   FileProbe,
   ObjectRequest,

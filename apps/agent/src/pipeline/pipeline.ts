@@ -5,8 +5,9 @@ import type { MultipartState } from '@tvm/s3-uploader';
 import type { Clock } from '../clock.js';
 import { inBackground } from '../background.js';
 import type { AgentLogger } from '../logger.js';
+import { byLane, choosePreemption, type Lane, type RunningUpload } from '../lanes.js';
 import { PauseControl, type PauseState } from './pause.js';
-import type { FileProbe, ObjectStore, PipelineStore, Placement } from './ports.js';
+import type { Admission, FileProbe, ObjectStore, PipelineStore, Placement } from './ports.js';
 import { formatDelay, transition, type Effect, type Outcome, type RetryPolicy } from './transition.js';
 
 /** Options of {@link Pipeline}. */
@@ -41,6 +42,14 @@ export interface PipelineOptions {
   onDrained?: () => Promise<void>;
   /** Called when uploads pause or resume (the status file). */
   onPauseChange?: () => void;
+  /**
+   * The lane of a queued entry (`laneOf` with the current config). Higher lanes go first, `order` inside a lane; a
+   * file of a higher lane that finds every slot busy takes the slot of a lower-lane multipart upload, which pauses
+   * after its current part and resumes later. @default the entry's `priority`, else `normal`
+   */
+  lane?: (entry: QueueEntry) => Lane;
+  /** Whether uploads may start and go on (metered links). @default everything admitted */
+  admission?: Admission;
 }
 
 /** What {@link Pipeline.status} reports. */
@@ -48,6 +57,9 @@ export interface PipelineStatus {
   inFlight: number;
   runActive: boolean;
   paused: PauseState | undefined;
+  /** Uploads in flight by lane, and those asked to pause for a higher lane. */
+  lanes: Partial<Record<Lane, number>>;
+  pausing: number;
 }
 
 export type { PauseState };
@@ -62,11 +74,26 @@ export class Pipeline {
   readonly #o: PipelineOptions;
   readonly #pause: PauseControl;
   readonly #inFlight = new Map<string, Promise<void>>();
+  /** What the preemption decision knows of each upload in flight. */
+  readonly #running = new Map<string, RunningUpload>();
   readonly #immediate = new Set<string>();
-  readonly #writes = new Set<Promise<void>>();
-  readonly #controller = new AbortController();
+  /** Entries paused between parts or refused by the admission: still wanted outside a run, until they start. */
+  readonly #held = new Map<string, string>();
+  /**
+   * Entries the admission paused between parts: not restarted by the pump that follows their own pause (which
+   * would ask the same admission at once, in a loop), only by the next pump from outside (a wake, a new file).
+   */
+  readonly #untilWake = new Set<string>();
+  /**
+   * The due entries in lane order, and how far the pumps went through them: rebuilt (a sort of the queue) only when
+   * something may have changed the order (a new file, a wake, a timer, an entry back in the queue after its
+   * attempt), not after every upload, so a run through 10,000 small files does not sort the queue 10,000 times.
+   */
   #work: QueueEntry[] = [];
   #cursor = 0;
+  #stale = true;
+  readonly #writes = new Set<Promise<void>>();
+  readonly #controller = new AbortController();
   #runActive = false;
   #runStartedAt = 0;
   #runUploaded = 0;
@@ -90,10 +117,7 @@ export class Pipeline {
       queued: () => this.#o.store.queue.size,
       onChange: (resumed) => {
         this.#o.onPauseChange?.();
-        if (resumed) {
-          this.#refill();
-          this.pump();
-        }
+        if (resumed) this.pump();
       },
     });
   }
@@ -110,8 +134,6 @@ export class Pipeline {
       this.#o.logger[queued > 0 ? 'info' : 'debug'](
         `Upload run started (${reason}): ${queued} file(s) queued`,
       );
-      // The work list may predate entries that became due by this run alone.
-      this.#refill();
     } else {
       this.#o.logger.debug(`Upload run already active; ${reason} joins it`);
     }
@@ -132,7 +154,19 @@ export class Pipeline {
 
   /** A snapshot for status output and tests. */
   status(): PipelineStatus {
-    return { inFlight: this.#inFlight.size, runActive: this.#runActive, paused: this.#pause.state };
+    const lanes: Partial<Record<Lane, number>> = {};
+    let pausing = 0;
+    for (const upload of this.#running.values()) {
+      lanes[upload.lane] = (lanes[upload.lane] ?? 0) + 1;
+      if (upload.pausing) pausing++;
+    }
+    return {
+      inFlight: this.#inFlight.size,
+      runActive: this.#runActive,
+      paused: this.#pause.state,
+      lanes,
+      pausing,
+    };
   }
 
   /** Resolves when nothing is in flight and every state change made so far is durable (tests, shutdown). */
@@ -159,30 +193,69 @@ export class Pipeline {
   /** Changes the order of due files from now on (a reload). */
   setOrder(order: PipelineOptions['order']): void {
     this.#o.order = order;
-    this.#refill();
+    this.#stale = true;
   }
 
-  /** Starts uploads while slots are free and entries are due; arms the timer for the next due retry. */
+  /**
+   * Starts uploads while slots are free and entries are due, higher lanes first (`order` inside a lane); lets a
+   * waiting file of a higher lane take the slot of a lower-lane multipart upload (which pauses after its current
+   * part); arms the timer for the next due retry. Also the admission's `wake()`: call it when its verdict may have
+   * changed.
+   */
   pump(): void {
+    this.#untilWake.clear();
+    this.#stale = true;
+    this.#pumpNow();
+  }
+
+  #pumpNow(): void {
     if (this.#stopping || this.#pause.state) return;
     const now = this.#o.clock.now();
-    let refilled = false;
-    while (this.#inFlight.size < this.#o.concurrency) {
-      const entry = this.#next(now);
-      if (entry) {
-        this.#start(entry);
-        continue;
+    const queue = this.#o.store.queue;
+    let rebuilt = false;
+    for (;;) {
+      // Also once the list is used up: entries may have come that no event announced (a merged queue edit).
+      if (this.#stale || (this.#cursor >= this.#work.length && !rebuilt)) {
+        this.#stale = false;
+        rebuilt = true;
+        this.#work = byLane(queue.due(now, { order: this.#o.order }), (e) => this.#laneOf(e));
+        this.#cursor = 0;
       }
-      if (refilled) break;
-      this.#refill();
-      refilled = true;
+      if (!this.#startNext(now) || rebuilt) break;
     }
-    if (this.#inFlight.size === 0 && this.#cursor >= this.#work.length) {
+    if (this.#inFlight.size === 0) {
       this.#immediate.clear();
       if (this.#runActive) this.#endRun();
       if (this.#uploadedSinceDrain > 0) this.#drained();
       this.#armTimer(now);
     }
+  }
+
+  /** Starts what it can from the cursor on; false when every slot is taken (the entry at the cursor waits). */
+  #startNext(now: number): boolean {
+    const queue = this.#o.store.queue;
+    while (this.#cursor < this.#work.length) {
+      // The list may be stale: take the entry as it is now.
+      const entry = queue.get((this.#work[this.#cursor] as QueueEntry).filepath);
+      if (!entry || !this.#eligible(entry, now) || this.#untilWake.has(entry.filepath)) {
+        this.#cursor++;
+        continue;
+      }
+      const lane = this.#laneOf(entry);
+      const free = this.#busy() < this.#o.concurrency;
+      const victim = free ? undefined : choosePreemption([...this.#running.values()], lane);
+      // In lane order: a file that can neither start nor preempt has none after it that could. It stays next.
+      if (!free && victim === undefined) return false;
+      this.#cursor++;
+      const verdict = this.#o.admission?.mayStart(entry, lane, bytesToSend(entry)) ?? { ok: true };
+      if (!verdict.ok) {
+        this.#refuse(entry, verdict.reason);
+        continue;
+      }
+      if (victim !== undefined) this.#preempt(victim, entry, lane);
+      this.#start(entry, lane);
+    }
+    return true;
   }
 
   /** Stops starting uploads, cancels those in flight (multipart state stays in the queue), waits for them. */
@@ -198,25 +271,44 @@ export class Pipeline {
 
   #eligible(entry: QueueEntry, now: number): boolean {
     if (this.#inFlight.has(entry.filepath) || entry.nextAttemptAt > now) return false;
-    // Outside a run, only files already being retried (their schedule is in the queue) and files asked for now.
-    return this.#runActive || entry.lastError !== undefined || this.#immediate.has(entry.filepath);
+    // Outside a run, only files already being retried (their schedule is in the queue), files asked for now, and
+    // files paused or held back on their way.
+    return (
+      this.#runActive ||
+      entry.lastError !== undefined ||
+      this.#immediate.has(entry.filepath) ||
+      this.#held.has(entry.filepath)
+    );
   }
 
-  #next(now: number): QueueEntry | undefined {
-    const queue = this.#o.store.queue;
-    while (this.#cursor < this.#work.length) {
-      const candidate = this.#work[this.#cursor++] as QueueEntry;
-      // The snapshot may be stale: take the entry as it is now.
-      const entry = queue.get(candidate.filepath);
-      if (entry && this.#eligible(entry, now)) return entry;
+  #laneOf(entry: QueueEntry): Lane {
+    if (this.#o.lane) return this.#o.lane(entry);
+    const priority = entry['priority'];
+    return priority === 'incident' || priority === 'high' || priority === 'low' ? priority : 'normal';
+  }
+
+  /** Slots taken: uploads in flight, less those pausing (their slot is handed over; their last parts finish). */
+  #busy(): number {
+    let pausing = 0;
+    for (const upload of this.#running.values()) if (upload.pausing) pausing++;
+    return this.#inFlight.size - pausing;
+  }
+
+  #refuse(entry: QueueEntry, reason: string): void {
+    // Told once per reason, not at every pump.
+    if (this.#held.get(entry.filepath) !== reason) {
+      this.#o.logger.debug(`Upload of ${entry.filepath} held back: ${reason}`);
     }
-    return undefined;
+    this.#held.set(entry.filepath, reason);
   }
 
-  #refill(): void {
-    const now = this.#o.clock.now();
-    this.#work = this.#o.store.queue.due(now, { order: this.#o.order }).filter((e) => this.#eligible(e, now));
-    this.#cursor = 0;
+  #preempt(victim: string, entry: QueueEntry, lane: Lane): void {
+    const upload = this.#running.get(victim);
+    if (!upload) return;
+    upload.pausing = true;
+    this.#o.logger.info(
+      `Pausing the ${upload.lane}-lane upload of ${victim} after its current part: ${entry.filepath} (${lane} lane) takes its slot`,
+    );
   }
 
   #endRun(): void {
@@ -255,15 +347,23 @@ export class Pipeline {
     this.#o.clock.sleep(earliest - now, timer.signal).then(
       () => {
         if (this.#timer === timer) this.#timer = undefined;
-        this.#refill();
         this.pump();
       },
       () => undefined,
     );
   }
 
-  #start(entry: QueueEntry): void {
-    const task = this.#attempt(entry)
+  #start(entry: QueueEntry, lane: Lane): void {
+    this.#held.delete(entry.filepath);
+    this.#running.set(entry.filepath, {
+      filepath: entry.filepath,
+      lane,
+      size: entry.size ?? 0,
+      multipart: entry.multipart !== undefined,
+      pausing: false,
+      startedAt: this.#o.clock.now(),
+    });
+    const task = this.#attempt(entry, lane)
       .then((outcome) => this.#apply(entry, outcome))
       .catch((error: unknown) => {
         // A bug: the entry stays queued as it was and is retried later.
@@ -273,24 +373,32 @@ export class Pipeline {
       })
       .finally(() => {
         this.#inFlight.delete(entry.filepath);
+        this.#running.delete(entry.filepath);
         this.#immediate.delete(entry.filepath);
-        this.pump();
+        // Back in the queue (paused, a retry, a pause): its place in the order is to be found again.
+        if (this.#o.store.queue.get(entry.filepath)) this.#stale = true;
+        this.#pumpNow();
       });
     this.#inFlight.set(entry.filepath, task);
   }
 
   /** One attempt at a file: its placement, its facts, the upload; every failure becomes an outcome. */
-  async #attempt(entry: QueueEntry): Promise<Outcome> {
+  async #attempt(entry: QueueEntry, lane: Lane): Promise<Outcome> {
     const path = entry.filepath;
     const placement = this.#o.locate(path, entry.source);
     if (!placement.ok) return { kind: 'rejected', category: placement.category, reason: placement.reason };
     // The configured form of a path (through a symlinked log directory) is opened by its resolved form.
     const file = placement.path;
+    const running = this.#running.get(path);
     try {
       const facts = await this.#o.files.stat(file);
       if (!facts.isFile)
         throw Object.assign(new Error(`Not a regular file: ${path}`), { code: 'EISDIR', path });
       const key = this.#o.keyFor(placement, file, facts.mtimeMs);
+      if (running) running.size = facts.size;
+      const { admission } = this.#o;
+      // Parts S3 acknowledged, to tell the admission each new one once.
+      let acknowledged = new Set(entry.multipart?.parts.map((part) => part.partNumber));
       this.#o.logger.debug(
         `Uploading ${path} (${facts.size} bytes) to s3://${this.#o.bucket}/${key}${entry.attempts > 0 ? ` (retry ${entry.attempts})` : ''}`,
       );
@@ -304,6 +412,19 @@ export class Pipeline {
         // Kept in memory at once and committed in the background, never awaited between two parts: a part whose
         // commit a crash loses is found again by the uploader's ListParts reconciliation on resume.
         onStateChange: (state) => {
+          if (state && admission) {
+            for (const part of state.parts) {
+              if (!acknowledged.has(part.partNumber)) {
+                admission.sent(entry, lane, partBytes(state.size, state.partSize, part.partNumber));
+              }
+            }
+          }
+          acknowledged = new Set(state?.parts.map((part) => part.partNumber));
+          if (state && running && !running.multipart) {
+            // Pausable from now on: a file of a higher lane may be waiting for exactly this.
+            running.multipart = true;
+            this.#pumpNow();
+          }
           this.#track(
             this.#o.store.queue.update(path, { multipart: state ? toQueueMultipart(state) : undefined }),
             `saving the multipart state of ${path}`,
@@ -312,9 +433,19 @@ export class Pipeline {
         onProgress: () => {
           this.lastProgressAt = this.#o.clock.now();
         },
+        shouldPause: () =>
+          running?.pausing ? 'a file of a higher lane takes the slot' : admission?.mayContinue(entry, lane),
       });
+      // A single request: its body counts once it is acknowledged.
+      if (admission && !stored.skipped && stored.parts === undefined)
+        admission.sent(entry, lane, stored.bytes);
       return { kind: 'uploaded', ...stored };
     } catch (error) {
+      if (isPaused(error) && !this.#controller.signal.aborted) {
+        this.#held.set(path, error.reason);
+        if (!running?.pausing) this.#untilWake.add(path);
+        return { kind: 'paused', reason: error.reason };
+      }
       const classification = classify(error, { now: this.#o.clock.now() });
       const outcome: Outcome = { kind: 'failed', error };
       if (classification.kind === 'temporary' && classification.scope === 'connectivity') {
@@ -416,4 +547,30 @@ export class Pipeline {
  */
 function toQueueMultipart(state: MultipartState): QueueMultipartState {
   return state as unknown as QueueMultipartState;
+}
+
+/** The uploader's `UploadPausedError` (matched by name: the fakes throw their own). */
+function isPaused(error: unknown): error is Error & { reason: string } {
+  return (
+    error instanceof Error &&
+    error.name === 'UploadPausedError' &&
+    typeof (error as { reason?: unknown }).reason === 'string'
+  );
+}
+
+/** The length of part `n` of a multipart upload. */
+function partBytes(size: number, partSize: number, n: number): number {
+  return Math.max(0, Math.min(partSize, size - (n - 1) * partSize));
+}
+
+/** What an upload of `entry` will send: its size less the parts S3 holds already (from the queued state). */
+export function bytesToSend(entry: QueueEntry): number {
+  const recorded = entry.multipart?.['size'];
+  const size = typeof recorded === 'number' ? recorded : (entry.size ?? 0);
+  const partSize = entry.multipart?.partSize ?? 0;
+  const held = (entry.multipart?.parts ?? []).reduce(
+    (sum, part) => sum + partBytes(size, partSize, part.partNumber),
+    0,
+  );
+  return Math.max(0, size - held);
 }

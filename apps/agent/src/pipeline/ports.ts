@@ -1,5 +1,6 @@
-import type { FailedList, ProcessedRegistry, UploadQueue } from '@tvm/durable-queue';
+import type { FailedList, ProcessedRegistry, QueueEntry, UploadQueue } from '@tvm/durable-queue';
 import type { UploadRequest, UploadResult } from '@tvm/s3-uploader';
+import type { Lane } from '../lanes.js';
 import type { SentVersion } from './transition.js';
 
 /**
@@ -53,3 +54,17 @@ export interface FileProbe {
  */
 export type Placement =
   { ok: true; source: string; root: string; path: string } | { ok: false; category: string; reason: string };
+
+/**
+ * Decides whether uploads may use the link now (a metered link's lanes and daily budget, say). Absent, everything is
+ * admitted. An entry refused by `mayStart` stays queued untouched (no attempt counted) and is tried again when the
+ * pipeline pumps: call `Pipeline.pump()` when the verdict may have changed (a route change, the budget's reset).
+ */
+export interface Admission {
+  /** Before an upload starts. size = bytes that will be sent (the file's size less the parts S3 holds already). */
+  mayStart(entry: QueueEntry, lane: Lane, size: number): { ok: true } | { ok: false; reason: string };
+  /** Before each further part of a started upload: a reason pauses it (`shouldPause`). */
+  mayContinue(entry: QueueEntry, lane: Lane): string | undefined;
+  /** Bytes sent in request bodies, as they are acknowledged (parts, single PUTs). */
+  sent(entry: QueueEntry, lane: Lane, bytes: number): void;
+}

@@ -27,6 +27,11 @@ export interface SentVersion {
 /** What one attempt at a queued file came to. */
 export type Outcome =
   | ({ kind: 'uploaded' } & StoredObject)
+  /**
+   * The upload stopped between parts when asked (a file of a higher lane took its slot, or the admission said so):
+   * not an attempt. The multipart state is in the queue entry already; the upload resumes later.
+   */
+  | { kind: 'paused'; reason: string }
   /** The entry was refused before any I/O (a path outside the log directories, say). */
   | { kind: 'rejected'; category: string; reason: string }
   /**
@@ -107,6 +112,15 @@ export function transition(
         message: `Uploaded ${path} to s3://${policy.bucket}/${outcome.key} (${outcome.bytes} bytes${notes.length ? `, ${notes.join(', ')}` : ''})`,
       },
       { type: 'upload-succeeded' },
+    ];
+  }
+  if (outcome.kind === 'paused') {
+    return [
+      {
+        type: 'log',
+        level: 'info',
+        message: `Upload of ${path} paused after its current part (${outcome.reason}); it resumes later`,
+      },
     ];
   }
   if (outcome.kind === 'rejected') {
