@@ -20,6 +20,7 @@ import { diskGuardOptions } from './disk-guard-options.js';
 import { Housekeeping } from './housekeeping.js';
 import type { AgentLogger } from './logger.js';
 import { LogDirectories } from './log-directories.js';
+import { meteredLinks, type MeteredLinks, type MeteredLinksOptions } from './links/agent-links.js';
 import { buildObjectKey } from './object-key.js';
 import { Pipeline, type RetryPolicy } from './pipeline/index.js';
 import { reloadPlan, type ReloadPlan } from './reload-plan.js';
@@ -58,6 +59,8 @@ export interface AgentOptions {
   commitDelayMs?: number;
   /** Watch directories with inotify (tests of scans alone turn it off). @default true */
   watch?: boolean;
+  /** Where the metered-link admission reads routes and names (tests give fixture tables). @default the kernel's */
+  links?: Pick<MeteredLinksOptions, 'readTables' | 'resolve' | 'checkEveryMs'>;
 }
 
 /** The running daemon, minus the process: start, stop, and what tests and status need to see. */
@@ -146,7 +149,20 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
   };
   let housekeeping = makeHousekeeping(current);
 
+  // upload.networks: the metered-link admission (absent = none); it wakes the pipeline when its verdict may change.
+  const links: MeteredLinks | undefined = await meteredLinks(current, () => current, {
+    stateDir: paths.stateDir,
+    clock,
+    logger,
+    wake: () => {
+      pipeline.pump();
+      inBackground(publishStatus(), logger, 'Writing agent-status.json');
+    },
+    ...options.links,
+  });
+
   const pipeline = new Pipeline({
+    ...(links ? { admission: links.admission } : {}),
     store,
     objects: () => uploaderObjectStore(destinations.current.uploader),
     files: fileSystemProbe,
@@ -265,6 +281,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       ...(nextRunAt === undefined ? {} : { nextRunAt }),
       ...(pipeline.lastUpload ? { lastUpload: pipeline.lastUpload } : {}),
       metricsBuffered: metrics.snapshot().bufferedPoints,
+      ...(links ? { network: links.admission.report() } : {}),
       ...(store.writeProblem
         ? { stateWriteProblem: { error: store.writeProblem.error, since: store.writeProblem.since } }
         : {}),
@@ -299,6 +316,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     },
     current,
   );
+  links?.admission.start();
   pipeline.pump(); // retries already scheduled in the queue go at their time
   // The start-up run covers what the scan queues, even outside operational hours; the watcher runs meanwhile.
   if (current.upload.upload_on_start) {
@@ -341,7 +359,9 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
         scheduler?.stop();
         credentialsWatch.close();
         await detector.close();
+        links?.admission.stop();
         await pipeline.stop();
+        await links?.budget.flush();
         await store.close();
         await metrics.stop();
         destinations.close();

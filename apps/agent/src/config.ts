@@ -65,6 +65,23 @@ function isTimeZone(name: string): boolean {
   }
 }
 
+/** The lanes (`Lane` in lanes.ts), named here so the config does not import the pipeline's modules. */
+const LANE_NAMES = ['incident', 'high', 'normal', 'low'] as const;
+
+/** `upload.networks.unmetered` when the key is absent (but `upload.networks` is present). */
+export const DEFAULT_UNMETERED: readonly string[] = ['wlan*', 'eth*'];
+/** `upload.networks.metered` when the key is absent (but `upload.networks` is present). */
+export const DEFAULT_METERED: readonly string[] = ['wwan*', 'usb*', 'ppp*'];
+
+/** A list of interface-name globs (`*` and `?`), e.g. `["wlan*", "eth0"]`. */
+function interfaceGlobs(defaults: readonly string[]) {
+  return z
+    .array(nonEmpty('an interface name glob such as wlan*'), {
+      error: 'must be a list of interface name globs such as ["wlan*", "eth0"]',
+    })
+    .default([...defaults]);
+}
+
 const logDirectory = z.strictObject({
   path: nonEmpty('a directory path'),
   source: z
@@ -196,6 +213,22 @@ const schema = z.strictObject({
         .string({ error: 'must be local or an IANA time zone name' })
         .refine(isTimeZone, { error: 'must be local or an IANA time zone name such as Asia/Shanghai' })
         .default('local'),
+      // Metered links (see README "Metered links"): absent = no metered behaviour at all.
+      networks: z
+        .strictObject({
+          unmetered: interfaceGlobs(DEFAULT_UNMETERED),
+          metered: interfaceGlobs(DEFAULT_METERED),
+          metered_daily_budget_mb: z
+            .number({ error: 'must be a number of megabytes (10^6 bytes) >= 0' })
+            .min(0, { error: 'must be a number of megabytes (10^6 bytes) >= 0' })
+            .default(200),
+          metered_lanes: z
+            .array(z.enum(LANE_NAMES, { error: `must be one of ${LANE_NAMES.join(', ')}` }), {
+              error: `must be a list of lanes (${LANE_NAMES.join(', ')})`,
+            })
+            .default(['high']),
+        })
+        .optional(),
     })
     .prefault({}),
   deletion: z

@@ -4,9 +4,11 @@ import type { Metrics } from '@tvm/metrics';
 import type { MultipartState } from '@tvm/s3-uploader';
 import type { Clock } from '../clock.js';
 import { inBackground } from '../background.js';
+import { LANES, type Lane } from '../lanes.js';
+import { sentMeter } from '../links/sent-meter.js';
 import type { AgentLogger } from '../logger.js';
 import { PauseControl, type PauseState } from './pause.js';
-import type { FileProbe, ObjectStore, PipelineStore, Placement } from './ports.js';
+import type { Admission, FileProbe, ObjectStore, PipelineStore, Placement } from './ports.js';
 import { formatDelay, transition, type Effect, type Outcome, type RetryPolicy } from './transition.js';
 
 /** Options of {@link Pipeline}. */
@@ -41,6 +43,8 @@ export interface PipelineOptions {
   onDrained?: () => Promise<void>;
   /** Called when uploads pause or resume (the status file). */
   onPauseChange?: () => void;
+  /** Whether an upload may start (metered links). @default everything is admitted */
+  admission?: Admission;
 }
 
 /** What {@link Pipeline.status} reports. */
@@ -63,6 +67,8 @@ export class Pipeline {
   readonly #pause: PauseControl;
   readonly #inFlight = new Map<string, Promise<void>>();
   readonly #immediate = new Set<string>();
+  /** Entries the admission refused, with why: they stay eligible (outside a run too) until admitted. */
+  readonly #held = new Map<string, string>();
   readonly #writes = new Set<Promise<void>>();
   readonly #controller = new AbortController();
   #work: QueueEntry[] = [];
@@ -170,7 +176,7 @@ export class Pipeline {
     while (this.#inFlight.size < this.#o.concurrency) {
       const entry = this.#next(now);
       if (entry) {
-        this.#start(entry);
+        if (this.#admitted(entry)) this.#start(entry);
         continue;
       }
       if (refilled) break;
@@ -199,7 +205,27 @@ export class Pipeline {
   #eligible(entry: QueueEntry, now: number): boolean {
     if (this.#inFlight.has(entry.filepath) || entry.nextAttemptAt > now) return false;
     // Outside a run, only files already being retried (their schedule is in the queue) and files asked for now.
-    return this.#runActive || entry.lastError !== undefined || this.#immediate.has(entry.filepath);
+    return (
+      this.#runActive ||
+      entry.lastError !== undefined ||
+      this.#immediate.has(entry.filepath) ||
+      this.#held.has(entry.filepath)
+    );
+  }
+
+  /** Asks the admission (if any); a refused entry stays queued untouched and is asked again at the next pump. */
+  #admitted(entry: QueueEntry): boolean {
+    const admission = this.#o.admission;
+    if (!admission) return true;
+    const verdict = admission.mayStart(entry, laneOfEntry(entry), bytesToSend(entry));
+    const path = entry.filepath;
+    if (verdict.ok) {
+      if (this.#held.delete(path)) this.#o.logger.info(`${path} may go now`);
+      return true;
+    }
+    if (this.#held.get(path) !== verdict.reason) this.#o.logger.info(`${path} waits: ${verdict.reason}`);
+    this.#held.set(path, verdict.reason);
+    return false;
   }
 
   #next(now: number): QueueEntry | undefined {
@@ -215,6 +241,7 @@ export class Pipeline {
 
   #refill(): void {
     const now = this.#o.clock.now();
+    for (const path of this.#held.keys()) if (!this.#o.store.queue.get(path)) this.#held.delete(path);
     this.#work = this.#o.store.queue.due(now, { order: this.#o.order }).filter((e) => this.#eligible(e, now));
     this.#cursor = 0;
   }
@@ -294,6 +321,7 @@ export class Pipeline {
       this.#o.logger.debug(
         `Uploading ${path} (${facts.size} bytes) to s3://${this.#o.bucket}/${key}${entry.attempts > 0 ? ` (retry ${entry.attempts})` : ''}`,
       );
+      const meter = sentMeter(entry.multipart !== undefined);
       const stored = await this.#o.objects().upload({
         filePath: file,
         key,
@@ -307,8 +335,10 @@ export class Pipeline {
             `saving the multipart state of ${path}`,
           );
         },
-        onProgress: () => {
+        onProgress: (progress) => {
           this.lastProgressAt = this.#o.clock.now();
+          const bytes = meter(progress);
+          if (bytes > 0) this.#o.admission?.sent(entry, laneOfEntry(entry), bytes);
         },
       });
       return { kind: 'uploaded', ...stored };
@@ -405,6 +435,24 @@ export class Pipeline {
       `Recording ${what}`,
     );
   }
+}
+
+/** The entry's lane: its persisted `priority` when it names one, else `normal`. */
+function laneOfEntry(entry: QueueEntry): Lane {
+  const priority = entry['priority'];
+  return LANES.find((lane) => lane === priority) ?? 'normal';
+}
+
+/** What an upload of this entry will send: its size less the parts of a multipart upload S3 already holds. */
+function bytesToSend(entry: QueueEntry): number {
+  const size = entry.size ?? 0;
+  const multipart = entry.multipart;
+  if (!multipart) return size;
+  let held = 0;
+  for (const part of multipart.parts) {
+    held += Math.max(0, Math.min(multipart.partSize, size - (part.partNumber - 1) * multipart.partSize));
+  }
+  return Math.max(0, size - held);
 }
 
 /**

@@ -1,6 +1,7 @@
-import type { FailedList, ProcessedRegistry, UploadQueue } from '@tvm/durable-queue';
+import type { FailedList, ProcessedRegistry, QueueEntry, UploadQueue } from '@tvm/durable-queue';
 import type { UploadRequest, UploadResult } from '@tvm/s3-uploader';
 import type { SentVersion } from './transition.js';
+import type { Lane } from '../lanes.js';
 
 /**
  * The state the pipeline reads and changes: the queue, the failed list and the registry. The real adapter is
@@ -45,3 +46,17 @@ export interface FileProbe {
  */
 export type Placement =
   { ok: true; source: string; root: string; path: string } | { ok: false; category: string; reason: string };
+
+/**
+ * Whether an upload may start or go on (metered links: the lane rule and the daily budget). Absent = everything is
+ * admitted. An entry refused by `mayStart` stays queued untouched (no attempt counted) and is tried again when the
+ * pipeline pumps; the admission calls `Pipeline.pump()` when its verdict may have changed.
+ */
+export interface Admission {
+  /** Before an upload starts. size = bytes that will be sent. */
+  mayStart(entry: QueueEntry, lane: Lane, size: number): { ok: true } | { ok: false; reason: string };
+  /** Before each further part of a started upload: a reason pauses it (shouldPause). */
+  mayContinue(entry: QueueEntry, lane: Lane): string | undefined;
+  /** Bytes sent in request bodies, as they are acknowledged (parts, single PUTs). */
+  sent(entry: QueueEntry, lane: Lane, bytes: number): void;
+}
