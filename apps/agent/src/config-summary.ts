@@ -37,6 +37,12 @@ export function describeConfig(config: AgentConfig): string[] {
   if (deletion.emergency.enabled)
     policies.push(`emergency at ${Math.round(deletion.emergency.threshold * 100)}% disk use`);
   lines.push(`deletion: ${policies.length > 0 ? policies.join('; ') : 'disabled'}`);
+  const networks = upload.networks;
+  lines.push(
+    networks
+      ? `networks: metered ${networks.metered.join(', ') || '(none)'}; unmetered ${networks.unmetered.join(', ') || '(none)'}; on metered links only ${networks.metered_lanes.join(', ') || 'no lane'} (and incident), ${networks.metered_daily_budget_mb} MB a day`
+      : 'networks: no metered links (upload.networks not set)',
+  );
   lines.push(
     `state: ${upload.queue_file}, ${upload.failed_file}, ${upload.processed_files_registry.registry_file}`,
   );

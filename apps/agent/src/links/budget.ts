@@ -7,9 +7,9 @@ import { localParts } from '../object-key.js';
 /** `upload.networks.metered_daily_budget_mb` counts in decimal megabytes, as mobile data plans do. */
 export const BUDGET_MB = 1_000_000;
 
-/** Bytes in the budget's unit: `12.3 MB` (10^6 bytes). */
+/** Bytes in the budget's unit, `12.3 MB` (10^6 bytes); under 0.1 MB in bytes, `512 B`. */
 export function formatMB(bytes: number): string {
-  return `${(bytes / BUDGET_MB).toFixed(1)} MB`;
+  return bytes < BUDGET_MB / 10 ? `${bytes} B` : `${(bytes / BUDGET_MB).toFixed(1)} MB`;
 }
 
 /** What the budget file holds: the local day it counts (`YYYY-MM-DD` in `upload.timezone`) and the bytes sent. */

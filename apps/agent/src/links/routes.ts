@@ -12,6 +12,8 @@ export interface Route {
   /** Prefix length in bits (0 = the default route). */
   prefix: number;
   metric: number;
+  /** An unreachable or prohibit route: traffic it matches goes nowhere. */
+  reject?: true;
 }
 
 /** Route flags (linux/route.h, linux/ipv6_route.h). */
@@ -21,8 +23,8 @@ const RTF_LOCAL = 0x8000_0000;
 
 /**
  * Parses `/proc/net/route`. Destination and mask are printed in the host's byte order (`littleEndian` on x86 and
- * ARM): "0100A8C0" is 192.168.0.1 there. Routes that are down or reject (unreachable, prohibit) are left out, and so
- * are lines that do not parse (the header).
+ * ARM): "0100A8C0" is 192.168.0.1 there. Routes that are down are left out, and so are lines that do not parse (the
+ * header); reject routes (unreachable, prohibit) are kept and marked.
  */
 export function parseIpv4Routes(text: string, littleEndian = true): Route[] {
   const routes: Route[] = [];
@@ -34,7 +36,7 @@ export function parseIpv4Routes(text: string, littleEndian = true): Route[] {
     const flags = Number.parseInt(flagsHex ?? '', 16);
     const metric = Number(metricText);
     if (!Number.isFinite(flags) || !Number.isFinite(metric)) continue;
-    if ((flags & RTF_UP) === 0 || (flags & RTF_REJECT) !== 0) continue;
+    if ((flags & RTF_UP) === 0) continue;
     const mask = hostOrder(maskHex as string, littleEndian);
     routes.push({
       family: 4,
@@ -42,6 +44,7 @@ export function parseIpv4Routes(text: string, littleEndian = true): Route[] {
       destination: BigInt(hostOrder(dest as string, littleEndian)),
       prefix: popcount32(mask),
       metric,
+      ...((flags & RTF_REJECT) !== 0 ? { reject: true as const } : {}),
     });
   }
   return routes;
@@ -50,7 +53,7 @@ export function parseIpv4Routes(text: string, littleEndian = true): Route[] {
 /**
  * Parses `/proc/net/ipv6_route`: destination (32 hex digits, network order), its prefix length (hex), source and
  * its prefix, next hop, metric (hex), refcount, use, flags (hex), interface. Local routes (the host's own addresses)
- * are reported on `lo`, where their traffic goes; reject routes are left out.
+ * are reported on `lo`, where their traffic goes; reject routes are marked.
  */
 export function parseIpv6Routes(text: string): Route[] {
   const routes: Route[] = [];
@@ -62,13 +65,14 @@ export function parseIpv6Routes(text: string): Route[] {
     const flags = Number.parseInt(flagsHex ?? '', 16);
     const metric = Number.parseInt(metricHex ?? '', 16);
     if (!Number.isFinite(flags) || !Number.isFinite(metric) || iface === undefined) continue;
-    if ((flags & RTF_UP) === 0 || (flags & RTF_REJECT) !== 0) continue;
+    if ((flags & RTF_UP) === 0) continue;
     routes.push({
       family: 6,
       iface: (flags & RTF_LOCAL) !== 0 ? 'lo' : iface,
       destination: BigInt(`0x${dest as string}`),
       prefix: Number.parseInt(prefixHex as string, 16),
       metric,
+      ...((flags & RTF_REJECT) !== 0 ? { reject: true as const } : {}),
     });
   }
   return routes;
@@ -102,7 +106,7 @@ export function parseAddress(text: string): { family: 4 | 6; value: bigint } | u
 
 /**
  * The route the kernel would pick for `address` in these routes: the longest matching prefix, then the lowest
- * metric (the order the kernel lists equal routes breaks a last tie). Loopback addresses go over `lo` (their routes
+ * metric (the first listed breaks a last tie). A reject route that wins means no route. Loopback addresses go over `lo` (their routes
  * live in the local table, which these files do not show). Undefined = no route (the network is unreachable).
  */
 export function routeFor(routes: readonly Route[], address: string): Route | undefined {
@@ -121,7 +125,7 @@ export function routeFor(routes: readonly Route[], address: string): Route | und
       best = route;
     }
   }
-  return best;
+  return best?.reject ? undefined : best;
 }
 
 function isLoopback(family: 4 | 6, value: bigint): boolean {
