@@ -11,7 +11,15 @@ import { join } from 'node:path';
 import { openStateStore } from '@tvm/durable-queue';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnAgent } from './e2e-harness.js';
-import { configDocument, makeWorkspace, objects, until, useLocalS3, writeConfig, writeLog } from './helpers.js';
+import {
+  configDocument,
+  makeWorkspace,
+  objects,
+  until,
+  useLocalS3,
+  writeConfig,
+  writeLog,
+} from './helpers.js';
 
 const NS = `tvmmet${process.pid % 100_000}`;
 const HOST_W = `tvmw${process.pid % 100_000}`; // the host side of wlan0
@@ -145,10 +153,15 @@ describe.skipIf(skip !== undefined)('metered links (network namespace, wlan0 and
     try {
       await agent.waitFor(`Route to S3: over wwan0 (metered) for ${SERVICE_IP}`, 30_000);
       const client = s3.client();
-      const key = (name: string) => `vehicle-CN-001/${new Date(Date.now() - 3_600_000).toISOString().slice(0, 10)}/terminal/${name}`;
+      const key = (name: string) =>
+        `vehicle-CN-001/${new Date(Date.now() - 3_600_000).toISOString().slice(0, 10)}/terminal/${name}`;
       await until(async () => (await objects(client, 't01logs')).has(key('crash.log')), 30_000);
-      await agent.waitFor(/session\.log waits: .*over wwan0 \(metered\): only the lanes high \(and incident\)/);
-      await agent.waitFor("core.log waits: the route to S3 is over wwan0 (metered): 0.3 MB do not fit the 0.2 MB left of today's budget");
+      await agent.waitFor(
+        /session\.log waits: .*over wwan0 \(metered\): only the lanes high \(and incident\)/,
+      );
+      await agent.waitFor(
+        "core.log waits: the route to S3 is over wwan0 (metered): 0.3 MB do not fit the 0.2 MB left of today's budget",
+      );
       expect(txBytes('wwan0') - wwanBefore).toBeGreaterThan(100_000);
 
       // A normal file that appears while on wwan0 waits too.

@@ -183,7 +183,10 @@ describe('LinkWatch', () => {
     answer = Promise.resolve(['52.95.130.7', '2001:db8::1']);
     await clock.advance(300_000);
     expect(await watch.refresh()).toEqual({ iface: 'wwan0', class: 'metered', address: '52.95.130.7' });
-    expect(asked).toEqual(['t01logs.s3.cn-north-1.amazonaws.com.cn', 't01logs.s3.cn-north-1.amazonaws.com.cn']);
+    expect(asked).toEqual([
+      't01logs.s3.cn-north-1.amazonaws.com.cn',
+      't01logs.s3.cn-north-1.amazonaws.com.cn',
+    ]);
   });
 });
 
@@ -192,7 +195,9 @@ describe('sent bytes from the uploader progress', () => {
     const single = sentMeter(false);
     expect(single({ bytesSent: 500, totalBytes: 500 })).toBe(500);
     const fresh = sentMeter(false);
-    expect([0, 100, 200, 250].map((b) => fresh({ bytesSent: b, totalBytes: 250 }))).toEqual([0, 100, 100, 50]);
+    expect([0, 100, 200, 250].map((b) => fresh({ bytesSent: b, totalBytes: 250 }))).toEqual([
+      0, 100, 100, 50,
+    ]);
     const resumed = sentMeter(true);
     expect([200, 250, 250].map((b) => resumed({ bytesSent: b, totalBytes: 250 }))).toEqual([0, 50, 0]);
   });
@@ -257,7 +262,10 @@ async function admissionRig(options: { budgetBytes?: number; meteredLanes?: Lane
     link: () => link,
     refresh: () => Promise.resolve(link),
     budget,
-    rule: () => ({ meteredLanes: options.meteredLanes ?? ['high'], budgetBytes: options.budgetBytes ?? 1000 }),
+    rule: () => ({
+      meteredLanes: options.meteredLanes ?? ['high'],
+      budgetBytes: options.budgetBytes ?? 1000,
+    }),
     clock,
     logger,
     wake: () => void wakes++,
@@ -324,7 +332,12 @@ describe('MeteredAdmission', () => {
     });
     expect(r.admission.mayStart(r.entry('i', 400), 'incident', 400)).toEqual({ ok: true });
     r.admission.sent(r.entry('i', 400), 'incident', 400);
-    expect(r.admission.report()).toMatchObject({ iface: 'wwan0', class: 'metered', usedBytes: 1000, leftBytes: 0 });
+    expect(r.admission.report()).toMatchObject({
+      iface: 'wwan0',
+      class: 'metered',
+      usedBytes: 1000,
+      leftBytes: 0,
+    });
     expect(r.admission.mayStart(r.entry('one', 1), 'high', 1).ok).toBe(false);
     // Midnight UTC: the periodic check notices the new day and wakes the pipeline.
     r.admission.start();

@@ -115,7 +115,13 @@ export class MeteredAdmission implements Admission {
     // Not started through this admission (it cannot know what was sent): the whole file, the safe reading.
     const bytes = own?.bytes ?? entry.size ?? 0;
     const mine = own?.promised && own.day === this.#o.budget.today() ? own.bytes : 0;
-    const reason = meteredVerdict({ link, lane, bytes, leftBytes: this.#left() + mine, rule: this.#o.rule() });
+    const reason = meteredVerdict({
+      link,
+      lane,
+      bytes,
+      leftBytes: this.#left() + mine,
+      rule: this.#o.rule(),
+    });
     if (reason === undefined) {
       this.#started.set(entry.filepath, {
         bytes,

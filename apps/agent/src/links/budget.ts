@@ -69,7 +69,13 @@ export class BudgetStore {
   #writing: Promise<void> | undefined;
   #again = false;
 
-  private constructor(path: string, clock: Clock, timeZone: () => string, logger: AgentLogger, record: BudgetRecord) {
+  private constructor(
+    path: string,
+    clock: Clock,
+    timeZone: () => string,
+    logger: AgentLogger,
+    record: BudgetRecord,
+  ) {
     this.#path = path;
     this.#clock = clock;
     this.#timeZone = timeZone;

@@ -1,6 +1,15 @@
 export { MeteredAdmission, meteredVerdict } from './admission.js';
 export type { LinkReport, MeteredAdmissionOptions, MeteredRule } from './admission.js';
-export { BUDGET_FILE, BUDGET_MB, BudgetStore, budgetDay, formatMB, parseBudget, spend, usedOn } from './budget.js';
+export {
+  BUDGET_FILE,
+  BUDGET_MB,
+  BudgetStore,
+  budgetDay,
+  formatMB,
+  parseBudget,
+  spend,
+  usedOn,
+} from './budget.js';
 export type { BudgetRecord } from './budget.js';
 export { classifyInterface, matchesInterface } from './classify.js';
 export type { LinkClass, NetworkLists } from './classify.js';

@@ -96,13 +96,18 @@ export class LinkWatch {
     const tables = this.#read();
     const routes = [...parseIpv4Routes(tables.ipv4, this.#littleEndian), ...parseIpv6Routes(tables.ipv6)];
     const route = routeFor(routes, this.#address ?? '0.0.0.0');
-    return { iface: route?.iface, class: classifyInterface(route?.iface, this.#o.lists), address: this.#address };
+    return {
+      iface: route?.iface,
+      class: classifyInterface(route?.iface, this.#o.lists),
+      address: this.#address,
+    };
   }
 
   #resolveIfDue(): Promise<void> {
     if (this.#o.host.literal) return Promise.resolve();
     if (this.#resolving) return this.#resolving;
-    if (this.#o.clock.now() - this.#resolvedAt < (this.#o.resolveEveryMs ?? 300_000)) return Promise.resolve();
+    if (this.#o.clock.now() - this.#resolvedAt < (this.#o.resolveEveryMs ?? 300_000))
+      return Promise.resolve();
     this.#resolving = (async () => {
       try {
         const addresses = await (this.#o.resolve ?? systemResolve)(this.#o.host.host);

@@ -4,7 +4,9 @@
  * new one, the resumed parts otherwise): that first report is a baseline, not bytes sent. A single PUT reports once,
  * its whole size, when S3 acknowledged it. Returns the new bytes of each report.
  */
-export function sentMeter(resuming: boolean): (progress: { bytesSent: number; totalBytes: number }) => number {
+export function sentMeter(
+  resuming: boolean,
+): (progress: { bytesSent: number; totalBytes: number }) => number {
   let last: number | undefined;
   return ({ bytesSent, totalBytes }) => {
     if (last === undefined) {
