@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import type { QueueEntry } from '@tvm/durable-queue';
 import { createFakeClock, settle, type FakeClock } from '@tvm/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
+import { checkConfigText } from '../src/config.js';
+import { describeConfig } from '../src/config-summary.js';
 import type { Lane } from '../src/lanes.js';
 import {
   BudgetStore,
@@ -397,5 +399,50 @@ describe('MeteredAdmission', () => {
     expect(r.wakes()).toBe(1);
     expect(r.logger.lines.join('\n')).toContain('Route to S3: over wwan0 (metered) for 10.213.9.1');
     r.admission.stop();
+  });
+});
+
+describe('upload.networks in the config', () => {
+  const base = `vehicle_id: vehicle-CN-001
+log_directories:
+  - path: /logs/a
+    source: a
+s3:
+  bucket: t01logs
+  region: cn-north-1
+`;
+  it('is absent by default; present, every key has its default; check-config knows every key and shows them', () => {
+    expect(checkConfigText(base, { env: {} }).config?.upload.networks).toBeUndefined();
+    expect(describeConfig(checkConfigText(base, { env: {} }).config!)).toContain(
+      'networks: no metered links (upload.networks not set)',
+    );
+    expect(checkConfigText(`${base}upload:\n  networks: {}\n`, { env: {} }).config?.upload.networks).toEqual({
+      unmetered: ['wlan*', 'eth*'],
+      metered: ['wwan*', 'usb*', 'ppp*'],
+      metered_daily_budget_mb: 200,
+      metered_lanes: ['high'],
+    });
+    const full = checkConfigText(
+      `${base}upload:\n  networks:\n    unmetered: ["wlan*", "eth*"]\n    metered: ["wwan*", "usb*"]\n    metered_daily_budget_mb: 200\n    metered_lanes: [high]\n`,
+      { env: {} },
+    );
+    expect(full.warnings).toEqual([]);
+    expect(full.problems).toEqual([]);
+    expect(describeConfig(full.config!)).toContain(
+      'networks: metered wwan*, usb*; unmetered wlan*, eth*; on metered links only high (and incident), 200 MB a day',
+    );
+  });
+
+  it('rejects bad values with the key path', () => {
+    const bad = checkConfigText(
+      `${base}upload:\n  networks:\n    metered_lanes: [urgent]\n    metered_daily_budget_mb: -1\n    metered: wwan0\n    unmetred: []\n`,
+      { env: {} },
+    );
+    expect(bad.problems.map((p) => `${p.key}: ${p.message}`)).toEqual([
+      'upload.networks.metered_lanes[0]: must be one of incident, high, normal, low, got "urgent"',
+      'upload.networks.metered_daily_budget_mb: must be a number of megabytes (10^6 bytes) >= 0, got -1',
+      'upload.networks.metered: must be a list of interface name globs such as ["wlan*", "eth0"], got "wwan0"',
+      'upload.networks.unmetred: unknown key; did you mean `unmetered`?',
+    ]);
   });
 });

@@ -1,4 +1,5 @@
 import type { QueueEntry } from '@tvm/durable-queue';
+import { inBackground } from '../background.js';
 import type { Clock } from '../clock.js';
 import type { Lane } from '../lanes.js';
 import type { AgentLogger } from '../logger.js';
@@ -178,7 +179,7 @@ export class MeteredAdmission implements Admission {
         }
       }
     };
-    void loop();
+    inBackground(loop(), this.#o.logger, 'The route check');
   }
 
   stop(): void {

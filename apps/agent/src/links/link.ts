@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { lookup } from 'node:dns/promises';
 import { endianness } from 'node:os';
+import { inBackground } from '../background.js';
 import type { Clock } from '../clock.js';
 import type { AgentLogger } from '../logger.js';
 import { classifyInterface, type LinkClass, type NetworkLists } from './classify.js';
@@ -92,7 +93,7 @@ export class LinkWatch {
 
   #evaluate(now: number): LinkState {
     this.#readAt = now;
-    if (!this.#o.host.literal) void this.#resolveIfDue();
+    if (!this.#o.host.literal) inBackground(this.#resolveIfDue(), this.#o.logger, 'Resolving the S3 host');
     const tables = this.#read();
     const routes = [...parseIpv4Routes(tables.ipv4, this.#littleEndian), ...parseIpv6Routes(tables.ipv6)];
     const route = routeFor(routes, this.#address ?? '0.0.0.0');
