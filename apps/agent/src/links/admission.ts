@@ -161,8 +161,9 @@ export class MeteredAdmission implements Admission {
     };
   }
 
-  /** Starts the periodic re-check (route and day), which wakes the pipeline when either changed. */
+  /** Logs the link and starts the periodic re-check (route and day), which wakes the pipeline when either changed. */
   start(): void {
+    this.#noticed(this.#o.link()); // the link at start, logged
     const every = this.#o.checkEveryMs ?? 10_000;
     const loop = async (): Promise<void> => {
       for (;;) {
