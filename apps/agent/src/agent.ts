@@ -26,6 +26,7 @@ import { ManifestJournal, publishEndedDays, recordingDeliveries, recordUnsent } 
 import { setUpCompression } from './compression/setup.js';
 import { sampleGauges } from './monitoring/view.js';
 import { laneOf, type Lane } from './lanes.js';
+import { meteredLinks, type MeteredLinks, type MeteredLinksOptions } from './links/agent-links.js';
 import { Pipeline, type RetryPolicy } from './pipeline/index.js';
 import { reloadPlan, type ReloadPlan } from './reload-plan.js';
 import { Scheduler } from './scheduler.js';
@@ -65,6 +66,8 @@ export interface AgentOptions {
   commitDelayMs?: number;
   /** Watch directories with inotify (tests of scans alone turn it off). @default true */
   watch?: boolean;
+  /** Where the metered-link admission reads routes and names (tests give fixture tables). @default the kernel's */
+  links?: Pick<MeteredLinksOptions, 'readTables' | 'resolve' | 'checkEveryMs'>;
 }
 
 /** The running daemon, minus the process: start, stop, and what tests and status need to see. */
@@ -184,8 +187,20 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
         return placement.ok ? placement.source : undefined;
       },
     );
+  // upload.networks: the metered-link admission (absent = none); it wakes the pipeline when its verdict may change.
+  const links: MeteredLinks | undefined = await meteredLinks(current, () => current, {
+    stateDir: paths.stateDir,
+    clock,
+    logger,
+    wake: () => {
+      pipeline.pump();
+      inBackground(publishStatus(), logger, 'Writing agent-status.json');
+    },
+    ...options.links,
+  });
 
   const pipeline = new Pipeline({
+    ...(links ? { admission: links.admission } : {}),
     store,
     objects: () =>
       recordingDeliveries(
@@ -338,6 +353,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       ...(nextRunAt === undefined ? {} : { nextRunAt }),
       ...(pipeline.lastUpload ? { lastUpload: pipeline.lastUpload } : {}),
       metricsBuffered: metrics.snapshot().bufferedPoints,
+      ...(links ? { network: links.admission.report() } : {}),
       ...(store.writeProblem
         ? { stateWriteProblem: { error: store.writeProblem.error, since: store.writeProblem.since } }
         : {}),
@@ -372,6 +388,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     },
     current,
   );
+  links?.admission.start();
   pipeline.pump(); // retries already scheduled in the queue go at their time
   incident.resume(); // incident-lane files queued before a restart go now, whatever the hours
   // The start-up run covers what the scan queues, even outside operational hours; the watcher runs meanwhile.
@@ -419,8 +436,10 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
         scheduler?.stop();
         credentialsWatch.close();
         await detector.close();
+        links?.admission.stop();
         await pipeline.stop();
         await manifests.flush();
+        await links?.budget.flush();
         await store.close();
         await metrics.stop();
         destinations.close();

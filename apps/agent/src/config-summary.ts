@@ -60,6 +60,12 @@ export function describeConfig(config: AgentConfig): string[] {
   lines.push(
     `monitoring endpoint: ${http ? `http://${http.listen}/metrics and /healthz${isLoopbackListen(http.listen) ? '' : ' (NOT loopback: reachable from the network)'}` : 'off'}`,
   );
+  const networks = upload.networks;
+  lines.push(
+    networks
+      ? `networks: metered ${networks.metered.join(', ') || '(none)'}; unmetered ${networks.unmetered.join(', ') || '(none)'}; on metered links only ${networks.metered_lanes.join(', ') || 'no lane'} (and incident), ${networks.metered_daily_budget_mb} MB a day`
+      : 'networks: no metered links (upload.networks not set)',
+  );
   lines.push(
     `state: ${upload.queue_file}, ${upload.failed_file}, ${upload.processed_files_registry.registry_file}`,
   );

@@ -7,7 +7,7 @@ import { profileSettings } from './adapters/aws-profile.js';
 import { AgentError } from './errors.js';
 import { expandAll, type ExpandContext } from './expand.js';
 import { DEFAULT_LISTEN, parseListen } from './monitoring/listen.js';
-import { PRIORITIES, type Priority } from './lanes.js';
+import { LANES, PRIORITIES, type Lane, type Priority } from './lanes.js';
 
 /** Where systemd's unit and the runbook expect the configuration. */
 export const DEFAULT_CONFIG_PATH = '/etc/tvm-upload/config.yaml';
@@ -84,6 +84,20 @@ const TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
 const PRIORITY_ERROR = `must be one of ${PRIORITIES.join(', ')}`;
 const priority = () =>
   z.enum(PRIORITIES as [Priority, ...Priority[]], { error: PRIORITY_ERROR }).default('normal');
+
+/** `upload.networks.unmetered` when the key is absent (but `upload.networks` is present). */
+export const DEFAULT_UNMETERED: readonly string[] = ['wlan*', 'eth*'];
+/** `upload.networks.metered` when the key is absent (but `upload.networks` is present). */
+export const DEFAULT_METERED: readonly string[] = ['wwan*', 'usb*', 'ppp*'];
+
+/** A list of interface-name globs (`*` and `?`), e.g. `["wlan*", "eth0"]`. */
+function interfaceGlobs(defaults: readonly string[]) {
+  return z
+    .array(nonEmpty('an interface name glob such as wlan*'), {
+      error: 'must be a list of interface name globs such as ["wlan*", "eth0"]',
+    })
+    .default([...defaults]);
+}
 
 const logDirectory = z.strictObject({
   path: nonEmpty('a directory path'),
@@ -275,6 +289,22 @@ const schema = z.strictObject({
         .string({ error: 'must be local or an IANA time zone name' })
         .refine(isTimeZone, { error: 'must be local or an IANA time zone name such as Asia/Shanghai' })
         .default('local'),
+      // Metered links (see README "Metered links"): absent = no metered behaviour at all.
+      networks: z
+        .strictObject({
+          unmetered: interfaceGlobs(DEFAULT_UNMETERED),
+          metered: interfaceGlobs(DEFAULT_METERED),
+          metered_daily_budget_mb: z
+            .number({ error: 'must be a number of megabytes (10^6 bytes) >= 0' })
+            .min(0, { error: 'must be a number of megabytes (10^6 bytes) >= 0' })
+            .default(200),
+          metered_lanes: z
+            .array(z.enum(LANES as [Lane, ...Lane[]], { error: `must be one of ${LANES.join(', ')}` }), {
+              error: `must be a list of lanes (${LANES.join(', ')})`,
+            })
+            .default(['high']),
+        })
+        .optional(),
     })
     .prefault({}),
   deletion: z

@@ -24,14 +24,18 @@ export interface AgentProcess {
 // checks it against its own file descriptors, sd-daemon(3)). `exec` keeps the pid the agent's.
 const AS_SYSTEMD = 'exec 2>&1; JOURNAL_STREAM="$(stat -L -c %d:%i /proc/$$/fd/1)" exec "$@"';
 
-/** Spawns `tvm-upload <args>` from the TypeScript sources, as systemd would run it (JOURNAL_STREAM set). */
-export function spawnAgent(args: string[], env: NodeJS.ProcessEnv = {}): AgentProcess {
+/**
+ * Spawns `tvm-upload <args>` from the TypeScript sources, as systemd would run it (JOURNAL_STREAM set). `prefix` runs
+ * it through another command that execs it (`['ip', 'netns', 'exec', name]`).
+ */
+export function spawnAgent(args: string[], env: NodeJS.ProcessEnv = {}, prefix: string[] = []): AgentProcess {
   const child = spawn(
     '/bin/sh',
     [
       '-c',
       AS_SYSTEMD,
       'sh',
+      ...prefix,
       process.execPath,
       '--import',
       tsxLoader,

@@ -35,6 +35,16 @@ export interface AgentStatus {
    * the status file itself still can be, e.g. once space is back, or when only the queue's writes fail.
    */
   stateWriteProblem?: { error: string; since: number };
+  /** The link to S3 and today's metered budget (`upload.networks`); absent without that key. */
+  network?: {
+    iface: string | null;
+    class: 'metered' | 'unmetered' | 'neither';
+    address: string | null;
+    budgetBytes: number;
+    usedBytes: number;
+    leftBytes: number;
+    meteredLanes: string[];
+  };
   /** Uploads in flight. */
   uploading?: Array<{ filepath: string; bytesSent: number; size: number }>;
 }

@@ -1,4 +1,5 @@
 import type { AgentConfig } from '../config.js';
+import { formatMB } from '../links/budget.js';
 import { localParts } from '../object-key.js';
 import { diskGuardFor } from './disk.js';
 import {
@@ -17,7 +18,8 @@ import { readOpsState, type OpsState } from './state.js';
 
 const USAGE = `Usage: tvm-upload status [--config <path>] [--json]
 Shows the agent's state: queue depth and bytes pending, the oldest pending file, the next scheduled run, whether
-uploads are online or paused (and why), the failed list, the last upload, disk usage and buffered metrics.
+uploads are online or paused (and why), the failed list, the last upload, the link to S3 and the metered budget
+(with upload.networks), disk usage and buffered metrics.
 Works while the agent runs (reads its files without locking them) and when it does not.
 `;
 
@@ -33,7 +35,7 @@ export async function statusCommand(args: string[], io: CommandIo = processIo): 
   const state = await readOpsState(config);
   const report = await buildStatus(config, state, io.now());
   if (parsed.values.json) printJson(io, report);
-  else io.stdout(renderStatus(report, io.now()));
+  else io.stdout(renderStatus(report, io.now(), config.upload.networks !== undefined));
   return EXIT.ok;
 }
 
@@ -62,6 +64,18 @@ export interface StatusReport {
   }>;
   diskProblems: string[];
   metricsBuffered: number | null;
+  /**
+   * The link to S3 as the running agent last saw it (`upload.networks`): the interface of the route to the endpoint,
+   * its class, and today's metered budget in bytes. Null without `upload.networks` or when the agent is not reporting.
+   */
+  network: {
+    interface: string | null;
+    class: string;
+    budgetBytes: number;
+    usedBytes: number;
+    leftBytes: number;
+    meteredLanes: string[];
+  } | null;
   /** Set while the state files cannot be written (changes wait in memory). */
   stateWriteProblem: { error: string; since: string | null } | null;
   warnings: string[];
@@ -137,6 +151,17 @@ async function buildStatus(config: AgentConfig, state: OpsState, now: number): P
     })),
     diskProblems: usage.problems.map((p) => p.message),
     metricsBuffered: agentStatus?.metricsBuffered ?? null,
+    network:
+      config.upload.networks && agentStatus?.network
+        ? {
+            interface: agentStatus.network.iface,
+            class: agentStatus.network.class,
+            budgetBytes: agentStatus.network.budgetBytes,
+            usedBytes: agentStatus.network.usedBytes,
+            leftBytes: agentStatus.network.leftBytes,
+            meteredLanes: agentStatus.network.meteredLanes,
+          }
+        : null,
     stateWriteProblem: agentStatus?.stateWriteProblem
       ? {
           error: agentStatus.stateWriteProblem.error,
@@ -177,7 +202,7 @@ function nextRun(
   return { at: null, description: every };
 }
 
-function renderStatus(r: StatusReport, now: number): string {
+function renderStatus(r: StatusReport, now: number, networks: boolean): string {
   const lines: string[] = [];
   const agent = r.agent.running ? `running (pid ${r.agent.pid})` : 'not running';
   lines.push(`tvm-upload status for ${r.vehicleId}: agent ${agent}`);
@@ -198,6 +223,14 @@ function renderStatus(r: StatusReport, now: number): string {
   lines.push(
     `  last upload:   ${r.lastUpload ? `${localTime(Date.parse(r.lastUpload.at))} (${formatDuration(now - Date.parse(r.lastUpload.at))} ago) ${r.lastUpload.filepath}` : 'none recorded'}`,
   );
+  if (r.network) {
+    const n = r.network;
+    lines.push(
+      `  link:          ${n.interface ?? 'no route to S3'} (${n.class}); metered budget ${formatMB(n.leftBytes)} of ${formatMB(n.budgetBytes)} left today (metered lanes: ${n.meteredLanes.join(', ') || 'none'}, and incident)`,
+    );
+  } else if (networks) {
+    lines.push('  link:          unknown (agent not reporting)');
+  }
   for (const fs of r.disk) {
     lines.push(
       `  disk:          ${fs.path} ${fs.usedPercent}% used, ${formatBytes(fs.freeBytes)} free (${fs.level})`,

@@ -79,6 +79,8 @@ export class Pipeline {
   readonly #immediate = new Set<string>();
   /** Entries paused between parts or refused by the admission: still wanted outside a run, until they start. */
   readonly #held = new Map<string, string>();
+  /** Entries the admission refused to start, until it lets them (for the `may go now` line). */
+  readonly #refused = new Set<string>();
   /**
    * Entries the admission paused between parts: not restarted by the pump that follows their own pause (which
    * would ask the same admission at once, in a loop), only by the next pump from outside (a wake, a new file).
@@ -252,6 +254,8 @@ export class Pipeline {
         this.#refuse(entry, verdict.reason);
         continue;
       }
+      // Said once the admission lets a file it held back go (a route back to WiFi, a new day's budget).
+      if (this.#refused.delete(entry.filepath)) this.#o.logger.info(`${entry.filepath} may go now`);
       if (victim !== undefined) this.#preempt(victim, entry, lane);
       this.#start(entry, lane);
     }
@@ -296,10 +300,9 @@ export class Pipeline {
 
   #refuse(entry: QueueEntry, reason: string): void {
     // Told once per reason, not at every pump.
-    if (this.#held.get(entry.filepath) !== reason) {
-      this.#o.logger.debug(`Upload of ${entry.filepath} held back: ${reason}`);
-    }
+    if (this.#held.get(entry.filepath) !== reason) this.#o.logger.info(`${entry.filepath} waits: ${reason}`);
     this.#held.set(entry.filepath, reason);
+    this.#refused.add(entry.filepath);
   }
 
   #preempt(victim: string, entry: QueueEntry, lane: Lane): void {
