@@ -2,13 +2,23 @@ import type { Clock } from './clock.js';
 import { integerOption } from './options.js';
 
 /**
- * A token bucket over bytes, shared by every request of one uploader. Waiters are served first come, first
- * served, so one large part cannot starve the small files queued behind it.
+ * A token bucket over bytes, shared by every request of one uploader (or of several, when passed to each as
+ * `bandwidth`). Waiters are served first come, first served, so one large part cannot starve the small files queued
+ * behind it.
  */
 export interface TokenBucket {
   /** Bytes per second; 0 means unlimited. */
   readonly rate: number;
-  /** Changes the rate; waiters pick the new rate up within {@link MAX_WAIT_SLICE_MS}. */
+  /**
+   * Whether request bodies are streamed through the bucket even while it is unlimited, so that a limit set later
+   * slows the parts already in flight too (see {@link TokenBucketOptions.live}).
+   */
+  readonly live: boolean;
+  /**
+   * Changes the rate at once: waiters already queued (the parts in flight) are woken and continue at the new rate.
+   * A lowered rate applies from the next chunk: the tokens saved up are cut to the start-up burst of the new rate.
+   * @throws {TypeError} when `bytesPerSecond` is not a non-negative integer.
+   */
   setRate(bytesPerSecond: number): void;
   /**
    * Resolves when `bytes` may be sent. `bytes` must not exceed {@link THROTTLE_CHUNK_BYTES}.
@@ -19,22 +29,43 @@ export interface TokenBucket {
 
 /** The size of the pieces a throttled body is cut into: small enough for a smooth rate at WiFi speeds. */
 export const THROTTLE_CHUNK_BYTES = 16 * 1024;
-/** The longest single sleep of a waiter, so a rate change (or unlimiting) takes effect quickly. */
+/** The longest single sleep of a waiter (a rate change wakes waiters at once; this bounds a late timer). */
 export const MAX_WAIT_SLICE_MS = 250;
-// A tenth of a second of burst keeps the rate smooth while letting a chunk through at any rate.
-const BURST_SECONDS = 0.1;
+/**
+ * Tokens saved up while nobody sends, in seconds of the rate: the gaps between parts and files (a request's round
+ * trip, hashing, a state commit, a slow event loop) are made up afterwards instead of lost, so the average holds the
+ * limit. As with rclone's limiter, a burst of this size may follow an idle period.
+ */
+export const BURST_SECONDS = 1;
+// A new bucket, or one whose rate was just changed, starts with a tenth of a second: no start-up surge.
+const START_SECONDS = 0.1;
 
-/** Creates a bucket sending at most `bytesPerSecond` (0 = unlimited), starting full. */
-export function createTokenBucket(clock: Clock, bytesPerSecond: number): TokenBucket {
+/** Options of {@link createTokenBucket}. */
+export interface TokenBucketOptions {
+  /**
+   * Stream every request body through the bucket, even while unlimited (in 1 MiB pieces then), so that a limit set
+   * later slows requests already being sent. Without it an unlimited body is the Buffer itself, which the SDK can
+   * retry on its own; a streamed body cannot be retried by the SDK (the caller retries the part). @default false
+   */
+  live?: boolean;
+}
+
+/** Creates a bucket sending at most `bytesPerSecond` (0 = unlimited) on average. */
+export function createTokenBucket(
+  clock: Clock,
+  bytesPerSecond: number,
+  options: TokenBucketOptions = {},
+): TokenBucket {
+  const live = options.live === true;
   let rate = checkRate(bytesPerSecond);
-  let capacity = capacityFor(rate);
-  let tokens = capacity;
+  let tokens = startTokens(rate);
   let last = clock.now();
   let tail: Promise<void> = settled;
+  let wake = new AbortController();
 
   const refill = (): void => {
     const now = clock.now();
-    if (now > last) tokens = Math.min(capacity, tokens + ((now - last) / 1000) * rate);
+    if (now > last) tokens = Math.min(capacityFor(rate), tokens + ((now - last) / 1000) * rate);
     last = now;
   };
 
@@ -48,7 +79,13 @@ export function createTokenBucket(clock: Clock, bytesPerSecond: number): TokenBu
         return;
       }
       const waitMs = Math.ceil(((bytes - tokens) / rate) * 1000);
-      await clock.sleep(Math.max(1, Math.min(waitMs, MAX_WAIT_SLICE_MS)), signal);
+      const woken = wake.signal;
+      try {
+        await sleepUnless(clock, Math.max(1, Math.min(waitMs, MAX_WAIT_SLICE_MS)), signal, woken);
+      } catch (error) {
+        if (!woken.aborted || signal?.aborted) throw error;
+        // woken by setRate: look again at the new rate
+      }
     }
   };
 
@@ -56,12 +93,15 @@ export function createTokenBucket(clock: Clock, bytesPerSecond: number): TokenBu
     get rate() {
       return rate;
     },
+    live,
     setRate(next) {
       const checked = checkRate(next);
+      if (checked === rate) return;
       refill();
       rate = checked;
-      capacity = capacityFor(rate);
-      tokens = Math.min(tokens, capacity);
+      tokens = Math.min(tokens, startTokens(rate));
+      wake.abort();
+      wake = new AbortController();
     },
     take(bytes, signal) {
       if (rate === 0 && tail === settled) return Promise.resolve();
@@ -86,10 +126,34 @@ export function createTokenBucket(clock: Clock, bytesPerSecond: number): TokenBu
 
 const settled: Promise<void> = Promise.resolve();
 
+/** Sleeps until `ms` pass or either signal fires (without `AbortSignal.any`, which leaks on long-lived signals). */
+async function sleepUnless(
+  clock: Clock,
+  ms: number,
+  signal: AbortSignal | undefined,
+  woken: AbortSignal,
+): Promise<void> {
+  if (!signal) return clock.sleep(ms, woken);
+  const both = new AbortController();
+  const abort = (): void => both.abort();
+  signal.addEventListener('abort', abort, { once: true });
+  woken.addEventListener('abort', abort, { once: true });
+  try {
+    await clock.sleep(ms, both.signal);
+  } finally {
+    signal.removeEventListener('abort', abort);
+    woken.removeEventListener('abort', abort);
+  }
+}
+
 function checkRate(value: number): number {
   return integerOption('bandwidthLimitBytesPerSecond', value, 0);
 }
 
 function capacityFor(rate: number): number {
-  return Math.max(THROTTLE_CHUNK_BYTES, Math.floor(rate * BURST_SECONDS));
+  return Math.max(THROTTLE_CHUNK_BYTES, rate * BURST_SECONDS);
+}
+
+function startTokens(rate: number): number {
+  return Math.max(THROTTLE_CHUNK_BYTES, Math.floor(rate * START_SECONDS));
 }
