@@ -1,3 +1,4 @@
+import { describeLimit } from './bandwidth/timetable.js';
 import type { AgentConfig } from './config.js';
 
 /** A short human summary of a valid config (what `check-config` prints): one fact per line. */
@@ -25,6 +26,12 @@ export function describeConfig(config: AgentConfig): string[] {
     : 'no operational hours (immediate uploads any time)';
   lines.push(
     `schedule: ${schedule}; ${hours}; ${upload.upload_on_start ? 'uploads on start' : 'no upload on start'}; stable after ${upload.file_stable_seconds} s`,
+  );
+  const limit = upload.bandwidth_limit;
+  lines.push(
+    limit.entries.length > 0
+      ? `bandwidth limit: timetable ${describeLimit(limit)} (times in ${upload.timezone}; before the first, the last holds)`
+      : `bandwidth limit: ${limit.rate === 0 ? 'none' : describeLimit(limit)}`,
   );
   const policies: string[] = [];
   if (deletion.after_upload.enabled)

@@ -1,4 +1,5 @@
 import { alarmsCommand } from './alarms.js';
+import { bandwidthCommand } from './bandwidth.js';
 import { checkConfigCommand } from './check-config.js';
 import { cleanupCommand } from './cleanup.js';
 import { failedCommand, queueCommand } from './queue.js';
@@ -19,6 +20,7 @@ export const OPS_COMMANDS: Readonly<Record<string, OpsCommand>> = {
   alarms: alarmsCommand,
   cleanup: cleanupCommand,
   reload: reloadCommand,
+  bandwidth: bandwidthCommand,
 };
 
 /** One line per ops command, for the CLI's usage text. */
@@ -28,6 +30,7 @@ export const OPS_USAGE = `  tvm-upload status|queue|failed [--config <path>] [--
   tvm-upload alarms apply [--config <path>] [--json]
   tvm-upload cleanup [--dry-run] [--config <path>] [--json]
   tvm-upload reload [--config <path>] [--pid <pid>] [--timeout <seconds>] [--json]
+  tvm-upload bandwidth [<rate>|off] [--config <path>] [--json]
 `;
 
 /** Options of the CLI that take a value, so their value is not mistaken for the command's name. */

@@ -1,5 +1,6 @@
 import type { Agent } from '../agent.js';
 import { versionLine } from '../version.js';
+import { registerBandwidthRoutes } from './bandwidth.js';
 import { ControlRequestError, type ControlServer } from './server.js';
 
 /** What the daemon's routes reach: the agent running now (a reload may replace it in-process). */
@@ -23,4 +24,5 @@ export function registerDaemonRoutes(server: ControlServer, context: DaemonConte
     currentAgent(context);
     return { body: { pid: process.pid, version: versionLine() } };
   });
+  registerBandwidthRoutes(server, context);
 }
