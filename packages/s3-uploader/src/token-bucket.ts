@@ -32,9 +32,10 @@ export const THROTTLE_CHUNK_BYTES = 16 * 1024;
 /** The longest single sleep of a waiter (a rate change wakes waiters at once; this bounds a late timer). */
 export const MAX_WAIT_SLICE_MS = 250;
 /**
- * Tokens saved up while nobody sends, in seconds of the rate: the gaps between parts and files (a request's round
- * trip, hashing, a state commit, a slow event loop) are made up afterwards instead of lost, so the average holds the
- * limit. As with rclone's limiter, a burst of this size may follow an idle period.
+ * Tokens saved up in a pause of the sending, in seconds of the rate: the gaps between parts and files (a request's
+ * round trip, hashing, a state commit, a slow event loop) are made up afterwards instead of lost, so the average
+ * holds the limit. Only a pause shorter than this counts as a gap: a bucket idle for longer (or not used yet) holds
+ * just the start-up tenth of a second, so an idle agent does not save up a burst.
  */
 export const BURST_SECONDS = 1;
 // A new bucket, or one whose rate was just changed, starts with a tenth of a second: no start-up surge.
@@ -62,10 +63,16 @@ export function createTokenBucket(
   let last = clock.now();
   let tail: Promise<void> = settled;
   let wake = new AbortController();
+  // When a chunk was last asked for or granted; undefined until the first take.
+  let lastDemand: number | undefined;
 
   const refill = (): void => {
     const now = clock.now();
-    if (now > last) tokens = Math.min(capacityFor(rate), tokens + ((now - last) / 1000) * rate);
+    if (now > last) {
+      const inGap = lastDemand !== undefined && now - lastDemand <= BURST_SECONDS * 1000;
+      const cap = inGap ? capacityFor(rate) : Math.max(tokens, startTokens(rate));
+      tokens = Math.min(cap, tokens + ((now - last) / 1000) * rate);
+    }
     last = now;
   };
 
@@ -74,6 +81,7 @@ export function createTokenBucket(
       signal?.throwIfAborted();
       if (rate === 0) return;
       refill();
+      lastDemand = clock.now();
       if (tokens >= bytes) {
         tokens -= bytes;
         return;
