@@ -65,11 +65,13 @@ export function createTokenBucket(
   let wake = new AbortController();
   // When a chunk was last asked for or granted; undefined until the first take.
   let lastDemand: number | undefined;
+  // A waiter is asking now: however long the event loop stalled, that is no idle time.
+  let asking = false;
 
   const refill = (): void => {
     const now = clock.now();
     if (now > last) {
-      const inGap = lastDemand !== undefined && now - lastDemand <= BURST_SECONDS * 1000;
+      const inGap = asking || (lastDemand !== undefined && now - lastDemand <= BURST_SECONDS * 1000);
       const cap = inGap ? capacityFor(rate) : Math.max(tokens, startTokens(rate));
       tokens = Math.min(cap, tokens + ((now - last) / 1000) * rate);
     }
@@ -77,6 +79,15 @@ export function createTokenBucket(
   };
 
   const acquire = async (bytes: number, signal: AbortSignal | undefined): Promise<void> => {
+    try {
+      await acquireTurn(bytes, signal);
+    } finally {
+      asking = false;
+      lastDemand = clock.now();
+    }
+  };
+
+  const acquireTurn = async (bytes: number, signal: AbortSignal | undefined): Promise<void> => {
     for (;;) {
       signal?.throwIfAborted();
       if (rate === 0) return;
@@ -88,6 +99,7 @@ export function createTokenBucket(
       }
       const waitMs = Math.ceil(((bytes - tokens) / rate) * 1000);
       const woken = wake.signal;
+      asking = true; // waiters go one at a time (the FIFO chain), so one flag is enough
       try {
         await sleepUnless(clock, Math.max(1, Math.min(waitMs, MAX_WAIT_SLICE_MS)), signal, woken);
       } catch (error) {

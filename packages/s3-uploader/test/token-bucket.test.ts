@@ -118,6 +118,31 @@ describe('createTokenBucket', () => {
     expect(await drain()).toBe(Math.floor((rate * 0.1) / CHUNK) * CHUNK);
   });
 
+  it('counts a stall of the event loop during a wait as sending time, not idle time', async () => {
+    // A starved process: the waiter's timer fires 3 s late.
+    const fake = createFakeClock();
+    let late = 0;
+    const clock = { now: () => fake.now() + late, sleep: fake.sleep.bind(fake) };
+    const rate = 64 * CHUNK;
+    const bucket = createTokenBucket(clock, rate);
+    for (let i = 0; i < 6; i++) await bucket.take(CHUNK); // the start tenth of a second
+    const waiting = track(bucket.take(CHUNK));
+    await settle(); // it sleeps for the missing tokens
+    expect(waiting.done).toBe(false);
+    late = 3_000;
+    await fake.advance(250);
+    expect(waiting.done).toBe(true);
+    let atOnce = 0;
+    for (;;) {
+      const taken = track(bucket.take(CHUNK));
+      await settle();
+      if (!taken.done) break;
+      atOnce += CHUNK;
+    }
+    // One second saved (the cap), not the start's tenth.
+    expect(atOnce).toBeGreaterThanOrEqual(rate - CHUNK);
+  });
+
   it('saves nothing beyond its start before its first use', async () => {
     const clock = createFakeClock();
     const rate = 64 * CHUNK;
