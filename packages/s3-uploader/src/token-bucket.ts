@@ -21,14 +21,25 @@ export interface TokenBucket {
    */
   setRate(bytesPerSecond: number): void;
   /**
-   * Resolves when `bytes` may be sent. `bytes` must not exceed {@link THROTTLE_CHUNK_BYTES}.
+   * Resolves when `bytes` may be sent (pieces of {@link throttleChunkBytes} at the rate keep it smooth; a larger one
+   * goes once the bucket is full, and its excess is paid back before the next).
    * Rejects with the signal's reason when it fires.
    */
   take(bytes: number, signal?: AbortSignal): Promise<void>;
 }
 
-/** The size of the pieces a throttled body is cut into: small enough for a smooth rate at WiFi speeds. */
+/** The smallest piece a throttled body is cut into (see {@link throttleChunkBytes}). */
 export const THROTTLE_CHUNK_BYTES = 16 * 1024;
+const MAX_THROTTLE_CHUNK_BYTES = 256 * 1024;
+
+/**
+ * The piece a throttled body is cut into at `rate`: about 20 ms of the rate, from 16 KiB to 256 KiB. Smooth at any
+ * rate, and few enough pieces per second that a busy CPU (each piece is a timer and a few promise turns) does not
+ * hold the rate below the limit.
+ */
+export function throttleChunkBytes(rate: number): number {
+  return Math.min(MAX_THROTTLE_CHUNK_BYTES, Math.max(THROTTLE_CHUNK_BYTES, Math.floor(rate / 50)));
+}
 /** The longest single sleep of a waiter (a rate change wakes waiters at once; this bounds a late timer). */
 export const MAX_WAIT_SLICE_MS = 250;
 /**
@@ -93,11 +104,14 @@ export function createTokenBucket(
       if (rate === 0) return;
       refill();
       lastDemand = clock.now();
-      if (tokens >= bytes) {
+      // A piece cut at an earlier, higher rate may exceed what the bucket holds now: it goes when the bucket is
+      // full, leaving a debt the next pieces wait out.
+      const need = Math.min(bytes, capacityFor(rate));
+      if (tokens >= need) {
         tokens -= bytes;
         return;
       }
-      const waitMs = Math.ceil(((bytes - tokens) / rate) * 1000);
+      const waitMs = Math.ceil(((need - tokens) / rate) * 1000);
       const woken = wake.signal;
       asking = true; // waiters go one at a time (the FIFO chain), so one flag is enough
       try {

@@ -2,7 +2,13 @@ import { createFakeClock, settle } from '@tvm/test-utils';
 import { describe, expect, it } from 'vitest';
 import type { Readable } from 'node:stream';
 import { S3Client } from '@aws-sdk/client-s3';
-import { createTokenBucket, createUploader, THROTTLE_CHUNK_BYTES, type TokenBucket } from '../src/index.js';
+import {
+  createTokenBucket,
+  createUploader,
+  THROTTLE_CHUNK_BYTES,
+  throttleChunkBytes,
+  type TokenBucket,
+} from '../src/index.js';
 import { requestBody } from '../src/adapters/throttled-body.js';
 
 const CHUNK = THROTTLE_CHUNK_BYTES;
@@ -270,5 +276,27 @@ describe('requestBody() with a live bucket', () => {
   it('hands an unlimited body over as the Buffer itself when the bucket is not live', () => {
     const data = Buffer.alloc(10);
     expect(requestBody(data, createTokenBucket(createFakeClock(), 0), undefined)).toBe(data);
+  });
+});
+
+describe('throttleChunkBytes', () => {
+  it('cuts bodies into about 20 ms of the rate, from 16 KiB to 256 KiB', () => {
+    expect(throttleChunkBytes(256 * 1024)).toBe(CHUNK);
+    expect(throttleChunkBytes(3_125_000)).toBe(62_500);
+    expect(throttleChunkBytes(100 * 1024 * 1024)).toBe(256 * 1024);
+  });
+
+  it('lets a piece cut at a higher rate through once the bucket is full, and makes the next wait out the excess', async () => {
+    const clock = createFakeClock();
+    const bucket = createTokenBucket(clock, 100 * CHUNK);
+    const big = throttleChunkBytes(100 * CHUNK); // 32 KiB
+    bucket.setRate(CHUNK); // 16 KiB/s: the bucket holds one chunk at most
+    const start = clock.now();
+    await bucket.take(big);
+    const next = track(bucket.take(CHUNK));
+    while (!next.done) await clock.next();
+    // The 16 KiB of excess, then the chunk itself: 2 s at 16 KiB/s.
+    expect(clock.now() - start).toBeGreaterThanOrEqual(2_000);
+    expect(clock.now() - start).toBeLessThanOrEqual(2_010);
   });
 });
