@@ -131,12 +131,14 @@ async function runTool(
   };
   child.stdout.on('data', watch);
   child.stderr.on('data', watch);
-  const exited = new Promise<number | null>((r) => child.once('exit', r));
   let exitCode: number | null | undefined;
-  void exited.then((code) => {
-    exitCode = code;
-    done ??= performance.now();
-  });
+  const exited = new Promise<number | null>((r) =>
+    child.once('exit', (code) => {
+      exitCode = code;
+      done ??= performance.now();
+      r(code);
+    }),
+  );
   let first: number | undefined;
   let firstBytes = 0;
   let lastAt = 0;
