@@ -78,6 +78,7 @@ describe('OPS_COMMANDS', () => {
   it('has the commands the issue lists', () => {
     expect(Object.keys(OPS_COMMANDS).sort()).toEqual([
       'alarms',
+      'bandwidth',
       'check-config',
       'cleanup',
       'failed',
