@@ -3,9 +3,11 @@ import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { createDiskGuard, type PolicyName } from '@tvm/disk-guard';
 import { openStateStore, QueueError, type QueueEntry, type StateStore } from '@tvm/durable-queue';
 import { createMetrics, type Metrics } from '@tvm/metrics';
+import type { TokenBucket } from '@tvm/s3-uploader';
 import { createCloudWatchClient, createDestination, type Destination } from './adapters/destination.js';
 import { watchCredentials } from './credentials-watch.js';
 import { Destinations } from './destinations.js';
+import { BandwidthController } from './bandwidth/controller.js';
 import { fileSystemProbe, uploaderObjectStore } from './adapters/pipeline-ports.js';
 import { systemClock, type Clock } from './clock.js';
 import { statePaths, type AgentConfig } from './config.js';
@@ -42,8 +44,8 @@ export interface AgentOptions {
   logger: AgentLogger;
   /** @default systemClock */
   clock?: Clock;
-  /** Builds the S3 side (tests point it at a local server). @default createDestination */
-  destination?: (config: AgentConfig, clock: Clock) => Destination;
+  /** Builds the S3 side (tests point it at a local server), paced by the agent's bucket. @default createDestination */
+  destination?: (config: AgentConfig, clock: Clock, bandwidth: TokenBucket) => Destination;
   /** @default a client when monitoring.cloudwatch_enabled */
   cloudWatch?: CloudWatchClient | undefined;
   /** @default 60000 */
@@ -80,6 +82,8 @@ export interface Agent {
   readonly incident: IncidentUploads;
   /** The lane a queued file goes in (`incident`, `high`, `normal`, `low`). */
   laneOf(entry: QueueEntry): Lane;
+  /** The one bandwidth limit: config, timetable and `tvm-upload bandwidth`. */
+  readonly bandwidth: BandwidthController;
   /** Rebuilds the S3 client (credentials changed) and lifts a destination pause if the destination now works. */
   refreshDestination(reason: string): Promise<void>;
   /**
@@ -134,7 +138,19 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
 
   // Every part below reads the config through `current`, so a live reload reaches it without a restart.
   let current = config;
-  const destinations = new Destinations(options.destination ?? createDestination, current, clock, logger);
+  const bandwidth = new BandwidthController(
+    clock,
+    logger,
+    current.upload.bandwidth_limit,
+    current.upload.timezone,
+  );
+  const makeDestination = options.destination ?? createDestination;
+  const destinations = new Destinations(
+    (c, k) => makeDestination(c, k, bandwidth.bucket),
+    current,
+    clock,
+    logger,
+  );
   const metrics = createMetrics({
     client: 'cloudWatch' in options ? options.cloudWatch : createCloudWatchClient(current),
     vehicleId: current.vehicle_id,
@@ -412,18 +428,20 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     metrics,
     incident,
     laneOf: laneOfEntry,
+    bandwidth,
     refreshDestination,
     async reconfigure(next) {
       const plan = reloadPlan(current, next);
       if (plan.restart.length > 0 || plan.live.length === 0) return plan;
-      const before = current;
       current = next;
       pipeline.setRetryPolicy(retryPolicy(next));
       pipeline.setOrder(next.upload.order);
       if (plan.live.some((key) => key.startsWith('deletion') || key.startsWith('disk'))) {
         housekeeping = makeHousekeeping(next);
       }
-      if (next.upload.bandwidth_limit !== before.upload.bandwidth_limit) destinations.rebuild(next);
+      if (plan.live.some((key) => key === 'upload.bandwidth_limit' || key === 'upload.timezone')) {
+        bandwidth.configure(next.upload.bandwidth_limit, next.upload.timezone);
+      }
       scheduler?.configure(next);
       logger.info(`Configuration applied live: ${plan.live.join(', ')}`);
       inBackground(publishStatus(), logger, 'Writing agent-status.json');
@@ -433,6 +451,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       stopping ??= (async () => {
         loops.abort();
         incident.close();
+        bandwidth.close();
         scheduler?.stop();
         credentialsWatch.close();
         await detector.close();

@@ -1,3 +1,4 @@
+import { describeLimit } from './bandwidth/timetable.js';
 import type { AgentConfig } from './config.js';
 import { parseListen } from './monitoring/listen.js';
 
@@ -44,6 +45,12 @@ export function describeConfig(config: AgentConfig): string[] {
   );
   lines.push(
     `lanes: ${upload.priority_rules.length > 0 ? upload.priority_rules.map((rule) => `${rule.pattern} -> ${rule.priority}`).join(', ') : 'no priority rules'} (first match wins over the directory's priority); ${upload.order} within a lane`,
+  );
+  const limit = upload.bandwidth_limit;
+  lines.push(
+    limit.entries.length > 0
+      ? `bandwidth limit: timetable ${describeLimit(limit)} (times in ${upload.timezone}; before the first, the last holds)`
+      : `bandwidth limit: ${limit.rate === 0 ? 'none' : describeLimit(limit)}`,
   );
   const policies: string[] = [];
   if (deletion.after_upload.enabled)

@@ -8,6 +8,7 @@ import { AgentError } from './errors.js';
 import { expandAll, type ExpandContext } from './expand.js';
 import { DEFAULT_LISTEN, parseListen } from './monitoring/listen.js';
 import { LANES, PRIORITIES, type Lane, type Priority } from './lanes.js';
+import { parseBandwidthLimit, parseRate, type BandwidthLimit } from './bandwidth/timetable.js';
 
 /** Where systemd's unit and the runbook expect the configuration. */
 export const DEFAULT_CONFIG_PATH = '/etc/tvm-upload/config.yaml';
@@ -34,27 +35,13 @@ const ratio = () =>
 const nonEmpty = (what = 'a non-empty string') =>
   z.string({ error: `must be ${what}` }).min(1, { error: `must be ${what}` });
 
-const BANDWIDTH = /^\s*(\d+(?:\.\d+)?)\s*(B|KB|KiB|MB|MiB|GB|GiB)?\s*(?:\/\s*s)?\s*$/i;
-const UNITS: Record<string, number> = {
-  b: 1,
-  kb: 1024,
-  kib: 1024,
-  mb: 1024 ** 2,
-  mib: 1024 ** 2,
-  gb: 1024 ** 3,
-  gib: 1024 ** 3,
-};
-
 /**
- * Parses `upload.bandwidth_limit` into bytes per second (0 = unlimited). Units are binary, as in the AWS CLI's
- * `max_bandwidth`: `"2MB/s"` is 2 MiB/s. A bare number is bytes per second.
+ * Parses one rate of `upload.bandwidth_limit` into bytes per second (0 = unlimited). Units are binary, as in the AWS
+ * CLI's `max_bandwidth`: `"2MB/s"` is 2 MiB/s. A bare number is bytes per second; `off` is unlimited. A timetable is
+ * read by {@link parseBandwidthLimit}.
  */
 export function parseBandwidth(value: string | number): number | undefined {
-  if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? Math.floor(value) : undefined;
-  const match = BANDWIDTH.exec(value);
-  if (!match) return undefined;
-  const unit = UNITS[(match[2] ?? 'b').toLowerCase()] ?? 1;
-  return Math.floor(Number(match[1]) * unit);
+  return parseRate(value);
 }
 
 function isTimeZone(name: string): boolean {
@@ -262,9 +249,18 @@ const schema = z.strictObject({
         })
         .prefault({}),
       bandwidth_limit: z
-        .union([z.number(), z.string()], { error: 'must be a rate such as "2MB/s", or 0 for unlimited' })
-        .refine((v) => parseBandwidth(v) !== undefined, {
-          error: 'must be a rate such as "2MB/s", or 0 for unlimited',
+        .union([z.number(), z.string()], {
+          error:
+            'must be a rate such as "2MB/s", 0 or off for unlimited, or a timetable such as "08:00,512KiB/s 23:00,off"',
+        })
+        .superRefine((value, ctx) => {
+          const parsed = parseBandwidthLimit(value);
+          if ('error' in parsed) {
+            const message = parsed.error.startsWith('must')
+              ? parsed.error
+              : `must be a valid timetable: ${parsed.error}`;
+            ctx.addIssue({ code: 'custom', message });
+          }
         })
         .default(0),
       order: z
@@ -387,8 +383,8 @@ export type AgentConfig = Omit<Parsed, 's3' | 'upload' | 'deletion'> & {
   upload: Omit<Parsed['upload'], 'failed_file' | 'bandwidth_limit'> & {
     /** Defaults to `failed.json` beside `queue_file`. */
     failed_file: string;
-    /** Bytes per second; 0 = unlimited. */
-    bandwidth_limit: number;
+    /** One rate (bytes per second, 0 = unlimited) or a timetable: see `bandwidth/timetable.ts`. */
+    bandwidth_limit: BandwidthLimit;
   };
   deletion: Omit<Parsed['deletion'], 'emergency'> & {
     /** `threshold` defaults to `disk.critical_threshold`. */
@@ -596,7 +592,7 @@ function finish(
     upload: {
       ...upload,
       failed_file: failed_file ?? join(dirname(parsed.upload.queue_file), 'failed.json'),
-      bandwidth_limit: parseBandwidth(bandwidth_limit) ?? 0,
+      bandwidth_limit: resolvedBandwidth(bandwidth_limit),
     },
     deletion: {
       ...parsed.deletion,
@@ -606,6 +602,11 @@ function finish(
       },
     },
   };
+}
+
+function resolvedBandwidth(value: string | number): BandwidthLimit {
+  const parsed = parseBandwidthLimit(value);
+  return 'error' in parsed ? { rate: 0, entries: [] } : parsed; // validated by the schema
 }
 
 function deleteAt(root: unknown, path: readonly PropertyKey[]): void {

@@ -2,8 +2,8 @@ import type { AgentConfig } from './config.js';
 
 /**
  * Config keys a running agent applies without a restart, and how: the schedule and hours are judged afresh at the
- * next tick, the retry policy and order apply to the next attempt, a new bandwidth limit or time zone to the next
- * upload (the S3 side is rebuilt; uploads in flight finish on the old one), deletion and disk settings to the next
+ * next tick, the retry policy and order apply to the next attempt, a new bandwidth limit (or timetable) at once, to
+ * uploads in flight too, a time zone to the next upload, deletion and disk settings to the next
  * housekeeping pass. Every other key (directories, bucket, credentials, state files, metrics) restarts the agent
  * in-process.
  */
@@ -27,8 +27,11 @@ export interface ReloadPlan {
   restart: string[];
 }
 
+// Keys whose parsed value is an object but one setting (a bandwidth timetable changes as a whole).
+const WHOLE_KEYS = new Set(['upload.bandwidth_limit']);
+
 function leaves(value: unknown, prefix: string, out: Map<string, string>): Map<string, string> {
-  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value) && !WHOLE_KEYS.has(prefix)) {
     for (const [key, child] of Object.entries(value)) leaves(child, prefix ? `${prefix}.${key}` : key, out);
   } else {
     out.set(prefix, JSON.stringify(value));

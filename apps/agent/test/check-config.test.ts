@@ -66,6 +66,24 @@ describe('checkConfigCommand', () => {
     });
   });
 
+  it('shows the bandwidth timetable in the summary, and names a bad entry', async () => {
+    const timetable = VALID.replace(
+      'colour: blue',
+      'timezone: Asia/Shanghai\n  bandwidth_limit: "08:00,512KiB/s 18:00,4MiB/s 23:00,off"',
+    );
+    const io = captureIo();
+    expect(await checkConfigCommand(['--config', await configFile(timetable)], io)).toBe(0);
+    expect(io.out.join('')).toContain(
+      'bandwidth limit: timetable 08:00,512 KiB/s 18:00,4 MiB/s 23:00,off (times in Asia/Shanghai; before the first, the last holds)',
+    );
+    const bad = captureIo();
+    const path = await configFile(timetable.replace('18:00,4MiB/s', '18:00,lots'));
+    expect(await checkConfigCommand(['--config', path], bad)).toBe(1);
+    expect(bad.err.join('') + bad.out.join('')).toContain(
+      'upload.bandwidth_limit (line 10, column 20): must be a valid timetable: entry "18:00,lots" has a rate other than one such as "2MB/s", or 0 or off, got "08:00,512KiB/s 18:00,lots 23:00,off"',
+    );
+  });
+
   it('shows a YAML syntax error whole, with its code frame', async () => {
     const io = captureIo();
     const path = await configFile('vehicle_id: a\ns3: {bucket: [\n');

@@ -83,7 +83,7 @@ describe('parseConfig', () => {
         retention_days: 30,
       },
       retry: { max_retries: 10, initial_delay_seconds: 1, max_delay_seconds: 512 },
-      bandwidth_limit: 0,
+      bandwidth_limit: { rate: 0, entries: [] },
       order: 'oldest_first',
       priority_rules: [],
       abandoned_upload_age_hours: 24,
@@ -193,7 +193,7 @@ monitoring:
       concurrency: 2,
     });
     expect(config.upload).toMatchObject({
-      bandwidth_limit: 2 * 1024 * 1024,
+      bandwidth_limit: { rate: 2 * 1024 * 1024, entries: [] },
       order: 'newest_first',
       timezone: 'Asia/Shanghai',
       failed_file: '/data/failed.json',
@@ -302,7 +302,16 @@ monitoring:
     [
       'a bandwidth word',
       withUpload('bandwidth_limit: fast'),
-      ['upload.bandwidth_limit: must be a rate such as "2MB/s", or 0 for unlimited, got "fast"'],
+      [
+        'upload.bandwidth_limit: must be a rate such as "2MB/s", 0 or off for unlimited, or a timetable such as "08:00,512KiB/s 23:00,off", got "fast"',
+      ],
+    ],
+    [
+      'a bad timetable entry',
+      withUpload('bandwidth_limit: "08:00,512KiB/s 25:00,off"'),
+      [
+        'upload.bandwidth_limit: must be a valid timetable: entry "25:00,off" has a time outside 00:00 to 23:59, got "08:00,512KiB/s 25:00,off"',
+      ],
     ],
     [
       'an unknown order',

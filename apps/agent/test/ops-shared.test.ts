@@ -79,6 +79,7 @@ describe('OPS_COMMANDS', () => {
     expect(Object.keys(OPS_COMMANDS).sort()).toEqual([
       'alarms',
       'audit',
+      'bandwidth',
       'check-config',
       'cleanup',
       'dashboard',

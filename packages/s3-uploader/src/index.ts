@@ -20,6 +20,6 @@ export type { CompletedPart, MultipartState } from './multipart-state.js';
 export type { ChecksumMode, PartChecksumAlgorithm } from './checksums.js';
 export { systemClock } from './clock.js';
 export type { Clock } from './clock.js';
-export { createTokenBucket, THROTTLE_CHUNK_BYTES } from './token-bucket.js';
-export type { TokenBucket } from './token-bucket.js';
+export { createTokenBucket, THROTTLE_CHUNK_BYTES, throttleChunkBytes } from './token-bucket.js';
+export type { TokenBucket, TokenBucketOptions } from './token-bucket.js';
 export { choosePartSize, MAX_PARTS, MIN_PART_BYTES } from './part-size.js';

@@ -2,6 +2,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { ChecksumMode } from './checksums.js';
 import { systemClock, type Clock } from './clock.js';
 import { MAX_PART_BYTES, MIN_PART_BYTES } from './part-size.js';
+import type { TokenBucket } from './token-bucket.js';
 
 const MIB = 1024 * 1024;
 /** Default size from which a file goes multipart. */
@@ -70,6 +71,12 @@ export interface UploaderOptions {
   checksumMode?: ChecksumMode;
   /** Bytes per second shared by all uploads of this uploader; 0 = unlimited. @default 0 */
   bandwidthLimitBytesPerSecond?: number;
+  /**
+   * A token bucket (from `createTokenBucket`) to pace this uploader's bodies with instead of one of its own: one
+   * limit shared by several uploaders (an S3 client replaced while uploads go on keeps the limit whole). When given,
+   * `bandwidthLimitBytesPerSecond` must be absent, and `setBandwidthLimit()` changes the shared bucket.
+   */
+  bandwidth?: TokenBucket;
   /** Multipart uploads older than this are aborted by `abortStaleUploads`. @default 7 days */
   staleUploadAgeMs?: number;
   /** How `filePath` strings map to file names' bytes. @default utf8PathEncoding (Node's own) */
@@ -79,8 +86,9 @@ export interface UploaderOptions {
 }
 
 /** The options with every default applied. */
-export type ResolvedOptions = Required<Omit<UploaderOptions, 'checksumMode'>> & {
+export type ResolvedOptions = Required<Omit<UploaderOptions, 'checksumMode' | 'bandwidth'>> & {
   checksumMode: ChecksumMode | undefined;
+  bandwidth: TokenBucket | undefined;
 };
 
 /**
@@ -104,6 +112,19 @@ export function resolveOptions(options: UploaderOptions): ResolvedOptions {
     invalidOption('pathEncoding', 'an object with toFs and fromFs functions', pathEncoding);
   }
   const checksumMode = options.checksumMode;
+  const bandwidth = options.bandwidth;
+  if (bandwidth !== undefined) {
+    if (typeof bandwidth?.take !== 'function' || typeof bandwidth.setRate !== 'function') {
+      invalidOption('bandwidth', 'a token bucket from createTokenBucket()', bandwidth);
+    }
+    if (options.bandwidthLimitBytesPerSecond !== undefined) {
+      invalidOption(
+        'bandwidthLimitBytesPerSecond',
+        'absent when `bandwidth` is given',
+        options.bandwidthLimitBytesPerSecond,
+      );
+    }
+  }
   if (checksumMode !== undefined && checksumMode !== 'when_supported' && checksumMode !== 'when_required') {
     invalidOption('checksumMode', `'when_supported' or 'when_required'`, checksumMode);
   }
@@ -126,6 +147,7 @@ export function resolveOptions(options: UploaderOptions): ResolvedOptions {
     ),
     concurrency: integerOption('concurrency', options.concurrency ?? DEFAULT_CONCURRENCY, 1, 64),
     checksumMode,
+    bandwidth,
     pathEncoding,
     bandwidthLimitBytesPerSecond: integerOption(
       'bandwidthLimitBytesPerSecond',

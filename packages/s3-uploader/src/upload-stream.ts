@@ -7,7 +7,7 @@ import { asUploadError, invalidObject, requestFailed, verificationFailed } from 
 import { invalidOption, type ResolvedOptions } from './options.js';
 import { notify } from './upload-job.js';
 import type { UploadResult } from './upload-job.js';
-import { THROTTLE_CHUNK_BYTES, type TokenBucket } from './token-bucket.js';
+import { throttleChunkBytes, type TokenBucket } from './token-bucket.js';
 import { verificationProblem } from './verification.js';
 
 /** A stream of unknown length to upload (see {@link Uploader.uploadStream}). */
@@ -82,8 +82,10 @@ function pacedMeter(
     transform(chunk: Buffer, _encoding, callback) {
       observe(chunk);
       const pace = async (): Promise<void> => {
-        for (let offset = 0; offset < chunk.length; offset += THROTTLE_CHUNK_BYTES) {
-          await bucket.take(Math.min(THROTTLE_CHUNK_BYTES, chunk.length - offset), signal);
+        for (let offset = 0; offset < chunk.length;) {
+          const piece = Math.min(throttleChunkBytes(bucket.rate), chunk.length - offset);
+          await bucket.take(piece, signal);
+          offset += piece;
         }
       };
       pace().then(

@@ -73,7 +73,7 @@ export interface Uploader {
 export function createUploader(options: UploaderOptions): Uploader {
   const config = resolveOptions(options);
   const port = s3Port(config.client, config.bucket, config.objectSettings);
-  const bucket = createTokenBucket(config.clock, config.bandwidthLimitBytesPerSecond);
+  const bucket = config.bandwidth ?? createTokenBucket(config.clock, config.bandwidthLimitBytesPerSecond);
   let mode: Promise<ChecksumMode> | undefined;
   // Shared by the uploads of this uploader: learnt once from the server.
   const conditionalWrites = { supported: true };

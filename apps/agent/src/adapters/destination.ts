@@ -1,6 +1,7 @@
 import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { createUploader, type Uploader } from '@tvm/s3-uploader';
+import { createUploader, type TokenBucket, type Uploader } from '@tvm/s3-uploader';
+import { limitAt } from '../bandwidth/timetable.js';
 import type { Clock } from '../clock.js';
 import type { AgentConfig } from '../config.js';
 import { objectSettingsOf } from '../object-governance.js';
@@ -23,9 +24,11 @@ export interface Destination {
  * `s3.profile` only (no fallback), re-read from the files each time, which is how a changed credentials file takes
  * effect when the destination is rebuilt. The client makes one attempt per request: the pipeline's schedule is the
  * only backoff.
+ * `bandwidth` is the agent's one limit, shared by every client it builds; without it, the uploader gets a limiter of
+ * its own at the rate `upload.bandwidth_limit` sets now.
  * @throws {AgentError} `invalid-config` when `s3.profile` names a profile the shared files do not define.
  */
-export function createDestination(config: AgentConfig, clock: Clock): Destination {
+export function createDestination(config: AgentConfig, clock: Clock, bandwidth?: TokenBucket): Destination {
   checkProfile(config);
   const client = s3ClientFor(config, { maxAttempts: DAEMON_MAX_ATTEMPTS });
   const uploader = createUploader({
@@ -36,7 +39,15 @@ export function createDestination(config: AgentConfig, clock: Clock): Destinatio
     partSizeBytes: Math.round(config.s3.part_size_mb * MIB),
     concurrency: Math.min(PART_CONCURRENCY, config.s3.concurrency),
     checksumMode: config.s3.checksum_mode,
-    bandwidthLimitBytesPerSecond: config.upload.bandwidth_limit,
+    ...(bandwidth
+      ? { bandwidth }
+      : {
+          bandwidthLimitBytesPerSecond: limitAt(
+            config.upload.bandwidth_limit,
+            clock.now(),
+            config.upload.timezone,
+          ).bytesPerSecond,
+        }),
     pathEncoding: fileNameEncoding,
     objectSettings: objectSettingsOf(config),
   });

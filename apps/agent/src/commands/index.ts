@@ -1,4 +1,5 @@
 import { alarmsCommand } from './alarms.js';
+import { bandwidthCommand } from './bandwidth.js';
 import { checkConfigCommand } from './check-config.js';
 import { cleanupCommand } from './cleanup.js';
 import { auditCommand, manifestCommand } from './manifest.js';
@@ -26,6 +27,7 @@ export const OPS_COMMANDS: Readonly<Record<string, OpsCommand>> = {
   manifest: manifestCommand,
   audit: auditCommand,
   upload: uploadCommand,
+  bandwidth: bandwidthCommand,
 };
 
 /** One line per ops command, for the CLI's usage text. */
@@ -39,6 +41,7 @@ export const OPS_USAGE = `  tvm-upload status|queue|failed [--config <path>] [--
   tvm-upload manifest [--date YYYY-MM-DD] [--config <path>] [--json]
   tvm-upload audit --date YYYY-MM-DD [--config <path>] [--json]
   tvm-upload upload --since <time> [--until <time>] [--source <name>]... [--wait [--timeout <seconds>]] [--config <path>] [--json]
+  tvm-upload bandwidth [<rate>|off] [--config <path>] [--json]
 `;
 
 /** Options of the CLI that take a value, so their value is not mistaken for the command's name. */

@@ -1,5 +1,8 @@
 import type { AgentConfig } from '../config.js';
 import { formatMB } from '../links/budget.js';
+import { describeState, type BandwidthState } from '../bandwidth/controller.js';
+import { describeEntry, describeLimit, formatRate, limitAt } from '../bandwidth/timetable.js';
+import { controlRequest, controlSocketPath } from '../control/index.js';
 import { localParts } from '../object-key.js';
 import { diskGuardFor } from './disk.js';
 import {
@@ -18,8 +21,8 @@ import { readOpsState, type OpsState } from './state.js';
 
 const USAGE = `Usage: tvm-upload status [--config <path>] [--json]
 Shows the agent's state: queue depth and bytes pending, the oldest pending file, the next scheduled run, whether
-uploads are online or paused (and why), the failed list, the last upload, the link to S3 and the metered budget
-(with upload.networks), disk usage and buffered metrics.
+uploads are online or paused (and why), the bandwidth limit in force, the failed list, the last upload, the link to
+S3 and the metered budget (with upload.networks), disk usage and buffered metrics.
 Works while the agent runs (reads its files without locking them) and when it does not.
 `;
 
@@ -53,6 +56,16 @@ export interface StatusReport {
   nextScheduledRun: { at: string | null; description: string };
   destination: { state: string; reason: string | null; since: string | null };
   failed: { files: number };
+  /** The bandwidth limit in force (asked of the running agent; from the config when it does not answer). */
+  bandwidth: {
+    bytesPerSecond: number;
+    rate: string;
+    source: string;
+    entry: string | null;
+    until: string | null;
+    configured: string;
+    description: string;
+  };
   lastUpload: { at: string; filepath: string; key: string | null } | null;
   disk: Array<{
     path: string;
@@ -138,6 +151,7 @@ async function buildStatus(config: AgentConfig, state: OpsState, now: number): P
         }
       : { state: running ? 'unknown' : 'agent not running', reason: null, since: null },
     failed: { files: snapshot.failed.length },
+    bandwidth: await bandwidthInForce(config, running, now),
     lastUpload: lastUpload
       ? { at: iso(lastUpload.at) ?? '', filepath: lastUpload.filepath, key: lastUpload.key ?? null }
       : null,
@@ -169,6 +183,51 @@ async function buildStatus(config: AgentConfig, state: OpsState, now: number): P
         }
       : null,
     warnings,
+  };
+}
+
+/** The running agent's limit (its control socket), else what the config sets now. */
+async function bandwidthInForce(
+  config: AgentConfig,
+  running: boolean,
+  now: number,
+): Promise<StatusReport['bandwidth']> {
+  let state: BandwidthState | undefined;
+  if (running) {
+    const answer = await controlRequest(
+      controlSocketPath(config),
+      'GET',
+      '/v1/bandwidth',
+      undefined,
+      3_000,
+    ).catch(() => undefined);
+    if (answer?.status === 200) state = answer.body as BandwidthState;
+  }
+  let description: string;
+  if (state) {
+    description = describeState(state);
+  } else {
+    const limit = config.upload.bandwidth_limit;
+    const scheduled = limitAt(limit, now, config.upload.timezone);
+    state = {
+      bytesPerSecond: scheduled.bytesPerSecond,
+      rate: formatRate(scheduled.bytesPerSecond),
+      source: scheduled.entry === undefined ? 'config' : 'timetable',
+      ...(scheduled.entry === undefined ? {} : { entry: describeEntry(limit.entries[scheduled.entry]!) }),
+      ...(scheduled.nextBoundaryAt === undefined ? {} : { until: scheduled.nextBoundaryAt }),
+      configured: describeLimit(limit),
+      timeZone: config.upload.timezone,
+    };
+    description = `${describeState(state)} per the config${running ? ' (the agent did not say)' : ''}`;
+  }
+  return {
+    bytesPerSecond: state.bytesPerSecond,
+    rate: state.rate,
+    source: state.source,
+    entry: state.entry ?? null,
+    until: iso(state.until) ?? null,
+    configured: state.configured,
+    description,
   };
 }
 
@@ -219,6 +278,7 @@ function renderStatus(r: StatusReport, now: number, networks: boolean): string {
     );
   }
   lines.push(`  next run:      ${r.nextScheduledRun.description}`);
+  lines.push(`  bandwidth:     ${r.bandwidth.description}`);
   lines.push(`  failed:        ${r.failed.files} file(s)${r.failed.files > 0 ? ' (tvm-upload failed)' : ''}`);
   lines.push(
     `  last upload:   ${r.lastUpload ? `${localTime(Date.parse(r.lastUpload.at))} (${formatDuration(now - Date.parse(r.lastUpload.at))} ago) ${r.lastUpload.filepath}` : 'none recorded'}`,

@@ -1,6 +1,7 @@
 import type { Agent } from '../agent.js';
 import { versionLine } from '../version.js';
 import { registerIncidentRoutes } from './incident.js';
+import { registerBandwidthRoutes } from './bandwidth.js';
 import { ControlRequestError, type ControlServer } from './server.js';
 
 /** What the daemon's routes reach: the agent running now (a reload may replace it in-process). */
@@ -25,4 +26,5 @@ export function registerDaemonRoutes(server: ControlServer, context: DaemonConte
     return { body: { pid: process.pid, version: versionLine() } };
   });
   registerIncidentRoutes(server, context);
+  registerBandwidthRoutes(server, context);
 }
