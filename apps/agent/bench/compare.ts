@@ -11,7 +11,7 @@
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { createServer as createNetServer, connect, type Server, type Socket } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
@@ -41,6 +41,12 @@ const agentDir = fileURLToPath(new URL('..', import.meta.url));
 const repo = join(agentDir, '..', '..');
 const cli = join(agentDir, 'dist', 'cli.js');
 const libraryWorker = join(repo, 'packages', 's3-uploader', 'bench', 'upload-worker.mjs');
+
+/** The node flags of the launcher: src/cli.ts's hashbang (`#!/usr/bin/env -S node <flags>`). */
+const launcherFlags = (readFileSync(join(agentDir, 'src', 'cli.ts'), 'utf8').split('\n')[0] ?? '')
+  .replace(/^#!\/usr\/bin\/env -S node\s*/, '')
+  .split(/\s+/)
+  .filter((flag) => flag.startsWith('--'));
 
 type Tool = 'daemon' | 'library' | 'aws' | 'rclone';
 const TOOLS: Tool[] = ['daemon', 'library', 'aws', 'rclone'];
@@ -187,7 +193,7 @@ async function runDaemon(job: Job, root: string): Promise<Measure> {
   );
   // The flags of dist/cli.js's shebang, which `node dist/cli.js` would skip.
   const [command, args] = inNs(job.target, process.execPath, [
-    '--max-semi-space-size=2',
+    ...launcherFlags,
     cli,
     'run',
     '--config',
@@ -524,7 +530,9 @@ async function main(): Promise<void> {
   console.log(
     `rclone: ${existsSync(RCLONE) ? (spawnSync(RCLONE, ['version'], { encoding: 'utf8' }).stdout.split('\n')[0] ?? '') : 'missing'} (${RCLONE})`,
   );
-  console.log(`node ${process.version}; load average ${load()}`);
+  console.log(
+    `node ${process.version}; daemon launched with ${launcherFlags.join(' ')}; load average ${load()}`,
+  );
   execFileSync('npx', ['tsc', '-b'], { cwd: repo, stdio: 'inherit' }); // the daemon and the library as built
 
   const root = await mkdtemp(join(tmpdir(), 'bench-compare-'));
