@@ -201,7 +201,13 @@ async function runDaemon(job: Job, root: string): Promise<Measure> {
   ]);
   const t0 = process.hrtime.bigint();
   const child = spawn(command, args, {
-    env: { ...env, ...tlsEnv(job.target) },
+    // The daemon takes `AWS_CA_BUNDLE` (as the AWS CLI does) as its whole CA store: one set in the environment would
+    // leave out the TLS front's CA.
+    env: {
+      ...env,
+      ...tlsEnv(job.target),
+      ...(job.target.caFile ? { AWS_CA_BUNDLE: job.target.caFile } : {}),
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let uploaded = 0;
