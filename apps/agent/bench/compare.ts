@@ -14,7 +14,7 @@
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
@@ -64,6 +64,12 @@ const agentDir = fileURLToPath(new URL('..', import.meta.url));
 const repo = join(agentDir, '..', '..');
 const cli = join(agentDir, 'dist', 'cli.js');
 const libraryWorker = join(repo, 'packages', 's3-uploader', 'bench', 'upload-worker.mjs');
+
+/** The node flags of the launcher: src/cli.ts's hashbang (`#!/usr/bin/env -S node <flags>`). */
+const launcherFlags = (readFileSync(join(agentDir, 'src', 'cli.ts'), 'utf8').split('\n')[0] ?? '')
+  .replace(/^#!\/usr\/bin\/env -S node\s*/, '')
+  .split(/\s+/)
+  .filter((flag) => flag.startsWith('--'));
 
 type Tool = 'daemon' | 'library' | 'aws' | 'rclone';
 const TOOLS: Tool[] = ['daemon', 'library', 'aws', 'rclone'];
@@ -206,7 +212,7 @@ async function runDaemon(job: Job, root: string): Promise<Measure> {
   // The flags of dist/cli.js's shebang, which `node dist/cli.js` would skip.
   const [command, args] = inNs(job.target, process.execPath, [
     ...NODE_FLAGS,
-    '--max-semi-space-size=2',
+    ...launcherFlags,
     cli,
     'run',
     '--config',
@@ -214,7 +220,13 @@ async function runDaemon(job: Job, root: string): Promise<Measure> {
   ]);
   const t0 = process.hrtime.bigint();
   const child = spawn(command, args, {
-    env: { ...env, ...tlsEnv(job.target) },
+    // The daemon takes `AWS_CA_BUNDLE` (as the AWS CLI does) as its whole CA store: one set in the environment would
+    // leave out the TLS front's CA.
+    env: {
+      ...env,
+      ...tlsEnv(job.target),
+      ...(job.target.caFile ? { AWS_CA_BUNDLE: job.target.caFile } : {}),
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let uploaded = 0;
@@ -513,7 +525,9 @@ async function main(): Promise<void> {
   console.log(
     `rclone: ${existsSync(RCLONE) ? (spawnSync(RCLONE, ['version'], { encoding: 'utf8' }).stdout.split('\n')[0] ?? '') : 'missing'} (${RCLONE})`,
   );
-  console.log(`node ${process.version}; checksum mode ${CHECKSUM_MODE}; load average ${load()}`);
+  console.log(
+    `node ${process.version}; daemon launched with ${launcherFlags.join(' ')}; checksum mode ${CHECKSUM_MODE}; load average ${load()}`,
+  );
   execFileSync('npx', ['tsc', '-b'], { cwd: repo, stdio: 'inherit' }); // the daemon and the library as built
 
   const root = await mkdtemp(join(tmpdir(), 'bench-compare-'));

@@ -75,9 +75,13 @@ async function config(root: string, endpoint: string, state: string): Promise<st
 
 function startAgent(configFile: string): { child: ChildProcess; output: string[] } {
   // The flags of dist/cli.js's shebang, which `node dist/cli.js` would skip.
-  const child = spawn(process.execPath, ['--max-semi-space-size=2', cli, 'run', '--config', configFile], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--max-semi-space-size=8', '--max-old-space-size=256', cli, 'run', '--config', configFile],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const output: string[] = [];
   child.stdout?.on('data', (c: Buffer) => output.push(c.toString()));
   child.stderr?.on('data', (c: Buffer) => output.push(c.toString()));

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=2
+#!/usr/bin/env -S node --max-semi-space-size=8 --max-old-space-size=256
 import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG_PATH, loadConfig, type LoadedConfig } from './config.js';
 import { checkConfigCommand } from './commands/check-config.js';

@@ -17,6 +17,9 @@ export interface ReadyFile extends FoundFile {
   directory: WatchedDirectory;
 }
 
+/** A scan hands ready files to `onReady` in batches of at most this many. */
+const SCAN_BATCH = 1000;
+
 /** Options of {@link createDetector}. */
 export interface DetectorOptions {
   directories: readonly WatchedDirectory[];
@@ -178,6 +181,7 @@ export function createDetector(options: DetectorOptions): Detector {
     const since = options.scanSince();
     const ready: ReadyFile[] = [];
     let found = 0;
+    let queued = 0;
     for (const filter of filters.values()) {
       let files: FoundFile[];
       try {
@@ -199,10 +203,16 @@ export function createDetector(options: DetectorOptions): Detector {
         if (tracker.observe(file.path, file, clock.now()) === 'ready') {
           directoryOf.delete(file.path);
           ready.push({ ...file, directory: filter.directory });
+          // Handed over in bounded batches: a scan of 100,000 files never holds them all twice.
+          if (ready.length >= SCAN_BATCH) {
+            queued += ready.length;
+            await options.onReady(ready.splice(0));
+          }
         }
       }
     }
-    if (found > 0) logger.info(`${reason}: found ${found} new file(s), ${ready.length} ready to queue`);
+    queued += ready.length;
+    if (found > 0) logger.info(`${reason}: found ${found} new file(s), ${queued} ready to queue`);
     else logger.debug(`${reason}: nothing new`);
     if (ready.length > 0) await options.onReady(ready);
     if (tracker.size > 0) ensureTicking();

@@ -66,10 +66,11 @@ export function intake({
   return (files: ReadyFile[]): Promise<void> => {
     const now = clock.now();
     const added: string[] = [];
+    const writes: Promise<boolean>[] = [];
     for (const file of files) {
       const queued = store.queue.has(file.path);
       // A failed file that changed (touched, rewritten) is eligible again: queue.add takes it off the list.
-      inBackground(
+      writes.push(
         store.queue.add({
           filepath: file.path,
           size: file.size,
@@ -77,11 +78,15 @@ export function intake({
           source: file.directory.source,
           detectedAt: now,
         }),
-        logger,
-        `Queueing ${file.path}`,
       );
       if (!queued && store.queue.has(file.path)) added.push(file.path);
     }
+    // One background task per batch, not per file (a start-up scan hands over thousands at once).
+    inBackground(
+      Promise.all(writes),
+      logger,
+      files.length === 1 ? `Queueing ${files[0]?.path}` : `Queueing ${files.length} files`,
+    );
     if (added.length === 0) return Promise.resolve();
     if (added.length <= 20) for (const path of added) logger.info(`Queued ${path}`);
     else logger.info(`Queued ${added.length} files`);

@@ -56,6 +56,32 @@ async function until(predicate: () => boolean, ms = 5_000): Promise<void> {
 }
 
 describe('createDetector', () => {
+  it('hands a big scan over in batches of at most 1,000, every file once', async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 2500; i++) files[`run-${i % 5}/f${i}.log`] = 'x';
+    const root = await tree(files);
+    const batches: number[] = [];
+    const seen = new Set<string>();
+    const clock = createFakeClock(Date.now());
+    detector = createDetector({
+      directories: [{ path: root, source: 'ros', pattern: '*.log', recursive: true }],
+      stableMs: 60_000,
+      scanSince: () => clock.now() - 3 * 24 * HOUR,
+      clock,
+      logger: silentLogger,
+      known: () => undefined,
+      onReady: async (ready) => {
+        batches.push(ready.length);
+        for (const file of ready) seen.add(file.path);
+      },
+      watch: false,
+    });
+    await detector.scan('test');
+    expect(Math.max(...batches)).toBeLessThanOrEqual(1000);
+    expect(batches.reduce((a, b) => a + b, 0)).toBe(2500);
+    expect(seen.size).toBe(2500);
+  });
+
   it('scans nested folders, skipping hidden files, other names, symlinks and known files', async () => {
     const root = await tree({
       'run-1/launch.log': 'a',

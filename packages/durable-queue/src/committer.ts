@@ -39,7 +39,8 @@ export interface CommitObserver {
 /**
  * Group commit: mutations change memory at once and wait for the next write; while one write runs, every
  * mutation made meanwhile joins the following one. Under load a write therefore carries as many changes as
- * arrived during the previous write, so the cost per change falls as the load rises.
+ * arrived during the previous write, so the cost per change falls as the load rises. With a delay, writes also
+ * start at most once per delay, so a busy store's files are at most one delay (plus a write) behind memory.
  *
  * A write that fails (a full disk) is retried with exponential backoff until it succeeds; the promises of the
  * changes it carries stay pending meanwhile (they resolve when durable, never reject while the store is open),
@@ -60,6 +61,8 @@ export class GroupCommitter {
   #closing = false;
   #wake: (() => void) | undefined;
   #backoffTimer: ReturnType<typeof setTimeout> | undefined;
+  /** When the last write started (real time, ms): writes start at most once per `delayMs`. */
+  #lastStart = -Infinity;
 
   /**
    * @param write Serialises the given kinds and writes them durably.
@@ -127,7 +130,7 @@ export class GroupCommitter {
     else setImmediate(start);
   }
 
-  /** Waits out the backoff before the next attempt; `close()` cuts it short. Real time, as the commit delay. */
+  /** Waits `ms` (a backoff, or the pace between writes); `close()` cuts it short. Real time, as the commit delay. */
   #backoff(ms: number): Promise<void> {
     if (this.#closing) return Promise.resolve();
     return new Promise<void>((resolve) => {
@@ -140,11 +143,22 @@ export class GroupCommitter {
     });
   }
 
+  /**
+   * Under load, waits out the rest of `delayMs` since the last write began, so a busy store writes at most once per
+   * `delayMs` (each write rewrites whole files: back-to-back writes would cost CPU in proportion to the queue).
+   */
+  async #pace(): Promise<void> {
+    const wait = this.#lastStart + this.#delayMs - performance.now();
+    if (wait > 0) await this.#backoff(wait);
+  }
+
   async #loop(): Promise<void> {
     if (this.#running) return;
     this.#running = true;
     try {
       while (this.#next) {
+        if (this.#delayMs > 0 && this.#failures === 0) await this.#pace();
+        this.#lastStart = performance.now();
         const current = this.#next;
         this.#next = undefined;
         const kinds = new Set(this.#dirty);

@@ -1,6 +1,6 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { readTextIfExists, statIfExists, syncDirectory } from './adapters/files.js';
+import { readTextIfExists, statIfExists, syncDirectory, writeFileAtomic } from './adapters/files.js';
 import { identityKey, normaliseRegistryEntry, type RegistryEntry } from './entries.js';
 import { QueueError, messageOf } from './errors.js';
 
@@ -157,6 +157,11 @@ export class JournalWriter {
     return this.#records;
   }
 
+  /** Bytes up to the end of the last durable append (where a compaction's snapshot cuts the journal). */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
   /** False after an append that failed and could not be cut back. */
   get clean(): boolean {
     return this.#clean;
@@ -219,6 +224,42 @@ export class JournalWriter {
       this.#clean = true;
     } catch (error) {
       throw new QueueError('WRITE_FAILED', `Cannot truncate ${this.path}: ${messageOf(error)}`, {
+        cause: error,
+      });
+    }
+  }
+
+  /**
+   * After the snapshot of `generation` was written from a state that held every change up to byte `cut` (taken
+   * while no append was under way), replaces the journal with its header and the appends made since `cut`: the
+   * snapshot's cost stays off the appends, which went on meanwhile. Atomic (a temp file renamed over the journal),
+   * so a crash leaves the old journal, which replays harmlessly over the new snapshot. Must not overlap an append.
+   */
+  async restart(generation: number, cut: { bytes: number; records: number }): Promise<void> {
+    try {
+      const end = this.#bytes;
+      let tail = Buffer.alloc(Math.max(0, end - cut.bytes));
+      if (tail.length > 0) {
+        const handle = await this.#open();
+        for (let filled = 0; filled < tail.length;) {
+          const { bytesRead } = await handle.read(tail, filled, tail.length - filled, cut.bytes + filled);
+          if (bytesRead === 0)
+            throw new Error(`the journal ended at byte ${cut.bytes + filled}, expected ${end}`);
+          filled += bytesRead;
+        }
+        // A journal started after the cut begins with its own header: the new one replaces it.
+        if (cut.bytes === 0) tail = tail.subarray(tail.indexOf(10) + 1);
+      }
+      const data = Buffer.concat([Buffer.from(`${headerLine(generation)}\n`, 'utf8'), tail]);
+      await writeFileAtomic(this.path, data);
+      const old = this.#handle;
+      this.#handle = undefined;
+      await old?.close().catch(() => undefined);
+      this.#bytes = data.length;
+      this.#records = Math.max(0, this.#records - cut.records);
+      this.#clean = true;
+    } catch (error) {
+      throw new QueueError('WRITE_FAILED', `Cannot restart ${this.path}: ${messageOf(error)}`, {
         cause: error,
       });
     }

@@ -192,7 +192,7 @@ const timestamp = (now: number) => new Date(now).toISOString().replace(/[:.]/g, 
 
 /** Removes the temp files of interrupted writes of the state files (the store holds the lock: none is live). */
 async function removeTempFiles(paths: StatePaths): Promise<void> {
-  const files = [paths.queueFile, paths.failedFile, paths.registryFile];
+  const files = [paths.queueFile, paths.failedFile, paths.registryFile, journalFileOf(paths.registryFile)];
   for (const dir of new Set(files.map((file) => dirname(file)))) {
     const names = await listDirectory(dir);
     for (const file of files) {
@@ -309,6 +309,12 @@ class Store implements StateStore {
   readonly #journal: JournalWriter;
   #generation = 0;
   #compactWanted = false;
+  /** A compaction under way in the background (its snapshot being written), off the commit path. */
+  #compaction: Promise<void> | undefined;
+  /** A background snapshot made durable: the next registry write drops the journal's head up to `cut`. */
+  #snapshotDone: { generation: number; cut: { bytes: number; records: number } } | undefined;
+  /** After a background compaction failed, the next waits until the journal holds this many change lines. */
+  #compactRetryAt = 0;
 
   constructor(
     paths: StatePaths,
@@ -406,8 +412,13 @@ class Store implements StateStore {
     this.#written.failed = { identity: failed && failedIdentity, entries: failed ?? [] };
   }
 
-  flush(): Promise<void> {
-    return this.#committer.flush();
+  /** The changes made so far durable, and a compaction under way finished (its journal head dropped). */
+  async flush(): Promise<void> {
+    await this.#committer.flush();
+    while (this.#compaction) {
+      await this.#compaction;
+      await this.#committer.flush();
+    }
   }
 
   async pollRequests(): Promise<RequestsResult> {
@@ -457,7 +468,8 @@ class Store implements StateStore {
     this.#closed = true;
     try {
       await this.#committer.close();
-      if (this.#journal.records > 0 || this.#compactWanted) {
+      await this.#compaction;
+      if (this.#journal.records > 0 || this.#compactWanted || this.#snapshotDone) {
         // Not a loss when it fails: the journal holds every change, and the next open replays it.
         await this.#compact(this.registry.takeJournal()).catch((error: unknown) =>
           this.#logger.warn(
@@ -476,22 +488,24 @@ class Store implements StateStore {
     }
   }
 
-  /** Whether the registry's next write should be a snapshot rather than an append of `pending` lines. */
-  #compactionDue(pending: number): boolean {
-    if (this.#compactWanted || !this.#journal.clean) return true;
-    return (
-      this.#journal.records + pending > Math.max(JOURNAL_MIN_RECORDS, this.registry.size * JOURNAL_RATIO)
-    );
+  /** Whether the journal has outgrown its bound, so a background compaction should start. */
+  #compactionDue(): boolean {
+    if (this.#compaction || this.#snapshotDone || this.#journal.records < this.#compactRetryAt) return false;
+    return this.#journal.records > Math.max(JOURNAL_MIN_RECORDS, this.registry.size * JOURNAL_RATIO);
   }
 
   /**
-   * Writes the registry snapshot (serialised now, synchronously) and then empties the journal. `taken` are the
-   * journal lines the snapshot supersedes; they are put back if the snapshot cannot be written.
+   * Writes the registry snapshot and then empties the journal, within the write (at open, at close, after damage
+   * to the journal). `taken` are the journal lines the snapshot supersedes; they are put back if the snapshot
+   * cannot be written.
    */
   #compact(taken: string[]): Promise<void> {
-    const generation = this.#generation + 1;
-    const text = serialiseRegistry(this.registry.values(), generation);
     return (async () => {
+      // A background compaction finishing meanwhile would write the same generation: this one supersedes it.
+      await this.#compaction;
+      this.#snapshotDone = undefined;
+      const generation = this.#generation + 1;
+      const text = serialiseRegistry(this.registry.values(), generation);
       try {
         await writeFileAtomic(this.paths.registryFile, text, { backup: true });
       } catch (error) {
@@ -510,14 +524,64 @@ class Store implements StateStore {
     })();
   }
 
-  /** The registry's part of a write: an append of its journal lines, or a compaction when one is due. */
+  /**
+   * The registry's part of a write: an append of its journal lines (after dropping the head of the journal that a
+   * finished background compaction made redundant); a compaction within the write only at open or after damage.
+   * When the journal outgrows its bound, a compaction starts in the background: the commit does not wait for it.
+   */
   #writeRegistry(): Promise<void> {
     const lines = this.registry.takeJournal();
-    if (this.#compactionDue(lines.length)) return this.#compact(lines);
-    return this.#journal.append(lines, this.#generation).catch((error: unknown) => {
-      this.registry.restoreJournal(lines);
-      throw error;
-    });
+    if (this.#compactWanted || !this.#journal.clean) return this.#compact(lines);
+    return (async () => {
+      const done = this.#snapshotDone;
+      if (done) {
+        this.#snapshotDone = undefined;
+        await this.#journal
+          .restart(done.generation, done.cut)
+          .catch((error: unknown) =>
+            this.#logger.warn(
+              `Cannot drop the compacted head of the registry journal (it replays harmlessly): ${messageOf(error)}`,
+            ),
+          );
+      }
+      try {
+        await this.#journal.append(lines, this.#generation);
+      } catch (error) {
+        this.registry.restoreJournal(lines);
+        throw error;
+      }
+      if (this.#compactionDue()) this.#compactInBackground();
+    })();
+  }
+
+  /**
+   * Compacts without holding up commits: the journal's end is noted now (no append is under way: this runs inside
+   * the write), the snapshot is serialised on a later turn of the event loop from memory (which holds every change
+   * up to that point, and maybe later ones: those replay harmlessly) and written while appends go on; the next
+   * write then replaces the journal with the appends made since (`JournalWriter.restart`).
+   */
+  #compactInBackground(): void {
+    const cut = { bytes: this.#journal.bytes, records: this.#journal.records };
+    const generation = this.#generation + 1;
+    this.#compaction = (async () => {
+      try {
+        await new Promise((resolve) => setImmediate(resolve));
+        const text = serialiseRegistry(this.registry.values(), generation);
+        await writeFileAtomic(this.paths.registryFile, text, { backup: true });
+        this.#generation = generation;
+        this.#snapshotDone = { generation, cut };
+        // Dropping the journal's head is the next write's business; ask for one (at close, the last compaction
+        // supersedes it).
+        if (!this.#closed) this.#committer.changed('registry').catch(() => undefined);
+      } catch (error) {
+        this.#compactRetryAt = this.#journal.records + JOURNAL_MIN_RECORDS;
+        this.#logger.warn(
+          `Could not compact the registry (its journal keeps every change; trying again after ${JOURNAL_MIN_RECORDS} more): ${messageOf(error)}`,
+        );
+      } finally {
+        this.#compaction = undefined;
+      }
+    })();
   }
 
   #writeFailed(error: unknown, failures: number, retryInMs: number): void {

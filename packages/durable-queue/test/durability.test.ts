@@ -123,6 +123,25 @@ describe('StateStore writes', () => {
     expect((await readJson(join(f.dir, 'queue.json'))).files).toHaveLength(1);
   });
 
+  it('under load writes at most once per commitDelayMs, each write carrying what arrived meanwhile', async () => {
+    const f = await fixture();
+    const store = await f.open({ commitDelayMs: 100 });
+    const written: number[] = [];
+    const started = performance.now();
+    // 30 changes, one every 10 ms, each awaited only by the bookkeeping below: back to back they took 30 writes.
+    const changes: Promise<unknown>[] = [];
+    for (let i = 0; i < 30; i++) {
+      changes.push(
+        store.queue.add({ filepath: `/p${i}` }).then(() => written.push(performance.now() - started)),
+      );
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await Promise.all(changes);
+    const writes = new Set(written.map((t) => Math.round(t))).size;
+    expect(writes).toBeLessThanOrEqual(5);
+    expect((await readJson(join(f.dir, 'queue.json'))).files).toHaveLength(30);
+  });
+
   it('opens explicit files in different directories, with a lock in each', async () => {
     const f = await fixture();
     const { openStateStore } = await import('../src/index.js');

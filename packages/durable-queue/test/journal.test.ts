@@ -1,4 +1,4 @@
-import { copyFile, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openStateStore, readStateSnapshot } from '../src/index.js';
@@ -123,6 +123,8 @@ describe('the registry journal', () => {
     await store.flush();
     expect(await journalLines(f.dir)).toHaveLength(JOURNAL_MIN_RECORDS + 1);
     await store.registry.mark(record(JOURNAL_MIN_RECORDS));
+    // The compaction runs in the background, off the commit; flush() waits for it.
+    await store.flush();
     // Compacted: the snapshot holds them all, the journal only its header.
     expect(await journalLines(f.dir)).toHaveLength(1);
     const file = await readJson(join(f.dir, 'processed_files.json'));
@@ -145,6 +147,77 @@ describe('the registry journal', () => {
     expect(reopened.registry.list().map((e) => e.filepath)).toEqual(['/logs/f5000.log']);
     await reopened.close();
     expect((await readStateSnapshot({ directory: f.dir, clock: f.clock })).registry).toHaveLength(1);
+  });
+
+  it('keeps compaction off the commit path: a snapshot that cannot be written holds up no mark', async () => {
+    const f = await fixture();
+    const first = await f.open({ registryRetentionDays: 100_000 });
+    await first.registry.mark(record(0));
+    await first.close(); // a snapshot exists now: the next one keeps it as `.bak`
+    const store = await f.open({ registryRetentionDays: 100_000 });
+    await Promise.all(
+      Array.from({ length: JOURNAL_MIN_RECORDS }, (_, i) => store.registry.mark(record(i + 1))),
+    );
+    // The snapshot's write fails (its previous version cannot become `.bak`): before, the commit carrying the
+    // compaction failed with it, and the mark waited, retried, with a write problem reported.
+    await mkdir(join(f.dir, 'processed_files.json.bak'), { recursive: true });
+    await writeFile(join(f.dir, 'processed_files.json.bak', 'x'), '');
+    await store.registry.mark(record(JOURNAL_MIN_RECORDS + 1));
+    await store.flush();
+    await store.registry.mark(record(JOURNAL_MIN_RECORDS + 2));
+    expect(store.writeProblem).toBeUndefined();
+    expect(f.logger.lines).toEqual([
+      expect.stringMatching(/^warn: Could not compact the registry .*(EISDIR|ENOTEMPTY|EEXIST)/),
+    ]);
+    expect(await journalLines(f.dir)).toHaveLength(JOURNAL_MIN_RECORDS + 3);
+    await rm(join(f.dir, 'processed_files.json.bak'), { recursive: true });
+    const copy = await crashCopy(f.dir);
+    const reopened = await openStateStore({
+      directory: copy,
+      clock: f.clock,
+      logger: recordingLogger(),
+      registryRetentionDays: 100_000,
+    });
+    expect(reopened.registry.size).toBe(JOURNAL_MIN_RECORDS + 3);
+    await reopened.close();
+  });
+
+  it('keeps the marks appended while a background compaction wrote its snapshot', async () => {
+    const f = await fixture();
+    const store = await f.open({ registryRetentionDays: 100_000 });
+    await Promise.all(
+      Array.from({ length: JOURNAL_MIN_RECORDS + 1 }, (_, i) => store.registry.mark(record(i))),
+    );
+    // The compaction has started; these marks go to the journal meanwhile, each awaited until durable.
+    for (let i = 0; i < 50; i++) await store.registry.mark(record(JOURNAL_MIN_RECORDS + 1 + i));
+    await store.flush();
+    const file = await readJson(join(f.dir, 'processed_files.json'));
+    const lines = await journalLines(f.dir);
+    expect(JSON.parse(lines[0] as string)).toEqual({ journal: 1, generation: file.generation });
+    // The journal holds what the snapshot may lack (the marks made after the cut), not the 1,001 before it.
+    expect(lines.length).toBeLessThanOrEqual(51);
+    const inSnapshot = new Set(
+      Object.values(file.files as Record<string, { filepath: string }>).map((e) => e.filepath),
+    );
+    const inJournal = new Set(
+      lines.slice(1).map((l) => (JSON.parse(l) as { mark: { filepath: string } }).mark.filepath),
+    );
+    for (let i = 0; i < JOURNAL_MIN_RECORDS + 51; i++) {
+      const path = record(i).filepath;
+      expect(inSnapshot.has(path) || inJournal.has(path), path).toBe(true);
+    }
+    const copy = await crashCopy(f.dir);
+    const reopened = await openStateStore({
+      directory: copy,
+      clock: f.clock,
+      logger: recordingLogger(),
+      registryRetentionDays: 100_000,
+    });
+    expect(reopened.registry.size).toBe(JOURNAL_MIN_RECORDS + 51);
+    await reopened.close();
+    expect((await readStateSnapshot({ directory: f.dir, clock: f.clock })).registry).toHaveLength(
+      JOURNAL_MIN_RECORDS + 51,
+    );
   });
 
   it('the lock-free reader never misses an acknowledged mark while the store compacts under it', async () => {
