@@ -19,7 +19,7 @@ describe('log_directories[].compress', () => {
     const { config: parsed, warnings } = parseConfig(config(), { env: {} });
     expect(parsed.log_directories.map((d) => d.compress)).toEqual(['none', 'none']);
     expect(warnings).toEqual([]);
-    expect(describeConfig(parsed)).toContain('  ros: /logs/ros (pattern *, recursive, deletion allowed)');
+    expect(describeConfig(parsed)).toContain('  ros: /logs/ros (pattern *, recursive, deletion allowed, priority normal)');
   });
 
   it.each(['gzip', 'zstd'])(
@@ -29,7 +29,7 @@ describe('log_directories[].compress', () => {
       expect(warnings).toEqual([]);
       expect(parsed.log_directories[0]?.compress).toBe(algorithm);
       expect(describeConfig(parsed)).toContain(
-        `  ros: /logs/ros (pattern *, recursive, deletion allowed, compressed with ${algorithm})`,
+        `  ros: /logs/ros (pattern *, recursive, deletion allowed, priority normal, compressed with ${algorithm})`,
       );
     },
   );

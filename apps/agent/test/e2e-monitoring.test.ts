@@ -33,7 +33,10 @@ function get(port: number, path: string): Promise<{ status: number; body: string
 /** The value of one sample line (`name{labels} value`) of an exposition, or undefined when absent. */
 function sample(text: string, series: string): number | undefined {
   const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+  if (line !== undefined) return Number(line.slice(series.length + 1));
+  // A family split by lane (`tvm_upload_queue_files{lane="high"} 2`): its total.
+  const byLane = text.split('\n').filter((l) => l.startsWith(`${series}{lane=`));
+  return byLane.length === 0 ? undefined : byLane.reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
 }
 
 let proxy: FaultProxy | undefined;
@@ -86,6 +89,10 @@ describe('GET /metrics and /healthz of the running daemon (end to end)', () => {
       expect(sawQueued).toBe(true);
       expect(sample(metrics, 'tvm_upload_queue_files')).toBe(0);
       expect(sample(metrics, 'tvm_upload_queue_bytes')).toBe(0);
+      // Split by the pipeline's lanes, every lane present.
+      for (const lane of ['incident', 'high', 'normal', 'low']) {
+        expect(metrics).toMatch(new RegExp(`^tvm_upload_queue_files\\{lane="${lane}"\\} 0$`, 'm'));
+      }
       expect(sample(metrics, 'tvm_upload_oldest_pending_seconds')).toBe(0);
       expect(sample(metrics, 'tvm_upload_paused{reason="outage"}')).toBe(0);
       expect(sample(metrics, 'tvm_upload_paused{reason="destination"}')).toBe(0);

@@ -231,7 +231,7 @@ describe('Pipeline admission', () => {
     expect(r.store.entries.get(path)).toMatchObject({ attempts: 0, nextAttemptAt: 0 });
     expect(r.store.entries.get(path)?.lastError).toBeUndefined();
     expect(admission.calls.started).toEqual([[path, 'normal', 10_000]]);
-    expect(r.logger.lines.join('\n')).toContain(`Upload of ${path} held back: metered link`);
+    expect(r.logger.lines.join('\n')).toContain(`${path} waits: metered link`);
 
     admission.refuse = undefined;
     r.pipeline.pump(); // the admission's wake()
