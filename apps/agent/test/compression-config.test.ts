@@ -19,7 +19,9 @@ describe('log_directories[].compress', () => {
     const { config: parsed, warnings } = parseConfig(config(), { env: {} });
     expect(parsed.log_directories.map((d) => d.compress)).toEqual(['none', 'none']);
     expect(warnings).toEqual([]);
-    expect(describeConfig(parsed)).toContain('  ros: /logs/ros (pattern *, recursive, deletion allowed, priority normal)');
+    expect(describeConfig(parsed)).toContain(
+      '  ros: /logs/ros (pattern *, recursive, deletion allowed, priority normal)',
+    );
   });
 
   it.each(['gzip', 'zstd'])(
