@@ -137,7 +137,11 @@ describe('IncidentUploads', () => {
     await clock.advance(30_000);
     expect(incident.get(view.id)?.files.find((f) => f.path === paths.writing)?.state).toBe('waiting');
     expect(started).toEqual([]);
-    for (let i = 0; i < 70 && started.length === 0; i++) await clock.advance(1000);
+    // Each step lets the tracker's real stat calls land too (a loaded machine answers them slowly).
+    for (let i = 0; i < 200 && started.length === 0; i++) {
+      await clock.advance(1000);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
     expect(started).toEqual([[paths.writing]]);
     expect(store.queue.get(paths.writing)).toMatchObject({ priority: 'incident', size: 14 });
 
