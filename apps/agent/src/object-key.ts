@@ -8,8 +8,18 @@ export function dateIn(epochMs: number, timeZone: string): string {
   return localParts(epochMs, timeZone).date;
 }
 
-/** The date and the minutes since midnight of `epochMs` in `timeZone`. */
-export function localParts(epochMs: number, timeZone: string): { date: string; minuteOfDay: number } {
+/** A wall-clock reading: what a clock in some time zone shows at an instant (month 1-12). */
+export interface WallClock {
+  year: number;
+  month: number;
+  day: number;
+  hour: number;
+  minute: number;
+  second: number;
+}
+
+/** What a clock in `timeZone` (`'local'` = the process's zone) shows at `epochMs`: the one reader of wall clocks. */
+export function wallClockIn(epochMs: number, timeZone: string): WallClock {
   let formatter = formatters.get(timeZone);
   if (!formatter) {
     formatter = new Intl.DateTimeFormat('en-CA', {
@@ -19,15 +29,30 @@ export function localParts(epochMs: number, timeZone: string): { date: string; m
       day: '2-digit',
       hour: '2-digit',
       minute: '2-digit',
+      second: '2-digit',
       hourCycle: 'h23',
     });
     formatters.set(timeZone, formatter);
   }
-  const parts: Record<string, string> = {};
-  for (const part of formatter.formatToParts(epochMs)) parts[part.type] = part.value;
+  const parts: Record<string, number> = {};
+  for (const part of formatter.formatToParts(epochMs)) parts[part.type] = Number(part.value);
   return {
-    date: `${parts['year']}-${parts['month']}-${parts['day']}`,
-    minuteOfDay: Number(parts['hour']) * 60 + Number(parts['minute']),
+    year: parts['year'] ?? 1970,
+    month: parts['month'] ?? 1,
+    day: parts['day'] ?? 1,
+    hour: parts['hour'] ?? 0,
+    minute: parts['minute'] ?? 0,
+    second: parts['second'] ?? 0,
+  };
+}
+
+/** The date and the minutes since midnight of `epochMs` in `timeZone`. */
+export function localParts(epochMs: number, timeZone: string): { date: string; minuteOfDay: number } {
+  const w = wallClockIn(epochMs, timeZone);
+  const two = (n: number) => String(n).padStart(2, '0');
+  return {
+    date: `${String(w.year).padStart(4, '0')}-${two(w.month)}-${two(w.day)}`,
+    minuteOfDay: w.hour * 60 + w.minute,
   };
 }
 

@@ -1,3 +1,5 @@
+import { wallClockIn, type WallClock } from '../object-key.js';
+
 /** A time option (`--since`, `--until`) that cannot be read: the message names the option and the forms accepted. */
 export class IncidentTimeError extends Error {
   override readonly name = 'IncidentTimeError';
@@ -38,12 +40,12 @@ export function parseIncidentTime(text: string, option: string, now: number, tim
     const [hour, minute, second] = [Number(clock[1]), Number(clock[2]), Number(clock[3] ?? 0)];
     if (hour > 23 || minute > 59 || second > 59)
       return refuse(`${JSON.stringify(text)} is not a time of day`);
-    const today = wallClock(now, timeZone);
+    const today = wallClockIn(now, timeZone);
     return fromWallClock({ ...today, hour, minute, second, ms: 0 }, timeZone);
   }
   const iso = ISO.exec(value);
   if (!iso) return refuse(`cannot read ${JSON.stringify(text)} as a time`);
-  const wall: WallClock = {
+  const wall: WallTime = {
     year: Number(iso[1]),
     month: Number(iso[2]),
     day: Number(iso[3]),
@@ -101,52 +103,14 @@ export function parseIncidentWindow(
   return { since, until };
 }
 
-interface WallClock {
-  year: number;
-  month: number;
-  day: number;
-  hour: number;
-  minute: number;
-  second: number;
-  ms: number;
-}
-
-const formatters = new Map<string, Intl.DateTimeFormat>();
-
-/** The wall-clock reading of `epochMs` in `timeZone`. */
-function wallClock(epochMs: number, timeZone: string): WallClock {
-  let formatter = formatters.get(timeZone);
-  if (!formatter) {
-    formatter = new Intl.DateTimeFormat('en-CA', {
-      ...(timeZone === 'local' ? {} : { timeZone }),
-      year: 'numeric',
-      month: '2-digit',
-      day: '2-digit',
-      hour: '2-digit',
-      minute: '2-digit',
-      second: '2-digit',
-      hourCycle: 'h23',
-    });
-    formatters.set(timeZone, formatter);
-  }
-  const parts: Record<string, number> = {};
-  for (const part of formatter.formatToParts(epochMs)) parts[part.type] = Number(part.value);
-  return {
-    year: parts['year'] ?? 1970,
-    month: parts['month'] ?? 1,
-    day: parts['day'] ?? 1,
-    hour: parts['hour'] ?? 0,
-    minute: parts['minute'] ?? 0,
-    second: parts['second'] ?? 0,
-    ms: 0,
-  };
-}
+/** A wall-clock reading to the millisecond. */
+type WallTime = WallClock & { ms: number };
 
 /** The instant whose wall clock in `timeZone` reads `wall` (in a DST gap, the reading the offset before gives). */
-function fromWallClock(wall: WallClock, timeZone: string): number {
+function fromWallClock(wall: WallTime, timeZone: string): number {
   const asUtc = Date.UTC(wall.year, wall.month - 1, wall.day, wall.hour, wall.minute, wall.second, wall.ms);
   const offsetAt = (t: number): number => {
-    const w = wallClock(t, timeZone);
+    const w = wallClockIn(t, timeZone);
     return (
       Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute, w.second) - (t - (((t % 1000) + 1000) % 1000))
     );
