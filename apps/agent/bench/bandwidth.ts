@@ -17,7 +17,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startFaultProxy, startLocalS3 } from '@tvm/test-utils';
-import { stringify } from 'yaml';
+import { writeBenchConfig } from './daemon-config.js';
 
 const MiB = 1024 * 1024;
 const env = process.env;
@@ -185,38 +185,15 @@ async function commandFor(
   };
   switch (tool) {
     case 'daemon': {
-      const aws = join(dir, 'aws');
-      await mkdir(aws);
-      await writeFile(
-        join(aws, 'credentials'),
-        '[bench]\naws_access_key_id = S3RVER\naws_secret_access_key = S3RVER\n',
-      );
-      const config = join(dir, 'config.yaml');
-      await writeFile(
-        config,
-        stringify({
-          vehicle_id: prefix,
-          log_directories: [{ path: join(dir, 'logs'), source: 'ros' }],
-          s3: {
-            bucket: 'bench',
-            region: 'cn-north-1',
-            profile: 'bench',
-            credentials_path: aws,
-            endpoint,
-            force_path_style: true,
-            checksum_mode: 'when_required',
-          },
-          upload: {
-            file_stable_seconds: 1,
-            operational_hours: { enabled: false },
-            queue_file: join(dir, 'state', 'queue.json'),
-            processed_files_registry: { registry_file: join(dir, 'state', 'processed_files.json') },
-            bandwidth_limit: LIMIT,
-          },
-          deletion: { after_upload: { enabled: false }, age_based: { enabled: false } },
-          monitoring: { cloudwatch_enabled: false },
-        }),
-      );
+      const config = await writeBenchConfig({
+        file: join(dir, 'config.yaml'),
+        awsDir: join(dir, 'aws'),
+        state: join(dir, 'state'),
+        logs: join(dir, 'logs'),
+        endpoint,
+        vehicleId: prefix,
+        upload: { bandwidth_limit: LIMIT },
+      });
       return [process.execPath, ['--max-semi-space-size=2', cli, 'run', '--config', config], {}];
     }
     case 'library':

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startFaultProxy, startLocalS3 } from '@tvm/test-utils';
-import { stringify } from 'yaml';
+import { writeBenchConfig } from './daemon-config.js';
 
 const { values } = parseArgs({
   options: {
@@ -66,40 +66,15 @@ async function makeTree(root: string, count: number): Promise<void> {
   }
 }
 
-async function writeConfig(state: string, logs: string, endpoint: string, concurrency?: number) {
-  const aws = join(state, 'aws');
-  await mkdir(aws, { recursive: true });
-  await writeFile(
-    join(aws, 'credentials'),
-    '[bench]\naws_access_key_id = S3RVER\naws_secret_access_key = S3RVER\n',
-  );
-  const file = join(state, 'config.yaml');
-  await writeFile(
-    file,
-    stringify({
-      vehicle_id: 'bench-vehicle',
-      log_directories: [{ path: logs, source: 'ros' }],
-      s3: {
-        bucket: 'bench',
-        region: 'cn-north-1',
-        profile: 'bench',
-        credentials_path: aws,
-        endpoint,
-        force_path_style: true,
-        checksum_mode: 'when_required',
-        ...(concurrency === undefined ? {} : { concurrency }),
-      },
-      upload: {
-        file_stable_seconds: 1,
-        operational_hours: { enabled: false },
-        queue_file: join(state, 'queue.json'),
-        processed_files_registry: { registry_file: join(state, 'processed_files.json') },
-      },
-      deletion: { after_upload: { enabled: false }, age_based: { enabled: false } },
-      monitoring: { cloudwatch_enabled: false },
-    }),
-  );
-  return file;
+function writeConfig(state: string, logs: string, endpoint: string, concurrency?: number): Promise<string> {
+  return writeBenchConfig({
+    file: join(state, 'config.yaml'),
+    awsDir: join(state, 'aws'),
+    state,
+    logs,
+    endpoint,
+    ...(concurrency === undefined ? {} : { s3: { concurrency } }),
+  });
 }
 
 /** utime + stime in seconds and the peak RSS (VmHWM) of a live process. */

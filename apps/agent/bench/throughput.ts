@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
 import { startFaultProxy, startLocalS3 } from '@tvm/test-utils';
-import { stringify } from 'yaml';
+import { writeBenchConfig } from './daemon-config.js';
 
 const run = promisify(execFile);
 const { values } = parseArgs({
@@ -37,40 +37,15 @@ async function makeTree(root: string): Promise<void> {
   }
 }
 
-async function config(root: string, endpoint: string, state: string): Promise<string> {
-  const aws = join(root, 'aws');
-  await mkdir(aws, { recursive: true });
-  await writeFile(
-    join(aws, 'credentials'),
-    '[bench]\naws_access_key_id = S3RVER\naws_secret_access_key = S3RVER\n',
-  );
-  const file = join(root, `config-${Date.now()}.yaml`);
-  await writeFile(
-    file,
-    stringify({
-      vehicle_id: 'bench-vehicle',
-      log_directories: [{ path: join(root, 'logs', 'ros'), source: 'ros' }],
-      s3: {
-        bucket: 'bench',
-        region: 'cn-north-1',
-        profile: 'bench',
-        credentials_path: aws,
-        endpoint,
-        force_path_style: true,
-        checksum_mode: 'when_required',
-        concurrency: CONCURRENCY,
-      },
-      upload: {
-        file_stable_seconds: 1,
-        operational_hours: { enabled: false },
-        queue_file: join(state, 'queue.json'),
-        processed_files_registry: { registry_file: join(state, 'processed_files.json') },
-      },
-      deletion: { after_upload: { enabled: false }, age_based: { enabled: false } },
-      monitoring: { cloudwatch_enabled: false },
-    }),
-  );
-  return file;
+function config(root: string, endpoint: string, state: string): Promise<string> {
+  return writeBenchConfig({
+    file: join(root, `config-${Date.now()}.yaml`),
+    awsDir: join(root, 'aws'),
+    state,
+    logs: join(root, 'logs', 'ros'),
+    endpoint,
+    s3: { concurrency: CONCURRENCY },
+  });
 }
 
 function startAgent(configFile: string): { child: ChildProcess; output: string[] } {
