@@ -5,7 +5,9 @@ import type {
   FileFacts,
   FileProbe,
   ObjectStore,
+  PipelineOptions,
   PipelineStore,
+  Placement,
   StoredObject,
 } from '../src/pipeline/index.js';
 
@@ -271,4 +273,25 @@ export class MemoryLink implements ObjectStore {
   checkDestination(): Promise<void> {
     return Promise.resolve();
   }
+}
+
+/** What every in-memory pipeline test wires the same way; each test spreads it and adds or overrides its own. */
+export function pipelineDefaults(directories: {
+  locate(path: string, source: string | undefined): Placement;
+}): Pick<PipelineOptions, 'bucket' | 'metrics' | 'concurrency' | 'order' | 'retry' | 'keyFor' | 'locate'> {
+  return {
+    bucket: 'b',
+    metrics: {
+      fileUploaded: () => undefined,
+      uploadFailed: () => undefined,
+      retryScheduled: () => undefined,
+      permanentFailure: () => undefined,
+      queueDepth: () => undefined,
+    },
+    concurrency: 4,
+    order: 'oldest_first',
+    retry: { maxRetries: 10, initialDelayMs: 1000, maxDelayMs: 512_000 },
+    keyFor: (home, path) => `v1/${home.source}${path.slice(home.root.length)}`,
+    locate: (path, source) => directories.locate(path, source),
+  };
 }

@@ -4,7 +4,7 @@ import type { Lane } from '../src/lanes.js';
 import { LogDirectories } from '../src/log-directories.js';
 import { Pipeline } from '../src/pipeline/index.js';
 import type { Admission } from '../src/pipeline/ports.js';
-import { MemoryBucket, MemoryStore, MemoryVolume } from './fakes.js';
+import { MemoryBucket, MemoryStore, MemoryVolume, pipelineDefaults } from './fakes.js';
 import { captureLogger } from './helpers.js';
 
 /** The pipeline's side of the Admission port, with an admission the test steers. */
@@ -28,25 +28,14 @@ describe('Pipeline with an admission', () => {
       sent: (entry, lane, bytes) => void sent.push([entry.filepath, lane, bytes]),
     };
     const pipeline = new Pipeline({
+      ...pipelineDefaults(directories),
       admission,
       store,
       objects: () => bucket,
       files: volume,
-      bucket: 'b',
       clock,
       logger,
-      metrics: {
-        fileUploaded: () => undefined,
-        uploadFailed: () => undefined,
-        retryScheduled: () => undefined,
-        permanentFailure: () => undefined,
-        queueDepth: () => undefined,
-      },
       concurrency: 2,
-      order: 'oldest_first',
-      retry: { maxRetries: 10, initialDelayMs: 1000, maxDelayMs: 512_000 },
-      keyFor: (home, path) => `v1/${home.source}${path.slice(home.root.length)}`,
-      locate: (path, source) => directories.locate(path, source),
     });
     volume.write('/logs/terminal/n.log', 'normal file\n');
     volume.write('/logs/terminal/h.log', 'high\n');

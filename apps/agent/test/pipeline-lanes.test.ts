@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { laneOf, type Lane } from '../src/lanes.js';
 import { LogDirectories } from '../src/log-directories.js';
 import { Pipeline, type Admission, type PipelineOptions } from '../src/pipeline/index.js';
-import { MemoryLink, MemoryStore, MemoryVolume } from './fakes.js';
+import { MemoryLink, MemoryStore, MemoryVolume, pipelineDefaults } from './fakes.js';
 import { captureLogger } from './helpers.js';
 
 /** 1 MB/s on the fake clock, 1 MB parts: a part takes 1000 ms, a 10 kB file 10 ms. */
@@ -25,24 +25,13 @@ function rig(patch: Partial<PipelineOptions> = {}) {
   ];
   const directories = new LogDirectories(dirs);
   const pipeline = new Pipeline({
+    ...pipelineDefaults(directories),
     store,
     objects: () => link,
     files: volume,
-    bucket: 'b',
     clock,
     logger,
-    metrics: {
-      fileUploaded: () => undefined,
-      uploadFailed: () => undefined,
-      retryScheduled: () => undefined,
-      permanentFailure: () => undefined,
-      queueDepth: () => undefined,
-    },
     concurrency: 1,
-    order: 'oldest_first',
-    retry: { maxRetries: 10, initialDelayMs: 1000, maxDelayMs: 512_000 },
-    keyFor: (home, path) => `v1/${home.source}${path.slice(home.root.length)}`,
-    locate: (path, source) => directories.locate(path, source),
     lane: (entry) => laneOf(entry, { priority_rules: [], log_directories: dirs }),
     ...patch,
   });

@@ -2,7 +2,7 @@ import { createFakeClock, settle, type FakeClock } from '@tvm/test-utils';
 import { describe, expect, it } from 'vitest';
 import { LogDirectories } from '../src/log-directories.js';
 import { Pipeline, type PipelineOptions } from '../src/pipeline/index.js';
-import { MemoryBucket, MemoryStore, MemoryVolume } from './fakes.js';
+import { MemoryBucket, MemoryStore, MemoryVolume, pipelineDefaults } from './fakes.js';
 import { captureLogger } from './helpers.js';
 
 /** The pipeline on in-memory ports and a fake clock: what used to need s3rver runs in milliseconds. */
@@ -19,10 +19,10 @@ function rig(patch: Partial<PipelineOptions> = {}) {
   const directories = new LogDirectories([{ path: '/logs/terminal', source: 'terminal' }]);
   let drained = 0;
   const pipeline = new Pipeline({
+    ...pipelineDefaults(directories),
     store,
     objects: () => bucket,
     files: volume,
-    bucket: 'b',
     clock,
     logger,
     metrics: {
@@ -32,11 +32,6 @@ function rig(patch: Partial<PipelineOptions> = {}) {
       permanentFailure: count('permanent'),
       queueDepth: () => undefined,
     },
-    concurrency: 4,
-    order: 'oldest_first',
-    retry: { maxRetries: 10, initialDelayMs: 1000, maxDelayMs: 512_000 },
-    keyFor: (home, path) => `v1/${home.source}${path.slice(home.root.length)}`,
-    locate: (path, source) => directories.locate(path, source),
     onDrained: () => {
       drained++;
       return Promise.resolve();
