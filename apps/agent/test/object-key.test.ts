@@ -10,7 +10,86 @@ import {
   encodeKeyPath,
   keyPathMetadata,
   localParts,
+  wallClockIn,
 } from '../src/object-key.js';
+
+/** The reference: Intl's own parts for every instant (what wallClockIn caches per quarter of an hour). */
+function intlWallClock(epochMs: number, timeZone: string) {
+  const parts: Record<string, number> = {};
+  const formatter = new Intl.DateTimeFormat('en-CA', {
+    ...(timeZone === 'local' ? {} : { timeZone }),
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    hourCycle: 'h23',
+  });
+  for (const part of formatter.formatToParts(epochMs)) parts[part.type] = Number(part.value);
+  const { year, month, day, hour, minute, second } = parts;
+  return { year, month, day, hour, minute, second };
+}
+
+describe('wallClockIn', () => {
+  // Zones with DST (whole hour, Lord Howe's half hour), quarter-hour offsets, a date-line jump, local mean times.
+  const zones = [
+    'local',
+    'UTC',
+    'Asia/Shanghai',
+    'America/New_York',
+    'Europe/London',
+    'Australia/Lord_Howe',
+    'Asia/Kathmandu',
+    'Pacific/Chatham',
+    'Pacific/Apia',
+  ];
+
+  it('agrees with Intl at every instant, across clock changes and far from today', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...zones),
+        // From 1850 (local mean times with offsets in seconds) to 2100.
+        fc.integer({ min: Date.UTC(1850, 0, 1), max: Date.UTC(2100, 0, 1) }),
+        (zone, at) => {
+          expect(wallClockIn(at, zone)).toEqual(intlWallClock(at, zone));
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('is exact on both sides of a change, to the millisecond', () => {
+    // New York: 2025-03-09 02:00 EST -> 03:00 EDT (07:00Z); 2025-11-02 02:00 EDT -> 01:00 EST (06:00Z).
+    // Lord Howe: 2025-04-06 02:00 +11 -> 01:30 +10:30 (2025-04-05T15:00Z).
+    for (const [zone, change] of [
+      ['America/New_York', Date.UTC(2025, 2, 9, 7)],
+      ['America/New_York', Date.UTC(2025, 10, 2, 6)],
+      ['Australia/Lord_Howe', Date.UTC(2025, 3, 5, 15)],
+    ] as const) {
+      for (const at of [change - 60_001, change - 1000, change - 1, change, change + 999, change + 60_000]) {
+        expect(wallClockIn(at, zone)).toEqual(intlWallClock(at, zone));
+      }
+    }
+    expect(wallClockIn(Date.UTC(2025, 2, 9, 7) - 1, 'America/New_York')).toMatchObject({
+      hour: 1,
+      minute: 59,
+    });
+    expect(wallClockIn(Date.UTC(2025, 2, 9, 7), 'America/New_York')).toMatchObject({ hour: 3, minute: 0 });
+  });
+
+  it('keeps a fraction of a millisecond (an mtime) in its second', () => {
+    const at = Date.UTC(2025, 9, 20, 15, 59, 59, 999) + 0.75;
+    expect(wallClockIn(at, 'Asia/Shanghai')).toEqual({
+      year: 2025,
+      month: 10,
+      day: 20,
+      hour: 23,
+      minute: 59,
+      second: 59,
+    });
+  });
+});
 
 describe('buildObjectKey', () => {
   it('keeps ROS run folders under vehicle/date/source', () => {
