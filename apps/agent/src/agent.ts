@@ -152,7 +152,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     logger,
   );
   const metrics = createMetrics({
-    client: 'cloudWatch' in options ? options.cloudWatch : createCloudWatchClient(current),
+    client: 'cloudWatch' in options ? options.cloudWatch : await createCloudWatchClient(current),
     vehicleId: current.vehicle_id,
     clock,
     publishIntervalMs: current.monitoring.publish_interval_seconds * 1000,

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
-import { STSClient } from '@aws-sdk/client-sts';
+import type { STSClient } from '@aws-sdk/client-sts';
 import { fromIni, fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import type { AgentConfig } from '../config.js';
 import { AgentError } from '../errors.js';
@@ -142,19 +142,29 @@ export function s3ClientFor(config: AgentConfig, options: AwsClientOptions = {})
   return new S3Client(s3ClientConfig(config, options));
 }
 
+// The CloudWatch and STS clients' modules are loaded when first asked for: a daemon without CloudWatch, and every
+// command but the few that use them, start without them (each is a few hundred milliseconds of CPU to load).
+
 /**
  * A CloudWatch client in the bucket's region. Its endpoint is AWS's unless `AWS_ENDPOINT_URL_CLOUDWATCH` (the
  * SDK's own setting) points elsewhere.
  * @throws {AgentError} `invalid-config` when the named profile does not exist.
  */
-export function cloudWatchClientFor(config: AgentConfig, options: AwsClientOptions = {}): CloudWatchClient {
-  return new CloudWatchClient(common(config, options));
+export async function cloudWatchClientFor(
+  config: AgentConfig,
+  options: AwsClientOptions = {},
+): Promise<CloudWatchClient> {
+  const settings = common(config, options);
+  const { CloudWatchClient } = await import('@aws-sdk/client-cloudwatch');
+  return new CloudWatchClient(settings);
 }
 
 /**
  * An STS client in the bucket's region (`AWS_ENDPOINT_URL_STS` overrides its endpoint).
  * @throws {AgentError} `invalid-config` when the named profile does not exist.
  */
-export function stsClientFor(config: AgentConfig, options: AwsClientOptions = {}): STSClient {
-  return new STSClient(common(config, options));
+export async function stsClientFor(config: AgentConfig, options: AwsClientOptions = {}): Promise<STSClient> {
+  const settings = common(config, options);
+  const { STSClient } = await import('@aws-sdk/client-sts');
+  return new STSClient(settings);
 }

@@ -59,7 +59,7 @@ export function createDestination(config: AgentConfig, clock: Clock, bandwidth?:
  * publish), or undefined when `monitoring.cloudwatch_enabled` is false.
  * @throws {AgentError} `invalid-config` when `s3.profile` names a profile the shared files do not define.
  */
-export function createCloudWatchClient(config: AgentConfig): CloudWatchClient | undefined {
+export async function createCloudWatchClient(config: AgentConfig): Promise<CloudWatchClient | undefined> {
   if (!config.monitoring.cloudwatch_enabled) return undefined;
   return cloudWatchClientFor(config, { maxAttempts: DAEMON_MAX_ATTEMPTS });
 }

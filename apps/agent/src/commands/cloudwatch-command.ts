@@ -44,7 +44,7 @@ export async function runCloudWatchApply<T>(
   }
   const config = await loadAwsCommandConfig(parsed.values.config, io);
   if (!config) return EXIT.failure;
-  const client = cloudWatchClientFor(config, { maxAttempts: COMMAND_MAX_ATTEMPTS });
+  const client = await cloudWatchClientFor(config, { maxAttempts: COMMAND_MAX_ATTEMPTS });
   try {
     const result = await withCommandRetry(
       `${command.noun} apply`,

@@ -1,33 +1,29 @@
-import { alarmsCommand } from './alarms.js';
-import { bandwidthCommand } from './bandwidth.js';
-import { checkConfigCommand } from './check-config.js';
-import { cleanupCommand } from './cleanup.js';
-import { auditCommand, manifestCommand } from './manifest.js';
-import { dashboardCommand } from './dashboard.js';
-import { failedCommand, queueCommand } from './queue.js';
-import { reloadCommand } from './reload.js';
-import { requeueCommand } from './requeue.js';
 import type { OpsCommand } from './shared.js';
-import { statusCommand } from './status.js';
-import { uploadCommand } from './upload.js';
-import { verifyCommand } from './verify.js';
+
+/**
+ * A command whose module is loaded when it runs: `tvm-upload run` and each command load only their own code (and
+ * its SDK clients), not every command's.
+ */
+function lazy(load: () => Promise<OpsCommand>): OpsCommand {
+  return async (args, io) => (await load())(args, io);
+}
 
 /** The operator commands, by name (issue 8); `run` stays in cli.ts. */
 export const OPS_COMMANDS: Readonly<Record<string, OpsCommand>> = {
-  'check-config': checkConfigCommand,
-  status: statusCommand,
-  queue: queueCommand,
-  failed: failedCommand,
-  requeue: requeueCommand,
-  verify: verifyCommand,
-  alarms: alarmsCommand,
-  dashboard: dashboardCommand,
-  cleanup: cleanupCommand,
-  reload: reloadCommand,
-  manifest: manifestCommand,
-  audit: auditCommand,
-  upload: uploadCommand,
-  bandwidth: bandwidthCommand,
+  'check-config': lazy(async () => (await import('./check-config.js')).checkConfigCommand),
+  status: lazy(async () => (await import('./status.js')).statusCommand),
+  queue: lazy(async () => (await import('./queue.js')).queueCommand),
+  failed: lazy(async () => (await import('./queue.js')).failedCommand),
+  requeue: lazy(async () => (await import('./requeue.js')).requeueCommand),
+  verify: lazy(async () => (await import('./verify.js')).verifyCommand),
+  alarms: lazy(async () => (await import('./alarms.js')).alarmsCommand),
+  dashboard: lazy(async () => (await import('./dashboard.js')).dashboardCommand),
+  cleanup: lazy(async () => (await import('./cleanup.js')).cleanupCommand),
+  reload: lazy(async () => (await import('./reload.js')).reloadCommand),
+  manifest: lazy(async () => (await import('./manifest.js')).manifestCommand),
+  audit: lazy(async () => (await import('./manifest.js')).auditCommand),
+  upload: lazy(async () => (await import('./upload.js')).uploadCommand),
+  bandwidth: lazy(async () => (await import('./bandwidth.js')).bandwidthCommand),
 };
 
 /** One line per ops command, for the CLI's usage text. */

@@ -149,7 +149,7 @@ export async function runChecks(
       // A custom S3 endpoint (a local or S3-compatible store) has no STS beside it; asking AWS would leave loopback.
       report({ name: 'sts', status: 'skip', detail: 's3.endpoint is set and AWS_ENDPOINT_URL_STS is not' });
     } else {
-      const sts = stsClientFor(config, options);
+      const sts = await stsClientFor(config, options);
       try {
         const id = await attempt('sts', () =>
           sts.send(new GetCallerIdentityCommand({}), { abortSignal: signal() }),
@@ -245,7 +245,7 @@ export async function runChecks(
     if (!config.monitoring.cloudwatch_enabled) {
       report({ name: 'cloudwatch', status: 'skip', detail: 'monitoring.cloudwatch_enabled is false' });
     } else {
-      const cloudwatch = cloudWatchClientFor(config, options);
+      const cloudwatch = await cloudWatchClientFor(config, options);
       try {
         // A zero FileCount: allowed by the same permission as real data and changes no sum or alarm.
         await attempt('cloudwatch', () =>

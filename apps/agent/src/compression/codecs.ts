@@ -2,8 +2,10 @@ import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { promisify } from 'node:util';
 import { createGunzip, createGzip, gzip } from 'node:zlib';
-import * as zstd from '@bokuweb/zstd-wasm';
+import type * as ZstdModule from '@bokuweb/zstd-wasm';
 import type { CompressionAlgorithm } from './decision.js';
+
+type Zstd = typeof ZstdModule;
 
 /** `gzip -1`: a quarter of level 6's CPU for most of its ratio on text logs (the vehicle's CPU is scarce too). */
 export const GZIP_LEVEL = 1;
@@ -18,20 +20,28 @@ export const ZSTD_FRAME_BYTES = 1024 * 1024;
 
 const gzipAsync = promisify(gzip);
 
-let zstdReady: Promise<void> | undefined;
-/** Loads the zstd WebAssembly module once (about 250 KB, from the package's directory or beside the bundle). */
-function zstdInit(): Promise<void> {
-  zstdReady ??= zstd.init().catch((error: unknown) => {
-    zstdReady = undefined;
-    throw error;
-  });
+let zstdReady: Promise<Zstd> | undefined;
+/**
+ * Loads the zstd package and its WebAssembly module once, when zstd is first used (about 250 KB, from the
+ * package's directory or beside the bundle): an agent that never compresses with zstd never loads it.
+ */
+function zstdInit(): Promise<Zstd> {
+  zstdReady ??= import('@bokuweb/zstd-wasm')
+    .then(async (zstd) => {
+      await zstd.init();
+      return zstd;
+    })
+    .catch((error: unknown) => {
+      zstdReady = undefined;
+      throw error;
+    });
   return zstdReady;
 }
 
 /** The length of `data` compressed with `algorithm` (the sample that tells whether compressing pays). */
 export async function compressedLength(algorithm: CompressionAlgorithm, data: Uint8Array): Promise<number> {
   if (algorithm === 'gzip') return (await gzipAsync(data, { level: GZIP_LEVEL })).length;
-  await zstdInit();
+  const zstd = await zstdInit();
   return zstd.compress(data, ZSTD_LEVEL).length;
 }
 
@@ -79,7 +89,7 @@ function gzipEncoder(): Encoder {
 }
 
 async function zstdEncoder(): Promise<Encoder> {
-  await zstdInit();
+  const zstd = await zstdInit();
   const decoded = createHash('sha256');
   const frame = (data: Buffer): Buffer => {
     const compressed = Buffer.from(zstd.compress(data, ZSTD_LEVEL));

@@ -1,12 +1,11 @@
-import {
-  DescribeAlarmsCommand,
-  PutMetricAlarmCommand,
-  type CloudWatchClient,
-  type ComparisonOperator,
-  type Dimension,
-  type MetricAlarm,
-  type Statistic,
+import type {
+  CloudWatchClient,
+  ComparisonOperator,
+  Dimension,
+  MetricAlarm,
+  Statistic,
 } from '@aws-sdk/client-cloudwatch';
+import { cloudWatchSdk } from './sdk.js';
 
 /** The PutMetricAlarm fields this package sets. */
 export interface AlarmDefinition {
@@ -32,6 +31,7 @@ export async function describeAlarms(
   names: readonly string[],
   signal: AbortSignal | undefined,
 ): Promise<MetricAlarm[]> {
+  const { DescribeAlarmsCommand } = await cloudWatchSdk();
   const alarms: MetricAlarm[] = [];
   let nextToken: string | undefined;
   do {
@@ -55,5 +55,6 @@ export async function putAlarm(
   alarm: AlarmDefinition,
   signal: AbortSignal | undefined,
 ): Promise<void> {
+  const { PutMetricAlarmCommand } = await cloudWatchSdk();
   await client.send(new PutMetricAlarmCommand(alarm), signal === undefined ? {} : { abortSignal: signal });
 }

@@ -1,4 +1,5 @@
-import { GetDashboardCommand, PutDashboardCommand, type CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { cloudWatchSdk } from './sdk.js';
 
 /** The body of the dashboard `name`, or undefined when there is none. */
 export async function getDashboardBody(
@@ -6,6 +7,7 @@ export async function getDashboardBody(
   name: string,
   signal: AbortSignal | undefined,
 ): Promise<string | undefined> {
+  const { GetDashboardCommand } = await cloudWatchSdk();
   try {
     const response = await client.send(
       new GetDashboardCommand({ DashboardName: name }),
@@ -27,6 +29,7 @@ export async function putDashboard(
   body: string,
   signal: AbortSignal | undefined,
 ): Promise<string[]> {
+  const { PutDashboardCommand } = await cloudWatchSdk();
   const response = await client.send(
     new PutDashboardCommand({ DashboardName: name, DashboardBody: body }),
     signal === undefined ? {} : { abortSignal: signal },

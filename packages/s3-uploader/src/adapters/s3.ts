@@ -13,7 +13,6 @@ import {
   type StorageClass,
 } from '@aws-sdk/client-s3';
 import type { Readable } from 'node:stream';
-import { Upload } from '@aws-sdk/lib-storage';
 import type { BodyChecksum, PartChecksumAlgorithm } from '../checksums.js';
 import type { CompletedPart } from '../multipart-state.js';
 import type { ObjectSettings } from '../options.js';
@@ -368,6 +367,8 @@ export async function uploadStream(
   body: Readable,
   options: StreamUploadOptions,
 ): Promise<{ etag: string | undefined }> {
+  // Loaded on first use: only streams of unknown length need it, and most uploaders never send one.
+  const { Upload } = await import('@aws-sdk/lib-storage');
   const upload = new Upload({
     client,
     params: {
