@@ -4,6 +4,7 @@
  * s3rver, in alternating rounds (each round runs every tool once, the order rotated), medians printed.
  * Scenarios: one 512 MiB file; many 1 KB files; the big file through an HTTPS front on loopback; a file over a
  * veth pair into a network namespace shaped to 50 Mbit/s with `tc ... tbf`; `upload.bandwidth_limit` at 25 Mbit/s.
+ * The daemon is the vehicle build (scripts/bundle.ts) started by its launcher, as a vehicle runs it.
  * Each run is bounded in time (killed and reported past its limit). A tool that is missing is skipped, with why.
  * Environment: BENCH_ROUNDS (3), BENCH_SMALL_FILES (10000), BENCH_BIG_MIB (512), BENCH_SHAPED_MIB (128),
  * BENCH_LIMIT_MIB (32), BENCH_ONLY (comma-separated scenario names: big,small,https,shaped,limit), BENCH_TOOLS
@@ -18,9 +19,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateTestCertificates, startLocalS3, startTlsFront } from '@tvm/test-utils';
+import { bundleAgent } from '../scripts/bundle.js';
 import {
   forwarder,
   procUsage,
@@ -62,14 +64,13 @@ const LINK: ShapedLink = {
 
 const agentDir = fileURLToPath(new URL('..', import.meta.url));
 const repo = join(agentDir, '..', '..');
-const cli = join(agentDir, 'dist', 'cli.js');
+// The daemon as vehicles run it: the vehicle build (scripts/bundle.ts), started by its launcher bin/tvm-upload.
+let launcher = '';
 const libraryWorker = join(repo, 'packages', 's3-uploader', 'bench', 'upload-worker.mjs');
 
-/** The node flags of the launcher: src/cli.ts's hashbang (`#!/usr/bin/env -S node <flags>`). */
-const launcherFlags = (readFileSync(join(agentDir, 'src', 'cli.ts'), 'utf8').split('\n')[0] ?? '')
-  .replace(/^#!\/usr\/bin\/env -S node\s*/, '')
-  .split(/\s+/)
-  .filter((flag) => flag.startsWith('--'));
+/** The node flags the launcher passes (its `exec ... node <flags> tvm-upload.mjs` line). */
+const launcherFlags = () =>
+  (/exec .*?node\}?"? (.*) "\$here/.exec(readFileSync(launcher, 'utf8'))?.[1] ?? '').split(/\s+/);
 
 type Tool = 'daemon' | 'library' | 'aws' | 'rclone';
 const TOOLS: Tool[] = ['daemon', 'library', 'aws', 'rclone'];
@@ -122,7 +123,7 @@ function missing(tool: Tool): string | undefined {
   }
   if (tool === 'rclone')
     return existsSync(RCLONE) ? undefined : `${RCLONE} not found (apt-get install -y rclone)`;
-  if (tool === 'daemon') return existsSync(cli) ? undefined : `${cli} not built`;
+  if (tool === 'daemon') return existsSync(launcher) ? undefined : `${launcher} not built`;
   return undefined;
 }
 
@@ -209,21 +210,15 @@ async function runDaemon(job: Job, root: string): Promise<Measure> {
       monitoring: { cloudwatch_enabled: false },
     }),
   );
-  // The flags of dist/cli.js's shebang, which `node dist/cli.js` would skip.
-  const [command, args] = inNs(job.target, process.execPath, [
-    ...NODE_FLAGS,
-    ...launcherFlags,
-    cli,
-    'run',
-    '--config',
-    configFile,
-  ]);
+  const [command, args] = inNs(job.target, launcher, ['run', '--config', configFile]);
   const t0 = process.hrtime.bigint();
   const child = spawn(command, args, {
     // The daemon takes `AWS_CA_BUNDLE` (as the AWS CLI does) as its whole CA store: one set in the environment would
     // leave out the TLS front's CA.
     env: {
       ...env,
+      TVM_UPLOAD_NODE: process.execPath,
+      ...(NODE_FLAGS.length > 0 ? { NODE_OPTIONS: NODE_FLAGS.join(' ') } : {}),
       ...tlsEnv(job.target),
       ...(job.target.caFile ? { AWS_CA_BUNDLE: job.target.caFile } : {}),
     },
@@ -437,10 +432,13 @@ async function runScenario(scenario: Scenario, root: string, s3Dir: string): Pro
           // The link's own view while the client uploads: from its first byte (HEAD, CreateMultipartUpload and the
           // TCP ramp included) until the file's size had crossed. Start-up, the read ahead, the server's assembly
           // at completion and the final HEAD are left out.
+          // The link's use is its frames (what tbf meters) over that time; the file's bytes are its payload.
           const busy = (traffic.dataDone - traffic.first) / 1000;
+          const frames = traffic.framesAtDataDone - traffic.framesAtFirst;
           connections +=
-            `, first byte after ${((traffic.first - runStart) / 1000).toFixed(2)} s, ` +
-            `${((scenario.bytes / busy / reference.bytesPerSecond) * 100).toFixed(1)} % of the link while uploading`;
+            `, first byte after ${((traffic.first - runStart) / 1000).toFixed(2)} s; while uploading: ` +
+            `link in use ${((frames / busy / reference.bytesPerSecond) * 100).toFixed(1)} %, ` +
+            `file bytes ${((scenario.bytes / busy / reference.bytesPerSecond) * 100).toFixed(1)} % of it`;
         }
         console.log(
           `  round ${round + 1} ${tool.padEnd(7)} ${measure.seconds.toFixed(2)} s, CPU ${measure.cpuSeconds.toFixed(2)} s${measure.startupCpuSeconds === undefined ? '' : ` (${measure.startupCpuSeconds.toFixed(2)} s of it start-up)`}, peak RSS ${measure.peakRssMiB.toFixed(0)} MiB${connections} (load ${load()})`,
@@ -525,12 +523,13 @@ async function main(): Promise<void> {
   console.log(
     `rclone: ${existsSync(RCLONE) ? (spawnSync(RCLONE, ['version'], { encoding: 'utf8' }).stdout.split('\n')[0] ?? '') : 'missing'} (${RCLONE})`,
   );
-  console.log(
-    `node ${process.version}; daemon launched with ${launcherFlags.join(' ')}; checksum mode ${CHECKSUM_MODE}; load average ${load()}`,
-  );
-  execFileSync('npx', ['tsc', '-b'], { cwd: repo, stdio: 'inherit' }); // the daemon and the library as built
-
+  execFileSync('npx', ['tsc', '-b'], { cwd: repo, stdio: 'inherit' }); // the library as built
   const root = await mkdtemp(join(tmpdir(), 'bench-compare-'));
+  launcher = join(dirname(await bundleAgent(join(root, 'vehicle'))), 'bin', 'tvm-upload');
+  console.log(
+    `node ${process.version}; daemon: the vehicle build, ${launcher} (node ${launcherFlags().join(' ')}); checksum mode ${CHECKSUM_MODE}; load average ${load()}`,
+  );
+
   const s3Dir = join(root, 's3');
   await mkdir(s3Dir);
   const s3 = await startLocalS3({ buckets: ['bench'], directory: s3Dir });
@@ -607,7 +606,7 @@ async function main(): Promise<void> {
       if (nsProblem !== undefined) {
         console.log(`\n== 50 Mbit/s shaped link: skipped: ${nsProblem}`);
       } else {
-        const front = await forwarder(HOST_IP, s3.port);
+        const front = await forwarder(HOST_IP, s3.port, LINK);
         servers.push(front.server);
         const dir = join(root, 'shaped');
         await mkdir(dir);

@@ -21,6 +21,8 @@ import { startFaultProxy, startLocalS3 } from '@tvm/test-utils';
 import { writeBenchConfig } from './daemon-config.js';
 
 const { values } = parseArgs({
+  // `pnpm run x -- --flag` passes the `--` on.
+  args: process.argv.slice(2).filter((arg) => arg !== '--'),
   options: {
     only: { type: 'string', default: 'small,scan,queued' },
     'small-files': { type: 'string', default: '10000' },

@@ -4,6 +4,7 @@
  * Needs root.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 
@@ -64,6 +65,14 @@ export function tearDownNamespace(link: ShapedLink): void {
   spawnSync('ip', ['link', 'del', link.hostIf], { stdio: 'ignore' });
 }
 
+/**
+ * The bytes the namespace's end of the pair has sent so far, read on the host as what the host's end received:
+ * Ethernet frames (headers included), the unit `tc ... tbf` meters, so their rate is the share of the link in use.
+ */
+export function linkFrameBytes(link: ShapedLink): number {
+  return Number(readFileSync(`/sys/class/net/${link.hostIf}/statistics/rx_bytes`, 'utf8'));
+}
+
 /** A TCP forwarder on `host` to 127.0.0.1:`targetPort`, counting the connections open at once and the traffic. */
 export interface Forwarder {
   server: Server;
@@ -73,22 +82,44 @@ export interface Forwarder {
   /**
    * Bytes the client sent through the link since the last reset, when the first came, and when `expected` bytes
    * (the file's size) had crossed: the end of the data, before the completion requests and the server's assembly.
+   * With a `link`, also the link's frame bytes (`linkFrameBytes`) at those two moments.
    */
-  traffic: { bytes: number; expected: number; first: number; dataDone: number };
+  traffic: {
+    bytes: number;
+    expected: number;
+    first: number;
+    dataDone: number;
+    framesAtFirst: number;
+    framesAtDataDone: number;
+  };
 }
 
-export async function forwarder(host: string, targetPort: number): Promise<Forwarder> {
+export async function forwarder(host: string, targetPort: number, link?: ShapedLink): Promise<Forwarder> {
   const peak = { open: 0, max: 0 };
-  const traffic = { bytes: 0, expected: Infinity, first: 0, dataDone: 0 };
+  const traffic = {
+    bytes: 0,
+    expected: Infinity,
+    first: 0,
+    dataDone: 0,
+    framesAtFirst: 0,
+    framesAtDataDone: 0,
+  };
+  const frames = () => (link ? linkFrameBytes(link) : 0);
   const pipe = (socket: Socket) => {
     peak.max = Math.max(peak.max, ++peak.open);
     socket.once('close', () => peak.open--);
     const upstream = connect(targetPort, '127.0.0.1');
     socket.on('data', (chunk: Buffer) => {
       const now = performance.now();
-      if (traffic.bytes === 0) traffic.first = now;
+      if (traffic.bytes === 0) {
+        traffic.first = now;
+        traffic.framesAtFirst = frames();
+      }
       traffic.bytes += chunk.length;
-      if (traffic.dataDone === 0 && traffic.bytes >= traffic.expected) traffic.dataDone = now;
+      if (traffic.dataDone === 0 && traffic.bytes >= traffic.expected) {
+        traffic.dataDone = now;
+        traffic.framesAtDataDone = frames();
+      }
     });
     socket.pipe(upstream).pipe(socket);
     socket.on('error', () => upstream.destroy());
