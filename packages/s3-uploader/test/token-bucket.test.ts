@@ -273,6 +273,15 @@ describe('requestBody() with a live bucket', () => {
     expect(received).toBe(data.length);
   });
 
+  it('hands a body of one unlimited piece or less over as the Buffer itself, and paces it once limited', () => {
+    const bucket = createTokenBucket(createFakeClock(), 0, { live: true });
+    const piece = Buffer.alloc(1024 * 1024);
+    expect(requestBody(piece, bucket, undefined)).toBe(piece);
+    expect(Buffer.isBuffer(requestBody(Buffer.alloc(piece.length + 1), bucket, undefined))).toBe(false);
+    bucket.setRate(64 * CHUNK);
+    expect(Buffer.isBuffer(requestBody(Buffer.alloc(10), bucket, undefined))).toBe(false);
+  });
+
   it('hands an unlimited body over as the Buffer itself when the bucket is not live', () => {
     const data = Buffer.alloc(10);
     expect(requestBody(data, createTokenBucket(createFakeClock(), 0), undefined)).toBe(data);
