@@ -27,6 +27,7 @@ import {
   forwarder,
   procUsage,
   setUpNamespace,
+  shapedBytes,
   tearDownNamespace,
   type Forwarder,
   type ShapedLink,
@@ -386,6 +387,8 @@ interface Scenario {
   timeoutSeconds: number;
   /** A reference rate (bytes/s) the achieved rate is shown as a share of. */
   reference?: { label: string; bytesPerSecond: number };
+  /** The shaped link the runs cross, whose shaper counts what it sent. */
+  link?: ShapedLink;
   /** Counts the connections and the traffic of each run, when it passes a forwarder. */
   connections?: Forwarder['peak'];
   traffic?: Forwarder['traffic'];
@@ -412,6 +415,7 @@ async function runScenario(scenario: Scenario, root: string, s3Dir: string): Pro
       if (scenario.traffic)
         Object.assign(scenario.traffic, { bytes: 0, expected: scenario.bytes, dataDone: 0 });
       const runStart = performance.now();
+      const shapedBefore = scenario.link ? await shapedBytes(scenario.link) : 0;
       try {
         const measure = await runJob(
           {
@@ -434,7 +438,8 @@ async function runScenario(scenario: Scenario, root: string, s3Dir: string): Pro
           // at completion and the final HEAD are left out.
           // The link's use is its frames (what tbf meters) over that time; the file's bytes are its payload.
           const busy = (traffic.dataDone - traffic.first) / 1000;
-          const frames = traffic.framesAtDataDone - traffic.framesAtFirst;
+          // The shaper's count over the run: the requests before the first byte and after the data are a few KB.
+          const frames = scenario.link ? (await shapedBytes(scenario.link)) - shapedBefore : NaN;
           connections +=
             `, first byte after ${((traffic.first - runStart) / 1000).toFixed(2)} s; while uploading: ` +
             `link in use ${((frames / busy / reference.bytesPerSecond) * 100).toFixed(1)} %, ` +
@@ -606,7 +611,7 @@ async function main(): Promise<void> {
       if (nsProblem !== undefined) {
         console.log(`\n== 50 Mbit/s shaped link: skipped: ${nsProblem}`);
       } else {
-        const front = await forwarder(HOST_IP, s3.port, LINK);
+        const front = await forwarder(HOST_IP, s3.port);
         servers.push(front.server);
         const dir = join(root, 'shaped');
         await mkdir(dir);
@@ -623,6 +628,7 @@ async function main(): Promise<void> {
             target: { endpoint: `http://${HOST_IP}:${front.port}`, netns: NS },
             timeoutSeconds: Math.ceil((SHAPED_BYTES / LINK_BPS) * 3 + 30),
             reference: { label: 'the 50 Mbit/s link', bytesPerSecond: LINK_BPS },
+            link: LINK,
             connections: front.peak,
             traffic: front.traffic,
           },

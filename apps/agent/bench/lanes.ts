@@ -3,7 +3,7 @@
  * whose egress is shaped to 50 Mbit/s (veth + `tc ... tbf`), uploading to s3rver on the host: one 300 MiB bag of
  * random bytes (lane low), 200 MiB of ROS-like text logs (lane normal), and 50 small files of lane high written
  * while the bag uploads. Prints the time from ready (the agent's `Queued` line) to in S3 (its `Uploaded` line) of
- * the high files (p50 / p95 / max; target p95 < 5 s), the link share used (the link's frames, what tbf meters;
+ * the high files (p50 / p95 / max; target p95 < 5 s), the link share used (the shaper's own count, what tbf meters;
  * target >= 95 %), the effective rate in original bytes per second (all of it, and the text logs' own: target >= 3x
  * the link rate with compression), and CPU per original GB. Needs root (ip netns, tc): prints SKIP otherwise.
  * Environment: BENCH_BAG_MIB (300), BENCH_TEXT_MIB (200), BENCH_HIGH_FILES (50), BENCH_COMPRESS (none; gzip or zstd:
@@ -11,6 +11,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,9 +20,9 @@ import { startLocalS3 } from '@tvm/test-utils';
 import { stringify } from 'yaml';
 import {
   forwarder,
-  linkFrameBytes,
   procUsage,
   setUpNamespace,
+  shapedBytes,
   tearDownNamespace,
   type ShapedLink,
 } from './netns.js';
@@ -137,9 +138,8 @@ async function main(): Promise<number> {
     const queuedAt = new Map<string, number>();
     const uploadedAt = new Map<string, number>();
     let runStartedAt: number | undefined;
-    // The link's frame counter when the run started and when the last file landed.
-    let framesAtStart = 0;
-    let framesAtLast = 0;
+    // The shaper's count before the daemon starts (the link is idle until the run starts).
+    const framesAtStart = await shapedBytes(LINK);
     const child = spawn(
       'ip',
       [
@@ -159,7 +159,10 @@ async function main(): Promise<number> {
     );
     let tail = '';
     let errors = '';
+    // BENCH_DAEMON_LOG=<file>: the daemon's log, to see where a run spent its time.
+    const daemonLog = env.BENCH_DAEMON_LOG ? createWriteStream(env.BENCH_DAEMON_LOG) : undefined;
     child.stdout.on('data', (data: Buffer) => {
+      daemonLog?.write(data);
       const lines = (tail + data.toString()).split('\n');
       tail = lines.pop() ?? '';
       const now = Date.now();
@@ -167,14 +170,8 @@ async function main(): Promise<number> {
         const queued = /Queued (\S+)$/.exec(line);
         if (queued?.[1]) queuedAt.set(queued[1], now);
         const uploaded = /Uploaded (\S+) to s3:/.exec(line);
-        if (uploaded?.[1]) {
-          uploadedAt.set(uploaded[1], now);
-          framesAtLast = linkFrameBytes(LINK);
-        }
-        if (runStartedAt === undefined && line.includes('Upload run started')) {
-          runStartedAt = now;
-          framesAtStart = linkFrameBytes(LINK);
-        }
+        if (uploaded?.[1]) uploadedAt.set(uploaded[1], now);
+        if (runStartedAt === undefined && line.includes('Upload run started')) runStartedAt = now;
       }
     });
     child.stderr.on('data', (c: Buffer) => {
@@ -228,9 +225,14 @@ async function main(): Promise<number> {
       // The link's use: its frames (headers included, what tbf meters) against its rate; the forwarder's count is the
       // TCP payload (request bodies and headers, compressed when configured), at most 95.6 % of the frames.
       const wire = front.traffic.bytes;
-      const frames = framesAtLast - framesAtStart;
+      // Read once the last file is in S3: the link has been idle since.
+      const frames = (await shapedBytes(LINK)) - framesAtStart;
+      // While uploading: from the first byte on the link to the last (start-up and the first file's compression
+      // before, and the server's assembly of the bag after, when there is nothing left to send, left out).
+      const busy = (front.traffic.last - front.traffic.first) / 1000;
+      const firstByteAfter = (performance.timeOrigin + front.traffic.first - (runStartedAt as number)) / 1000;
       console.log(
-        `  link share used: ${((frames / seconds / LINK_BPS) * 100).toFixed(1)} % (frames; target >= 95 %), TCP payload ${((wire / seconds / LINK_BPS) * 100).toFixed(1)} % (${(wire / MiB).toFixed(0)} MiB in ${seconds.toFixed(1)} s from the run's start); bag done after ${bagDone.toFixed(1)} s`,
+        `  link share used (the shaper's count, headers included; target >= 95 %): ${((frames / busy / LINK_BPS) * 100).toFixed(1)} % from the first byte to the last (${busy.toFixed(1)} s; first byte ${firstByteAfter.toFixed(2)} s after the run started), ${((frames / seconds / LINK_BPS) * 100).toFixed(1)} % until the last file was in S3 (${seconds.toFixed(1)} s); TCP payload ${(wire / MiB).toFixed(0)} MiB; bag done after ${bagDone.toFixed(1)} s`,
       );
       console.log(
         `  effective rate (original bytes): ${(bytes / seconds / 1e6).toFixed(2)} MB/s = ${(bytes / seconds / LINK_BPS).toFixed(2)}x the link rate; compression: ${COMPRESS}`,

@@ -3,10 +3,10 @@
  * `tc qdisc ... tbf` (netem is not available here), and a TCP forwarder on the host side to a server on loopback.
  * Needs root.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { promisify } from 'node:util';
 
 /** One shaped namespace: its name, the addresses of both ends and the veth names. */
 export interface ShapedLink {
@@ -66,11 +66,24 @@ export function tearDownNamespace(link: ShapedLink): void {
 }
 
 /**
- * The bytes the namespace's end of the pair has sent so far, read on the host as what the host's end received:
- * Ethernet frames (headers included), the unit `tc ... tbf` meters, so their rate is the share of the link in use.
+ * The bytes the link's shaper has sent so far, by its own count (`tc -s qdisc`): what tbf meters, every segment's
+ * headers included, so their rate against the configured rate is the share of the link in use.
  */
-export function linkFrameBytes(link: ShapedLink): number {
-  return Number(readFileSync(`/sys/class/net/${link.hostIf}/statistics/rx_bytes`, 'utf8'));
+export async function shapedBytes(link: ShapedLink): Promise<number> {
+  const { stdout } = await promisify(execFile)('ip', [
+    'netns',
+    'exec',
+    link.ns,
+    'tc',
+    '-s',
+    'qdisc',
+    'show',
+    'dev',
+    link.nsIf,
+  ]);
+  const sent = /Sent (\d+) bytes/.exec(stdout)?.[1];
+  if (sent === undefined) throw new Error(`no tbf statistics on ${link.nsIf}: ${stdout}`);
+  return Number(sent);
 }
 
 /** A TCP forwarder on `host` to 127.0.0.1:`targetPort`, counting the connections open at once and the traffic. */
@@ -81,45 +94,25 @@ export interface Forwarder {
   peak: { open: number; max: number };
   /**
    * Bytes the client sent through the link since the last reset, when the first came, and when `expected` bytes
-   * (the file's size) had crossed: the end of the data, before the completion requests and the server's assembly.
-   * With a `link`, also the link's frame bytes (`linkFrameBytes`) at those two moments.
+   * (the file's size) had crossed: the end of the data, before the completion requests and the server's assembly;
+   * and when the last byte came (`performance.now()` times).
    */
-  traffic: {
-    bytes: number;
-    expected: number;
-    first: number;
-    dataDone: number;
-    framesAtFirst: number;
-    framesAtDataDone: number;
-  };
+  traffic: { bytes: number; expected: number; first: number; dataDone: number; last: number };
 }
 
-export async function forwarder(host: string, targetPort: number, link?: ShapedLink): Promise<Forwarder> {
+export async function forwarder(host: string, targetPort: number): Promise<Forwarder> {
   const peak = { open: 0, max: 0 };
-  const traffic = {
-    bytes: 0,
-    expected: Infinity,
-    first: 0,
-    dataDone: 0,
-    framesAtFirst: 0,
-    framesAtDataDone: 0,
-  };
-  const frames = () => (link ? linkFrameBytes(link) : 0);
+  const traffic = { bytes: 0, expected: Infinity, first: 0, dataDone: 0, last: 0 };
   const pipe = (socket: Socket) => {
     peak.max = Math.max(peak.max, ++peak.open);
     socket.once('close', () => peak.open--);
     const upstream = connect(targetPort, '127.0.0.1');
     socket.on('data', (chunk: Buffer) => {
       const now = performance.now();
-      if (traffic.bytes === 0) {
-        traffic.first = now;
-        traffic.framesAtFirst = frames();
-      }
+      if (traffic.bytes === 0) traffic.first = now;
       traffic.bytes += chunk.length;
-      if (traffic.dataDone === 0 && traffic.bytes >= traffic.expected) {
-        traffic.dataDone = now;
-        traffic.framesAtDataDone = frames();
-      }
+      traffic.last = now;
+      if (traffic.dataDone === 0 && traffic.bytes >= traffic.expected) traffic.dataDone = now;
     });
     socket.pipe(upstream).pipe(socket);
     socket.on('error', () => upstream.destroy());
