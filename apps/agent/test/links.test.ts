@@ -190,6 +190,61 @@ describe('LinkWatch', () => {
       't01logs.s3.cn-north-1.amazonaws.com.cn',
     ]);
   });
+
+  it('a name lookup that hangs holds up neither the start nor the periodic check: a route change is noticed within seconds', async () => {
+    const clock = createFakeClock();
+    const logger = captureLogger();
+    let tables = table('wlan0');
+    // getaddrinfo asking a DNS server the old link reached: no answer for minutes.
+    const asked: number[] = [];
+    const watch = new LinkWatch({
+      host: { host: 't01logs.s3.cn-north-1.amazonaws.com.cn', literal: false },
+      lists,
+      clock,
+      logger,
+      readTables: () => tables,
+      resolve: () => (asked.push(clock.now()), new Promise<string[]>(() => undefined)),
+      resolveWaitMs: 2_000,
+    });
+    let first: LinkState | undefined;
+    watch.refresh().then(
+      (link) => (first = link),
+      () => undefined,
+    );
+    await clock.advance(2_000);
+    expect(first).toEqual({ iface: 'wlan0', class: 'unmetered', address: undefined });
+
+    let wakes = 0;
+    const budget = await BudgetStore.open(
+      join(await mkdtemp(join(tmpdir(), 'links-dns-')), 'b.json'),
+      clock,
+      () => 'UTC',
+      logger,
+    );
+    const admission = new MeteredAdmission({
+      link: () => watch.current(),
+      refresh: () => watch.refresh(),
+      budget,
+      rule: () => ({ meteredLanes: ['high'], budgetBytes: 1000 }),
+      clock,
+      logger,
+      wake: () => void wakes++,
+      checkEveryMs: 10_000,
+    });
+    admission.start();
+    tables = table('wwan0');
+    await clock.advance(12_000); // one check (10 s) and its bounded wait for the lookup (2 s)
+    await settle();
+    expect(wakes).toBe(1);
+    expect(logger.lines).toContain('Route to S3: over wwan0 (metered)');
+    tables = table('wlan0');
+    await clock.advance(12_000);
+    await settle();
+    expect(wakes).toBe(2);
+    // One lookup at a time: the hanging one is not asked again on top of itself.
+    expect(asked).toHaveLength(1);
+    admission.stop();
+  });
 });
 
 describe('sent bytes from the uploader progress', () => {
