@@ -25,6 +25,7 @@ import {
   type RouteTables,
 } from '../src/links/index.js';
 import { captureLogger } from './helpers.js';
+import { admissionOver, defaultRouteOver } from './links-rig.js';
 
 /** /proc/net/route of a vehicle (little-endian host): WiFi default metric 100, modem default 700, AWS range on the modem. */
 const IPV4_LE = `Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT
@@ -141,10 +142,7 @@ describe('the S3 host whose route counts', () => {
 
 describe('LinkWatch', () => {
   const lists = { unmetered: ['wlan*'], metered: ['wwan*'] };
-  const table = (iface: string): RouteTables => ({
-    ipv4: `Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\n${iface}\t00000000\t00000000\t0001\t0\t0\t0\t00000000\n`,
-    ipv6: '',
-  });
+  const table = defaultRouteOver;
   it('re-reads the tables at most once per maxAgeMs and classifies the route to a literal endpoint', async () => {
     const clock = createFakeClock();
     let tables = table('wlan0');
@@ -215,21 +213,11 @@ describe('LinkWatch', () => {
     expect(first).toEqual({ iface: 'wlan0', class: 'unmetered', address: undefined });
 
     let wakes = 0;
-    const budget = await BudgetStore.open(
-      join(await mkdtemp(join(tmpdir(), 'links-dns-')), 'b.json'),
-      clock,
-      () => 'UTC',
-      logger,
-    );
-    const admission = new MeteredAdmission({
-      link: () => watch.current(),
-      refresh: () => watch.refresh(),
-      budget,
-      rule: () => ({ meteredLanes: ['high'], budgetBytes: 1000 }),
+    const { admission } = await admissionOver(watch, {
       clock,
       logger,
       wake: () => void wakes++,
-      checkEveryMs: 10_000,
+      budgetBytes: 1000,
     });
     admission.start();
     tables = table('wwan0');
