@@ -20,7 +20,6 @@ import {
   makeWorkspace,
   merge,
   objects,
-  stateList,
   until,
   useLocalS3,
   writeConfig,
@@ -246,8 +245,12 @@ describe.skipIf(skip !== undefined)('metered links (network namespace, wlan0 and
           .send(new ListMultipartUploadsCommand({ Bucket: 't01logs' }))
       ).Uploads;
       expect(pending?.map((u) => [u.Key?.split('/').pop(), u.UploadId])).toEqual([['run.bag', uploadId]]);
-      const queued = (await stateList(ws.state, 'queue.json')).find((e) => e.filepath === bag);
-      expect((queued?.['multipart'] as { uploadId?: string } | undefined)?.uploadId).toBe(uploadId);
+      // As `tvm-upload queue --json` shows it: queued, no attempt counted, four parts done in that upload.
+      const queue = spawnAgent(['queue', '--config', ws.configFile, '--json']);
+      await queue.exited;
+      expect(JSON.parse(queue.text().join('\n'))).toMatchObject([
+        { filepath: bag, attempts: 0, multipart: { uploadId, partsDone: 4 } },
+      ]);
       const status = await runStatus(ws.configFile);
       expect(status.network).toMatchObject({ interface: 'wwan0', class: 'metered' });
 
