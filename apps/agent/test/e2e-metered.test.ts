@@ -165,10 +165,7 @@ describe.skipIf(skip !== undefined)('metered links (network namespace, wlan0 and
 
       // The budget as the file and `tvm-upload status` show it: exactly the request body bytes sent on wwan0.
       expect(await budgetUsed(ws.state)).toBe(100_000);
-      await until(async () => {
-        const status = await runStatus(ws.configFile);
-        return status.network?.interface === 'wwan0' && status.network.leftBytes === 200_000;
-      }, 20_000);
+      await untilStatus(ws.configFile, { interface: 'wwan0', leftBytes: 200_000 });
       const human = spawnAgent(['status', '--config', ws.configFile]);
       await human.exited;
       expect(human.text().join('\n')).toContain(
@@ -185,10 +182,7 @@ describe.skipIf(skip !== undefined)('metered links (network namespace, wlan0 and
       expect(all.get(key('session.log'))?.length).toBe(20_000);
       expect(txBytes('wlan0') - wlanBefore).toBeGreaterThan(250_000);
       // Nothing sent over wlan0 counts against the metered budget.
-      await until(async () => {
-        const status = await runStatus(ws.configFile);
-        return status.network?.interface === 'wlan0' && status.network.class === 'unmetered';
-      }, 20_000);
+      await untilStatus(ws.configFile, { interface: 'wlan0', class: 'unmetered' });
       expect(await budgetUsed(ws.state)).toBe(100_000);
     } finally {
       agent.child.kill('SIGTERM');
@@ -251,8 +245,7 @@ describe.skipIf(skip !== undefined)('metered links (network namespace, wlan0 and
       expect(JSON.parse(queue.text().join('\n'))).toMatchObject([
         { filepath: bag, attempts: 0, multipart: { uploadId, partsDone: 4 } },
       ]);
-      const status = await runStatus(ws.configFile);
-      expect(status.network).toMatchObject({ interface: 'wwan0', class: 'metered' });
+      await untilStatus(ws.configFile, { interface: 'wwan0', class: 'metered' });
 
       // Back on WiFi with no new file: the periodic check notices (every 10 s) and the upload resumes.
       const wlanBefore = txBytes('wlan0');
@@ -319,8 +312,7 @@ describe.skipIf(skip !== undefined)('metered links (network namespace, wlan0 and
       expect(parts().map((r) => r.partNumber)).toEqual([1, 2]);
       expect(requests('CreateMultipartUpload')).toHaveLength(1);
       expect(await budgetUsed(ws.state)).toBe(PART);
-      const status = await runStatus(ws.configFile);
-      expect(status.network).toMatchObject({ interface: 'wwan0', leftBytes: 8_000_000 - PART });
+      await untilStatus(ws.configFile, { interface: 'wwan0', leftBytes: 8_000_000 - PART });
     } finally {
       agent.child.kill('SIGTERM');
       await agent.exited;
@@ -368,4 +360,19 @@ async function runStatus(configFile: string): Promise<StatusJson> {
   const status = spawnAgent(['status', '--config', configFile, '--json']);
   await status.exited;
   return JSON.parse(status.text().join('\n')) as StatusJson;
+}
+
+/** Waits until `tvm-upload status --json` (from the status file the daemon rewrites every 10 s) shows `network`. */
+async function untilStatus(
+  configFile: string,
+  network: Partial<NonNullable<StatusJson['network']>>,
+): Promise<void> {
+  await until(
+    async () => {
+      const shown = (await runStatus(configFile)).network as Record<string, unknown> | null;
+      return shown !== null && Object.entries(network).every(([name, value]) => shown[name] === value);
+    },
+    20_000,
+    `tvm-upload status showing ${JSON.stringify(network)}`,
+  );
 }
