@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
-import { createServer, request as httpRequest, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useCountingFront, type Seen } from './counting-front.js';
 import { spawnAgent } from './e2e-harness.js';
 import {
   configDocument,
@@ -18,59 +17,7 @@ import {
 
 const s3 = useLocalS3();
 
-/** One S3 request as the counting proxy saw it. */
-interface Seen {
-  op: 'CreateMultipartUpload' | 'UploadPart' | 'CompleteMultipartUpload' | 'PutObject' | 'other';
-  key: string;
-  start: number;
-  end?: number;
-}
-
-/** An HTTP proxy on 127.0.0.1 in front of s3rver that records every request: what S3 itself would count. */
-function useCountingProxy(): { readonly endpoint: string; readonly seen: Seen[] } {
-  let server: Server | undefined;
-  const seen: Seen[] = [];
-  beforeAll(async () => {
-    server = createServer((req, res) => {
-      const url = new URL(req.url ?? '/', 'http://x');
-      const q = url.searchParams;
-      const op: Seen['op'] =
-        req.method === 'POST' && q.has('uploads')
-          ? 'CreateMultipartUpload'
-          : req.method === 'PUT' && q.has('partNumber')
-            ? 'UploadPart'
-            : req.method === 'POST' && q.has('uploadId')
-              ? 'CompleteMultipartUpload'
-              : req.method === 'PUT' && !req.headers['x-amz-copy-source']
-                ? 'PutObject'
-                : 'other';
-      const record: Seen = { op, key: decodeURIComponent(url.pathname), start: Date.now() };
-      seen.push(record);
-      const upstream = httpRequest(
-        { host: '127.0.0.1', port: s3.port, method: req.method, path: req.url, headers: req.headers },
-        (answer) => {
-          res.writeHead(answer.statusCode ?? 502, answer.headers);
-          answer.pipe(res);
-          answer.on('end', () => {
-            record.end = Date.now();
-          });
-        },
-      );
-      upstream.on('error', () => res.destroy());
-      req.pipe(upstream);
-    });
-    await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
-  });
-  afterAll(() => new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve())));
-  return {
-    get endpoint() {
-      return `http://127.0.0.1:${(server?.address() as AddressInfo).port}`;
-    },
-    seen,
-  };
-}
-
-const proxy = useCountingProxy();
+const proxy = useCountingFront(s3);
 
 describe('priority lanes (end to end)', () => {
   it('a high file overtakes a big low-lane upload, which pauses and then completes with one CreateMultipartUpload', async () => {

@@ -44,9 +44,10 @@ export async function writeCredentials(ws: Workspace, accessKeyId: string): Prom
 /** The four sources of a vehicle, under the workspace's log directory. */
 export const SOURCES = ['terminal', 'ros', 'syslog', 'ros2'] as const;
 
-type Tree = Record<string, unknown>;
+export type Tree = Record<string, unknown>;
 
-function merge(base: Tree, extra: Tree): Tree {
+/** `extra` over `base`: objects merged key by key, arrays and other values replaced. */
+export function merge(base: Tree, extra: Tree): Tree {
   const out: Tree = { ...base };
   for (const [key, value] of Object.entries(extra)) {
     const current = out[key];

@@ -25,6 +25,7 @@ import {
   type RouteTables,
 } from '../src/links/index.js';
 import { captureLogger } from './helpers.js';
+import { admissionOver, defaultRouteOver } from './links-rig.js';
 
 /** /proc/net/route of a vehicle (little-endian host): WiFi default metric 100, modem default 700, AWS range on the modem. */
 const IPV4_LE = `Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT
@@ -141,10 +142,7 @@ describe('the S3 host whose route counts', () => {
 
 describe('LinkWatch', () => {
   const lists = { unmetered: ['wlan*'], metered: ['wwan*'] };
-  const table = (iface: string): RouteTables => ({
-    ipv4: `Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\n${iface}\t00000000\t00000000\t0001\t0\t0\t0\t00000000\n`,
-    ipv6: '',
-  });
+  const table = defaultRouteOver;
   it('re-reads the tables at most once per maxAgeMs and classifies the route to a literal endpoint', async () => {
     const clock = createFakeClock();
     let tables = table('wlan0');
@@ -189,6 +187,51 @@ describe('LinkWatch', () => {
       't01logs.s3.cn-north-1.amazonaws.com.cn',
       't01logs.s3.cn-north-1.amazonaws.com.cn',
     ]);
+  });
+
+  it('a name lookup that hangs holds up neither the start nor the periodic check: a route change is noticed within seconds', async () => {
+    const clock = createFakeClock();
+    const logger = captureLogger();
+    let tables = table('wlan0');
+    // getaddrinfo asking a DNS server the old link reached: no answer for minutes.
+    const asked: number[] = [];
+    const watch = new LinkWatch({
+      host: { host: 't01logs.s3.cn-north-1.amazonaws.com.cn', literal: false },
+      lists,
+      clock,
+      logger,
+      readTables: () => tables,
+      resolve: () => (asked.push(clock.now()), new Promise<string[]>(() => undefined)),
+      resolveWaitMs: 2_000,
+    });
+    let first: LinkState | undefined;
+    watch.refresh().then(
+      (link) => (first = link),
+      () => undefined,
+    );
+    await clock.advance(2_000);
+    expect(first).toEqual({ iface: 'wlan0', class: 'unmetered', address: undefined });
+
+    let wakes = 0;
+    const { admission } = await admissionOver(watch, {
+      clock,
+      logger,
+      wake: () => void wakes++,
+      budgetBytes: 1000,
+    });
+    admission.start();
+    tables = table('wwan0');
+    await clock.advance(12_000); // one check (10 s) and its bounded wait for the lookup (2 s)
+    await settle();
+    expect(wakes).toBe(1);
+    expect(logger.lines).toContain('Route to S3: over wwan0 (metered)');
+    tables = table('wlan0');
+    await clock.advance(12_000);
+    await settle();
+    expect(wakes).toBe(2);
+    // One lookup at a time: the hanging one is not asked again on top of itself.
+    expect(asked).toHaveLength(1);
+    admission.stop();
   });
 });
 

@@ -49,6 +49,11 @@ export interface LinkWatchOptions {
   maxAgeMs?: number;
   /** How long a resolved name is reused. @default 300000 */
   resolveEveryMs?: number;
+  /**
+   * How long `refresh()` waits for a due lookup of the name before it reads the route for the address known so far
+   * (the lookup goes on in the background). @default 2000
+   */
+  resolveWaitMs?: number;
 }
 
 const systemResolve = async (host: string): Promise<string[]> =>
@@ -84,9 +89,19 @@ export class LinkWatch {
     return this.#state;
   }
 
-  /** Re-reads the tables now (and the name, when due); returns the link. */
+  /**
+   * Re-reads the tables now (and the name, when due); returns the link. A lookup is waited for at most
+   * `resolveWaitMs`: getaddrinfo asking a DNS server that only the old link reached can take minutes, and the route
+   * check (at start, every 10 s) must not wait with it.
+   */
   async refresh(): Promise<LinkState> {
-    await this.#resolveIfDue();
+    const timer = new AbortController();
+    const waited = this.#o.clock.sleep(this.#o.resolveWaitMs ?? 2000, timer.signal).catch(() => undefined);
+    try {
+      await Promise.race([this.#resolveIfDue(), waited]);
+    } finally {
+      timer.abort();
+    }
     this.#state = this.#evaluate(this.#o.clock.now());
     return this.#state;
   }
