@@ -126,9 +126,10 @@ export class UploadJob {
   }
 
   async run(): Promise<UploadResult> {
-    const handle = await this.file(() => openForReading(this.request.filePath, this.config.pathEncoding));
+    const { handle, identity: before } = await this.file(() =>
+      openForReading(this.request.filePath, this.config.pathEncoding),
+    );
     try {
-      const before = await this.file(() => identityOf(handle));
       const limits = classifyObjectLimits(this.key, before.size);
       if (limits) throw invalidObject(this.key, limits);
       return before.size > 0 && before.size >= this.config.multipartThresholdBytes

@@ -16,10 +16,13 @@ export interface FileIdentity {
   mtimeMs: number;
 }
 
+function identityIn(stats: FileIdentity): FileIdentity {
+  return { dev: stats.dev, ino: stats.ino, size: stats.size, mtimeMs: stats.mtimeMs };
+}
+
 /** The identity of the file open at `handle` (fstat: the version being read, whatever the path now holds). */
 export async function identityOf(handle: FileHandle): Promise<FileIdentity> {
-  const stats = await handle.stat();
-  return { dev: stats.dev, ino: stats.ino, size: stats.size, mtimeMs: stats.mtimeMs };
+  return identityIn(await handle.stat());
 }
 
 /** An `ELOOP` system error, as `open(O_NOFOLLOW)` raises for a symlink, so every symlink refusal classifies alike. */
@@ -41,12 +44,13 @@ export class SymlinkError extends Error {
  * way), and the opened file must be the one `lstat` finds at the path (nothing was swapped in between). A
  * hand-edited queue entry or a symlink planted in a log directory must never make the agent upload a file from
  * elsewhere. Paths reach the file system through `encoding` (see `PathEncoding`). The caller closes the handle.
+ * Also resolves to the identity of the opened file (its fstat, taken anyway for the check).
  * @throws {SymlinkError} (code `ELOOP`) when a component is a symlink; the system error when opening fails.
  */
 export async function openForReading(
   path: string,
   encoding: PathEncoding = utf8PathEncoding,
-): Promise<FileHandle> {
+): Promise<{ handle: FileHandle; identity: FileIdentity }> {
   const absolute = resolve(path);
   const handle = await open(encoding.toFs(absolute), constants.O_RDONLY | constants.O_NOFOLLOW);
   try {
@@ -57,7 +61,7 @@ export async function openForReading(
     if (opened.dev !== there.dev || opened.ino !== there.ino) {
       throw new SymlinkError(path, 'the path changed while it was opened');
     }
-    return handle;
+    return { handle, identity: identityIn(opened) };
   } catch (error) {
     await handle.close().catch(() => undefined);
     throw error;
