@@ -19,10 +19,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateTestCertificates, startLocalS3, startTlsFront } from '@tvm/test-utils';
-import { bundleAgent } from '../scripts/bundle.js';
 import {
   forwarder,
   procUsage,
@@ -33,6 +32,7 @@ import {
   type ShapedLink,
 } from './netns.js';
 import { stringify } from 'yaml';
+import { vehicleLauncher } from './daemon-config.js';
 
 const MiB = 1024 * 1024;
 const env = process.env;
@@ -530,7 +530,7 @@ async function main(): Promise<void> {
   );
   execFileSync('npx', ['tsc', '-b'], { cwd: repo, stdio: 'inherit' }); // the library as built
   const root = await mkdtemp(join(tmpdir(), 'bench-compare-'));
-  launcher = join(dirname(await bundleAgent(join(root, 'vehicle'))), 'bin', 'tvm-upload');
+  launcher = await vehicleLauncher(join(root, 'vehicle'));
   console.log(
     `node ${process.version}; daemon: the vehicle build, ${launcher} (node ${launcherFlags().join(' ')}); checksum mode ${CHECKSUM_MODE}; load average ${load()}`,
   );

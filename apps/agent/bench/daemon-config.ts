@@ -1,7 +1,11 @@
-/** The config every daemon bench runs `tvm-upload run` with: s3rver's credentials, one `ros` directory, no deletion. */
+/**
+ * The config every daemon bench runs `tvm-upload run` with (s3rver's credentials, one `ros` directory, no deletion),
+ * and the vehicle build they run.
+ */
 import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { stringify } from 'yaml';
+import { bundleAgent } from '../scripts/bundle.js';
 
 export interface BenchConfigOptions {
   /** Where the config file goes. */
@@ -54,4 +58,13 @@ export async function writeBenchConfig(options: BenchConfigOptions): Promise<str
     }),
   );
   return options.file;
+}
+
+/**
+ * Builds the vehicle build (scripts/bundle.ts) into `dir` and resolves to its launcher, `bin/tvm-upload`: the daemon
+ * as vehicles run it (one bundled module, the launcher's node flags). Run it with `TVM_UPLOAD_NODE` set to the node
+ * to use (`process.execPath`).
+ */
+export async function vehicleLauncher(dir: string): Promise<string> {
+  return join(dirname(await bundleAgent(dir)), 'bin', 'tvm-upload');
 }

@@ -1,5 +1,6 @@
 /**
- * `pnpm bench:lanes`: priority lanes on a shaped link. The real `tvm-upload run` process in a network namespace
+ * `pnpm bench:lanes`: priority lanes on a shaped link. The real `tvm-upload run` process (the vehicle build, started
+ * by its launcher) in a network namespace
  * whose egress is shaped to 50 Mbit/s (veth + `tc ... tbf`), uploading to s3rver on the host: one 300 MiB bag of
  * random bytes (lane low), 200 MiB of ROS-like text logs (lane normal), and 50 small files of lane high written
  * while the bag uploads. Prints the time from ready (the agent's `Queued` line) to in S3 (its `Uploaded` line) of
@@ -15,9 +16,9 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startLocalS3 } from '@tvm/test-utils';
 import { stringify } from 'yaml';
+import { vehicleLauncher } from './daemon-config.js';
 import {
   forwarder,
   procUsage,
@@ -42,7 +43,6 @@ const LINK: ShapedLink = {
   nsIp: '10.213.8.2',
   rate: '50mbit',
 };
-const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function percentile(values: number[], p: number): number {
@@ -142,20 +142,8 @@ async function main(): Promise<number> {
     const framesAtStart = await shapedBytes(LINK);
     const child = spawn(
       'ip',
-      [
-        'netns',
-        'exec',
-        LINK.ns,
-        process.execPath,
-        '--max-semi-space-size=2',
-        cli,
-        'run',
-        '--config',
-        configFile,
-      ],
-      {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
+      ['netns', 'exec', LINK.ns, await vehicleLauncher(join(root, 'vehicle')), 'run', '--config', configFile],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...env, TVM_UPLOAD_NODE: process.execPath } },
     );
     let tail = '';
     let errors = '';
