@@ -1,7 +1,7 @@
 /**
  * `tsx apps/agent/bench/bandwidth.ts` (after `pnpm build`): how close each tool holds `upload.bandwidth_limit`, end
  * to end. One file (BENCH_LIMIT_MIB, 32) at 25 Mbit/s (3,125,000 B/s; BENCH_LIMIT_BPS), sent by the daemon (the real
- * `tvm-upload run` process), the library (`@tvm/s3-uploader` in a process of its own), the AWS CLI v2 and rclone, in
+ * `tvm-upload run` process, the vehicle build started by its launcher), the library (`@tvm/s3-uploader` in a process of its own), the AWS CLI v2 and rclone, in
  * alternating rounds (BENCH_ROUNDS, 2) through a counting proxy in front of one local s3rver. For each run it prints,
  * as a % of the limit: the rate on the wire from the first to the last byte sent (what the limiter delivers); the
  * file's bytes over the time from the first byte to the end of the upload (the daemon's `Uploaded` line, the other
@@ -17,7 +17,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startFaultProxy, startLocalS3 } from '@tvm/test-utils';
-import { writeBenchConfig } from './daemon-config.js';
+import { vehicleLauncher, writeBenchConfig } from './daemon-config.js';
 
 const MiB = 1024 * 1024;
 const env = process.env;
@@ -27,7 +27,8 @@ const LIMIT = Number(env.BENCH_LIMIT_BPS ?? 25e6 / 8);
 const AWS = '/usr/bin/aws';
 const RCLONE = '/usr/bin/rclone';
 const agentDir = fileURLToPath(new URL('..', import.meta.url));
-const cli = join(agentDir, 'dist', 'cli.js');
+// The daemon as vehicles run it: the vehicle build, started by its launcher (built in main()).
+let launcher = '';
 const worker = join(agentDir, '..', '..', 'packages', 's3-uploader', 'bench', 'upload-worker.mjs');
 const load = () =>
   loadavg()
@@ -47,6 +48,7 @@ interface Run {
 
 async function main(): Promise<void> {
   const root = await mkdtemp(join(tmpdir(), 'tvm-bench-bw-'));
+  launcher = await vehicleLauncher(join(root, 'vehicle'));
   const s3 = await startLocalS3({ buckets: ['bench'], directory: join(root, 's3') });
   const proxy = await startFaultProxy({ targetPort: s3.port });
   const wanted = env.BENCH_TOOLS?.split(',') ?? ['daemon', 'library', 'aws', 'rclone'];
@@ -194,7 +196,7 @@ async function commandFor(
         vehicleId: prefix,
         upload: { bandwidth_limit: LIMIT },
       });
-      return [process.execPath, ['--max-semi-space-size=2', cli, 'run', '--config', config], {}];
+      return [launcher, ['run', '--config', config], { TVM_UPLOAD_NODE: process.execPath }];
     }
     case 'library':
       return [
