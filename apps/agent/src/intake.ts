@@ -65,28 +65,25 @@ export function intake({
   // all the same. Never rejects.
   return (files: ReadyFile[]): Promise<void> => {
     const now = clock.now();
-    const added: string[] = [];
-    const writes: Promise<boolean>[] = [];
-    for (const file of files) {
-      const queued = store.queue.has(file.path);
-      // A failed file that changed (touched, rewritten) is eligible again: queue.add takes it off the list.
-      writes.push(
-        store.queue.add({
+    const fresh = new Set<string>();
+    for (const file of files) if (!store.queue.has(file.path)) fresh.add(file.path);
+    // One write and one promise per batch, not per file (a start-up scan hands over thousands at once). Memory
+    // changes at once; a failed file that changed (touched, rewritten) is eligible again: the add takes it off
+    // the list.
+    inBackground(
+      store.queue.addAll(
+        files.map((file) => ({
           filepath: file.path,
           size: file.size,
           mtimeMs: file.mtimeMs,
           source: file.directory.source,
           detectedAt: now,
-        }),
-      );
-      if (!queued && store.queue.has(file.path)) added.push(file.path);
-    }
-    // One background task per batch, not per file (a start-up scan hands over thousands at once).
-    inBackground(
-      Promise.all(writes),
+        })),
+      ),
       logger,
       files.length === 1 ? `Queueing ${files[0]?.path}` : `Queueing ${files.length} files`,
     );
+    const added = [...fresh].filter((path) => store.queue.has(path));
     if (added.length === 0) return Promise.resolve();
     if (added.length <= 20) for (const path of added) logger.info(`Queued ${path}`);
     else logger.info(`Queued ${added.length} files`);

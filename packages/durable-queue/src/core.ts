@@ -33,3 +33,8 @@ export function lineOf(entry: object): string {
   }
   return line;
 }
+
+/** The JSON lines of frozen entries, one at a time (each cached by {@link lineOf}). */
+export function* linesOf(entries: Iterable<object>): Generator<string, void, undefined> {
+  for (const entry of entries) yield lineOf(entry);
+}

@@ -1,5 +1,17 @@
 import { constants as fsConstants } from 'node:fs';
-import { copyFile, link, mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import {
+  copyFile,
+  link,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  unlink,
+  type FileHandle,
+} from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { QueueError, messageOf } from '../errors.js';
@@ -90,7 +102,22 @@ async function keepBackup(path: string, staging: string): Promise<void> {
 }
 
 /**
- * Replaces `path` with `data` atomically and durably: a temp file beside it, fsync, (the previous version to
+ * Writes `chunks` (UTF-8) one after another at the file's current position, each encoded on its own: a file of
+ * 20 MB never exists as one string or one buffer. A short write continues where it stopped.
+ */
+async function writeChunks(handle: FileHandle, chunks: Iterable<string>): Promise<void> {
+  for (const chunk of chunks) {
+    const bytes = Buffer.from(chunk, 'utf8');
+    for (let offset = 0; offset < bytes.length; ) {
+      const { bytesWritten } = await handle.write(bytes, offset, bytes.length - offset);
+      offset += bytesWritten;
+    }
+  }
+}
+
+/**
+ * Replaces `path` with `data` (a string, bytes, or strings to write one after another: a large state file
+ * streamed in chunks, never held whole) atomically and durably: a temp file beside it, fsync, (the previous version to
  * `.bak`,) rename over `path`, fsync of the directory. A reader sees the old or the new content, never a mix, and
  * an existing `path` exists at every moment. When any step fails (ENOSPC, EDQUOT, EROFS, EIO) the temp files are
  * removed before the promise rejects, so a full disk never fills up further with them. Resolves with the
@@ -100,7 +127,7 @@ async function keepBackup(path: string, staging: string): Promise<void> {
  */
 export async function writeFileAtomic(
   path: string,
-  data: string | Uint8Array,
+  data: string | Uint8Array | Iterable<string>,
   options: WriteFileAtomicOptions = {},
 ): Promise<FileIdentity> {
   const temp = tempName(path);
@@ -109,7 +136,8 @@ export async function writeFileAtomic(
     const handle = await open(temp, 'w', options.mode ?? 0o644);
     let identity: FileIdentity;
     try {
-      await handle.writeFile(data);
+      if (typeof data === 'string' || data instanceof Uint8Array) await handle.writeFile(data);
+      else await writeChunks(handle, data);
       await handle.sync();
       identity = identityOf(await handle.stat());
     } finally {
