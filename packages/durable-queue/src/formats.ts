@@ -11,6 +11,7 @@ import {
   type Strictness,
 } from './entries.js';
 import { messageOf } from './errors.js';
+import { SEPARATOR } from './runs.js';
 
 /** The format version this package writes. */
 export const FORMAT_VERSION = 2;
@@ -300,8 +301,6 @@ export function parseRegistryFile(text: string, now: number): ParsedFile<Registr
 /** About how many characters {@link listChunks} and {@link registryChunks} put in one chunk. */
 export const CHUNK_CHARS = 64 * 1024;
 
-/** Between two entries: one entry per line, indented under `"files"`. */
-const SEPARATOR = ',\n    ';
 
 /**
  * A document of `lines` between `open` and `close` (or `empty` without lines), cut into pieces of about `size`

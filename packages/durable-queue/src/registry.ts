@@ -132,8 +132,8 @@ export class ProcessedRegistry {
       problems: [],
     });
     this.#insert(entry);
-    // Not cached (lineOf): a record's line is needed again only at the next compaction, and 100,000 cached lines
-    // would cost about 20 MB for the daemon's whole run.
+    // Not cached: a record's line is needed again only at the next compaction, and 100,000 cached lines would cost
+    // about 20 MB for the daemon's whole run.
     this.#journal.push(markLine(JSON.stringify(entry)));
     if (now - this.#lastPruneAt >= this.#pruneIntervalMs) this.pruneInMemory(now);
     await this.#core.changed('registry');

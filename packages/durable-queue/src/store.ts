@@ -13,7 +13,7 @@ import {
 import { acquireLock, type HeldLock } from './adapters/lock.js';
 import { systemClock, type Clock } from './clock.js';
 import { GroupCommitter, type StateKind } from './committer.js';
-import { closedError, linesOf, type StoreCore } from './core.js';
+import { closedError, type StoreCore } from './core.js';
 import type { FailedEntry, QueueEntry, RegistryEntry } from './entries.js';
 import { QueueError, invalidOption, messageOf } from './errors.js';
 import { FailedList } from './failed-list.js';
@@ -35,6 +35,7 @@ import { UploadQueue } from './queue.js';
 import { ProcessedRegistry } from './registry.js';
 import { mergeEdit } from './merge.js';
 import { readPendingRequests } from './requests.js';
+import { LineRuns } from './runs.js';
 
 /** Options of `openStateStore()`. Give `directory`, or `queueFile` (and optionally the other files). */
 export interface StateStoreOptions extends StatePathsOptions {
@@ -301,6 +302,8 @@ class Store implements StateStore {
     failed: { identity: undefined, entries: [] },
   };
   #absorbing: Promise<StateKind[]> | undefined;
+  /** The list files' lines, cached by runs of entries: a rewrite serialises only the runs that changed. */
+  readonly #runs: Record<ListKind, LineRuns> = { queue: new LineRuns(), failed: new LineRuns() };
   /** The locks; one held in memory only (a full disk at open) gets its file after the first successful write. */
   readonly #locks: readonly HeldLock[];
   readonly #lockWarned = new Set<string>();
@@ -764,7 +767,9 @@ class Store implements StateStore {
   /** Writes a list file in chunks straight to its temp file (a 100,000-entry queue is never one 20 MB string). */
   async #writeList<T extends object>(kind: ListKind, entries: T[]): Promise<void> {
     const file = kind === 'queue' ? this.paths.queueFile : this.paths.failedFile;
-    const identity = await writeFileAtomic(file, listChunks(linesOf(entries)), { backup: true });
+    const identity = await writeFileAtomic(file, listChunks(this.#runs[kind].texts(entries)), {
+      backup: true,
+    });
     (this.#written[kind] as Written<T>) = { identity, entries };
   }
 }
