@@ -12,6 +12,7 @@ import {
   serialiseRegistry,
 } from '../src/formats.js';
 import { QueueError, writeFileAtomic, type RegistryEntry } from '../src/index.js';
+import { LineRuns, SEPARATOR } from '../src/runs.js';
 import { fixture, tempDir } from './helpers.js';
 
 // The serialisers as they were before the files were written in chunks, verbatim: the chunked output must be
@@ -76,6 +77,74 @@ describe('listChunks', () => {
     for (const chunk of chunks.slice(1))
       expect(chunk.startsWith(',\n    {"filepath"') || chunk === '\n  ]\n}\n').toBe(true);
     expect(chunks.join('')).toBe(oldSerialiseList(lines));
+  });
+});
+
+describe('LineRuns', () => {
+  /** Frozen entries that count how often they are serialised. */
+  let serialised = 0;
+  const item = (id: number, version = 0) =>
+    Object.freeze({
+      id,
+      version,
+      toJSON() {
+        serialised++;
+        return { filepath: `/logs/${id}-${'ü'.repeat(id % 7)}`, version };
+      },
+    });
+
+  it('gives exactly the joined lines of each list, through any sequence of adds, changes and removals', () => {
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant('add' as const), count: fc.integer({ min: 1, max: 30 }) }),
+      fc.record({ kind: fc.constant('change' as const), at: fc.nat() }),
+      fc.record({
+        kind: fc.constant('remove' as const),
+        at: fc.nat(),
+        count: fc.integer({ min: 1, max: 20 }),
+      }),
+    );
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 300 }), fc.array(op, { maxLength: 25 }), (size, ops) => {
+        const runs = new LineRuns(size);
+        let list: object[] = [];
+        let next = 0;
+        for (const o of ops) {
+          if (o.kind === 'add') for (let k = 0; k < o.count; k++) list.push(item(next++));
+          else if (list.length > 0 && o.kind === 'change') {
+            const at = o.at % list.length;
+            list = list.map((e, i) =>
+              i === at ? item((e as { id: number }).id, (e as { version: number }).version + 1) : e,
+            );
+          } else if (list.length > 0 && o.kind === 'remove') list.splice(o.at % list.length, o.count);
+          const snapshot = [...list];
+          expect([...runs.texts(snapshot)].join(SEPARATOR)).toBe(
+            snapshot.map((e) => JSON.stringify(e)).join(SEPARATOR),
+          );
+        }
+      }),
+    );
+  });
+
+  it('serialises again only the run in which an entry changed', () => {
+    const runs = new LineRuns(1000);
+    const list = Array.from({ length: 2000 }, (_, i) => item(i));
+    serialised = 0;
+    const first = [...runs.texts(list)];
+    expect(serialised).toBe(2000);
+    expect(first.length).toBeGreaterThan(20);
+    serialised = 0;
+    expect([...runs.texts(list)]).toEqual(first);
+    expect(serialised).toBe(0);
+    list[1000] = item(1000, 1);
+    list.splice(0, 3);
+    serialised = 0;
+    const text = [...runs.texts(list)].join(SEPARATOR);
+    const again = serialised;
+    expect(text).toBe(list.map((e) => JSON.stringify(e)).join(SEPARATOR));
+    // Two runs' worth (the first, cut short by the removal, and the changed one), not the whole list.
+    const perRun = 2000 / first.length;
+    expect(again).toBeGreaterThan(1);
+    expect(again).toBeLessThanOrEqual(2 * perRun + 5);
   });
 });
 
