@@ -301,7 +301,6 @@ export function parseRegistryFile(text: string, now: number): ParsedFile<Registr
 /** About how many characters {@link listChunks} and {@link registryChunks} put in one chunk. */
 export const CHUNK_CHARS = 64 * 1024;
 
-
 /**
  * A document of `lines` between `open` and `close` (or `empty` without lines), cut into pieces of about `size`
  * characters: their concatenation is exactly `open + lines.join(SEPARATOR) + close`, but no piece holds more than

@@ -112,7 +112,7 @@ async function writeChunks(handle: FileHandle, chunks: Iterable<string>): Promis
     // A UTF-16 code unit takes at most 3 bytes in UTF-8 (a surrogate pair, two units, takes 4).
     if (buffer.length < chunk.length * 3) buffer = Buffer.allocUnsafe(chunk.length * 3);
     const length = buffer.write(chunk, 0, 'utf8');
-    for (let offset = 0; offset < length; ) {
+    for (let offset = 0; offset < length;) {
       const { bytesWritten } = await handle.write(buffer, offset, length - offset);
       offset += bytesWritten;
     }
