@@ -1,7 +1,7 @@
 import {
   DirectoryFilter,
   resolveDirectory,
-  scanDirectory,
+  scanDirectoryInBatches,
   statFile,
   type FoundFile,
   type WatchedDirectory,
@@ -183,30 +183,35 @@ export function createDetector(options: DetectorOptions): Detector {
     let found = 0;
     let queued = 0;
     for (const filter of filters.values()) {
-      let files: FoundFile[];
-      try {
-        files = await scanDirectory(
-          filter,
-          since,
-          (path) => tracker.has(path) || (options.skipPath?.(path) ?? false),
-        );
-      } catch (error) {
-        logger.warn(`Scanning ${filter.root} failed: ${(error as Error).message}`);
-        continue;
-      }
-      for (const file of files) {
-        if (closed) return;
-        if (tracker.has(file.path)) continue;
-        if (options.known(file) !== undefined) continue;
-        found++;
-        directoryOf.set(file.path, filter);
-        if (tracker.observe(file.path, file, clock.now()) === 'ready') {
-          directoryOf.delete(file.path);
-          ready.push({ ...file, directory: filter.directory });
-          // Handed over in bounded batches: a scan of 100,000 files never holds them all twice.
-          if (ready.length >= SCAN_BATCH) {
-            queued += ready.length;
-            await options.onReady(ready.splice(0));
+      // Files come as they are stat'ed, so a scan of 100,000 never holds them all besides their queue entries.
+      const batches = scanDirectoryInBatches(
+        filter,
+        since,
+        (path) => tracker.has(path) || (options.skipPath?.(path) ?? false),
+      );
+      for (;;) {
+        let files: IteratorResult<FoundFile[]>;
+        try {
+          files = await batches.next();
+        } catch (error) {
+          logger.warn(`Scanning ${filter.root} failed: ${(error as Error).message}`);
+          break;
+        }
+        if (files.done) break;
+        for (const file of files.value) {
+          if (closed) return;
+          if (tracker.has(file.path)) continue;
+          if (options.known(file) !== undefined) continue;
+          found++;
+          directoryOf.set(file.path, filter);
+          if (tracker.observe(file.path, file, clock.now()) === 'ready') {
+            directoryOf.delete(file.path);
+            ready.push({ ...file, directory: filter.directory });
+            // Handed over in bounded batches: a scan of 100,000 files never holds them all twice.
+            if (ready.length >= SCAN_BATCH) {
+              queued += ready.length;
+              await options.onReady(ready.splice(0));
+            }
           }
         }
       }

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rename, symlink, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createFakeClock } from '@tvm/test-utils';
@@ -80,6 +80,31 @@ describe('createDetector', () => {
     expect(Math.max(...batches)).toBeLessThanOrEqual(1000);
     expect(batches.reduce((a, b) => a + b, 0)).toBe(2500);
     expect(seen.size).toBe(2500);
+  });
+
+  it("hands files over as they are stat'ed, never holding the whole scan (100,000 files would be 10 MB)", async () => {
+    const names = Array.from({ length: 2500 }, (_, i) => `run-${i % 5}/f${i}.log`);
+    const root = await tree(Object.fromEntries(names.map((name) => [name, 'x'])));
+    const seen = new Set<string>();
+    const clock = createFakeClock(Date.now());
+    detector = createDetector({
+      directories: [{ path: root, source: 'ros', pattern: '*.log', recursive: true }],
+      stableMs: 60_000,
+      scanSince: () => clock.now() - 3 * 24 * HOUR,
+      clock,
+      logger: silentLogger,
+      known: () => undefined,
+      onReady: async (ready) => {
+        const first = seen.size === 0;
+        for (const file of ready) seen.add(file.path);
+        // Files removed once the first batch is handed over are found only if they were stat'ed before it.
+        if (first) await Promise.all(names.map((name) => rm(join(root, name), { force: true })));
+      },
+      watch: false,
+    });
+    await detector.scan('test');
+    expect(seen.size).toBeGreaterThanOrEqual(1000);
+    expect(seen.size).toBeLessThan(1000 + 64);
   });
 
   it('scans nested folders, skipping hidden files, other names, symlinks and known files', async () => {

@@ -20,16 +20,3 @@ export interface StoreCore {
 export function closedError(): QueueError {
   return new QueueError('CLOSED', 'The state store is closed');
 }
-
-/** Each entry's JSON line, computed once per (immutable) entry object. */
-const lines = new WeakMap<object, string>();
-
-/** The JSON line of a frozen entry, cached: entries are replaced on change, never mutated. */
-export function lineOf(entry: object): string {
-  let line = lines.get(entry);
-  if (line === undefined) {
-    line = JSON.stringify(entry);
-    lines.set(entry, line);
-  }
-  return line;
-}

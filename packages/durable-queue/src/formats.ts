@@ -10,8 +10,8 @@ import {
   type RegistryEntry,
   type Strictness,
 } from './entries.js';
-import { lineOf } from './core.js';
 import { messageOf } from './errors.js';
+import { SEPARATOR } from './runs.js';
 
 /** The format version this package writes. */
 export const FORMAT_VERSION = 2;
@@ -298,28 +298,82 @@ export function parseRegistryFile(text: string, now: number): ParsedFile<Registr
   };
 }
 
+/** About how many characters {@link listChunks} and {@link registryChunks} put in one chunk. */
+export const CHUNK_CHARS = 64 * 1024;
+
 /**
- * One entry per line: `jq` reads it, a person can edit it with nano, and a whole-file rewrite is a join of
- * cached lines rather than a fresh serialisation of every entry.
+ * A document of `lines` between `open` and `close` (or `empty` without lines), cut into pieces of about `size`
+ * characters: their concatenation is exactly `open + lines.join(SEPARATOR) + close`, but no piece holds more than
+ * one chunk's worth of entries, so a 100,000-entry file is written without ever existing as one string.
  */
-function arrayDocument(lines: readonly string[]): string {
-  if (lines.length === 0) return `{\n  "version": ${FORMAT_VERSION},\n  "files": []\n}\n`;
-  return `{\n  "version": ${FORMAT_VERSION},\n  "files": [\n    ${lines.join(',\n    ')}\n  ]\n}\n`;
+function* documentChunks(
+  lines: Iterable<string>,
+  open: string,
+  close: string,
+  empty: string,
+  size: number,
+): Generator<string, void, undefined> {
+  let out = open;
+  let first = true;
+  for (const line of lines) {
+    out += first ? line : SEPARATOR + line;
+    first = false;
+    if (out.length >= size) {
+      yield out;
+      out = '';
+    }
+  }
+  yield first ? empty : out + close;
 }
 
-/** Serialises the queue or the failed list from each entry's JSON line. */
+const VERSION_LINE = `{\n  "version": ${FORMAT_VERSION},\n`;
+
+/**
+ * `queue.json` or `failed.json` from each entry's JSON line, in chunks of about `size` characters (the bytes of
+ * {@link serialiseList}). One entry per line: `jq` reads it, a person can edit it with nano, and
+ * {@link QueueLineParser} reads it back line by line.
+ */
+export function listChunks(lines: Iterable<string>, size = CHUNK_CHARS): Generator<string, void, undefined> {
+  return documentChunks(
+    lines,
+    `${VERSION_LINE}  "files": [\n    `,
+    '\n  ]\n}\n',
+    `${VERSION_LINE}  "files": []\n}\n`,
+    size,
+  );
+}
+
+/** Serialises the queue or the failed list from each entry's JSON line, as one string. */
 export function serialiseList(lines: readonly string[]): string {
-  return arrayDocument(lines);
+  return [...listChunks(lines, Infinity)].join('');
+}
+
+/** A registry record's line: its old-daemon key, then its JSON (not cached: a snapshot is written rarely). */
+function* registryLines(entries: Iterable<RegistryEntry>): Generator<string, void, undefined> {
+  for (const entry of entries) yield `${JSON.stringify(identityKey(entry))}: ${JSON.stringify(entry)}`;
 }
 
 /**
- * Serialises the registry as a map keyed like the old daemon's, one entry per line. `generation` (which journal
- * continues this snapshot, see journal.ts) is written when given; readers that do not know it ignore it.
+ * The registry as a map keyed like the old daemon's, one entry per line, in chunks of about `size` characters.
+ * `generation` (which journal continues this snapshot, see journal.ts) is written when given; readers that do not
+ * know it ignore it.
  */
+export function registryChunks(
+  entries: Iterable<RegistryEntry>,
+  generation?: number,
+  size = CHUNK_CHARS,
+): Generator<string, void, undefined> {
+  const head = `${VERSION_LINE}${generation === undefined ? '' : `  "generation": ${generation},\n`}`;
+  return documentChunks(
+    registryLines(entries),
+    `${head}  "files": {\n    `,
+    '\n  }\n}\n',
+    `${head}  "files": {}\n}\n`,
+    size,
+  );
+}
+
+/** Serialises the registry (see {@link registryChunks}) as one string. */
 export function serialiseRegistry(entries: Iterable<RegistryEntry>, generation?: number): string {
-  const lines: string[] = [];
-  for (const entry of entries) lines.push(`${JSON.stringify(identityKey(entry))}: ${lineOf(entry)}`);
-  const head = `{\n  "version": ${FORMAT_VERSION},\n${generation === undefined ? '' : `  "generation": ${generation},\n`}`;
-  if (lines.length === 0) return `${head}  "files": {}\n}\n`;
-  return `${head}  "files": {\n    ${lines.join(',\n    ')}\n  }\n}\n`;
+  return [...registryChunks(entries, generation, Infinity)].join('');
 }

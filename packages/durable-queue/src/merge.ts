@@ -1,5 +1,3 @@
-import { lineOf } from './core.js';
-
 /** What an outside edit of a state file changed, as merged into memory. */
 export interface MergeResult {
   readonly added: number;
@@ -27,7 +25,7 @@ export function mergeEdit<T extends { readonly filepath: string }>(
   const taken: string[] = [];
   for (const [path, entry] of theirs) {
     const before = base.get(path);
-    if (before !== undefined && lineOf(before) === lineOf(entry)) continue;
+    if (before !== undefined && JSON.stringify(before) === JSON.stringify(entry)) continue;
     if (before === undefined) added++;
     else changed++;
     ours.set(path, entry);

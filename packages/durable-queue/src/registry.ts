@@ -1,4 +1,4 @@
-import { lineOf, type StoreCore } from './core.js';
+import type { StoreCore } from './core.js';
 import {
   identityKey,
   normaliseRegistryEntry,
@@ -132,7 +132,9 @@ export class ProcessedRegistry {
       problems: [],
     });
     this.#insert(entry);
-    this.#journal.push(markLine(lineOf(entry)));
+    // Not cached: a record's line is needed again only at the next compaction, and 100,000 cached lines would cost
+    // about 20 MB for the daemon's whole run.
+    this.#journal.push(markLine(JSON.stringify(entry)));
     if (now - this.#lastPruneAt >= this.#pruneIntervalMs) this.pruneInMemory(now);
     await this.#core.changed('registry');
     return entry;

@@ -13,7 +13,7 @@ import {
 import { acquireLock, type HeldLock } from './adapters/lock.js';
 import { systemClock, type Clock } from './clock.js';
 import { GroupCommitter, type StateKind } from './committer.js';
-import { closedError, lineOf, type StoreCore } from './core.js';
+import { closedError, type StoreCore } from './core.js';
 import type { FailedEntry, QueueEntry, RegistryEntry } from './entries.js';
 import { QueueError, invalidOption, messageOf } from './errors.js';
 import { FailedList } from './failed-list.js';
@@ -22,8 +22,8 @@ import {
   parseFailedFile,
   parseQueueFile,
   parseRegistryFile,
-  serialiseList,
-  serialiseRegistry,
+  listChunks,
+  registryChunks,
   type ParsedFile,
 } from './formats.js';
 import { sameVersion, type FileIdentity } from './identity.js';
@@ -35,6 +35,7 @@ import { UploadQueue } from './queue.js';
 import { ProcessedRegistry } from './registry.js';
 import { mergeEdit } from './merge.js';
 import { readPendingRequests } from './requests.js';
+import { LineRuns } from './runs.js';
 
 /** Options of `openStateStore()`. Give `directory`, or `queueFile` (and optionally the other files). */
 export interface StateStoreOptions extends StatePathsOptions {
@@ -301,6 +302,8 @@ class Store implements StateStore {
     failed: { identity: undefined, entries: [] },
   };
   #absorbing: Promise<StateKind[]> | undefined;
+  /** The list files' lines, cached by runs of entries: a rewrite serialises only the runs that changed. */
+  readonly #runs: Record<ListKind, LineRuns> = { queue: new LineRuns(), failed: new LineRuns() };
   /** The locks; one held in memory only (a full disk at open) gets its file after the first successful write. */
   readonly #locks: readonly HeldLock[];
   readonly #lockWarned = new Set<string>();
@@ -505,9 +508,9 @@ class Store implements StateStore {
       await this.#compaction;
       this.#snapshotDone = undefined;
       const generation = this.#generation + 1;
-      const text = serialiseRegistry(this.registry.values(), generation);
+      const chunks = registryChunks([...this.registry.values()], generation);
       try {
-        await writeFileAtomic(this.paths.registryFile, text, { backup: true });
+        await writeFileAtomic(this.paths.registryFile, chunks, { backup: true });
       } catch (error) {
         this.registry.restoreJournal(taken);
         this.#compactWanted = true;
@@ -566,8 +569,9 @@ class Store implements StateStore {
     this.#compaction = (async () => {
       try {
         await new Promise((resolve) => setImmediate(resolve));
-        const text = serialiseRegistry(this.registry.values(), generation);
-        await writeFileAtomic(this.paths.registryFile, text, { backup: true });
+        // The records of this moment; their lines are made as the chunks are written.
+        const chunks = registryChunks([...this.registry.values()], generation);
+        await writeFileAtomic(this.paths.registryFile, chunks, { backup: true });
         this.#generation = generation;
         this.#snapshotDone = { generation, cut };
         // Dropping the journal's head is the next write's business; ask for one (at close, the last compaction
@@ -697,7 +701,8 @@ class Store implements StateStore {
   }
 
   /**
-   * Merges outside edits first, then serialises the dirty files synchronously and writes them in an order that
+   * Merges outside edits first, then takes the entries of the dirty files synchronously (their lines are made as
+   * the files are written, in chunks) and writes them in an order that
    * keeps every moved entry in at least one file at every moment: the registry before the queue (mark, then
    * remove), the failed list before the queue (move to failed), and for a requeue the queue before the failed list
    * (so `failed.json` is written first with the requeued entries still in it, and again without them after
@@ -731,40 +736,26 @@ class Store implements StateStore {
     registry?.catch(() => undefined);
     const requeued = this.#requeued;
     this.#requeued = new Map();
-    let failedFinal: { text: string; entries: FailedEntry[] } | undefined;
-    let failedFirst: { text: string; entries: FailedEntry[] } | undefined;
+    // The entries (frozen, replaced on change) are taken now; their lines are made as the chunks are written.
+    let failedFinal: FailedEntry[] | undefined;
+    let failedFirst: FailedEntry[] | undefined;
     if (kinds.has('failed')) {
-      const entries = [...this.#failedEntries.values()];
-      failedFinal = { text: serialiseList(entries.map((entry) => lineOf(entry))), entries };
-      if (requeued.size > 0) {
-        const first = [...entries];
-        for (const entry of requeued.values())
-          if (!this.#failedEntries.has(entry.filepath)) first.push(entry);
-        failedFirst = { text: serialiseList(first.map((entry) => lineOf(entry))), entries: first };
-      } else {
-        failedFirst = failedFinal;
+      failedFinal = [...this.#failedEntries.values()];
+      failedFirst = failedFinal;
+      for (const entry of requeued.values()) {
+        if (this.#failedEntries.has(entry.filepath)) continue;
+        if (failedFirst === failedFinal) failedFirst = [...failedFinal];
+        failedFirst.push(entry);
       }
     }
-    let queue: { text: string; entries: QueueEntry[] } | undefined;
-    if (kinds.has('queue')) {
-      const entries: QueueEntry[] = [];
-      const lines: string[] = [];
-      for (const entry of this.#queueEntries.values()) {
-        entries.push(entry);
-        lines.push(lineOf(entry));
-      }
-      queue = { text: serialiseList(lines), entries };
-    }
+    const queue = kinds.has('queue') ? [...this.#queueEntries.values()] : undefined;
     return (async () => {
       try {
         if (registry !== undefined) await registry;
         if (failedFirst !== undefined) await this.#writeList('failed', failedFirst);
         if (queue !== undefined) await this.#writeList('queue', queue);
-        if (
-          failedFinal !== undefined &&
-          failedFinal !== failedFirst &&
-          failedFinal.text !== failedFirst?.text
-        )
+        // Written again without the requeued entries only when the first write had some.
+        if (failedFinal !== undefined && failedFinal !== failedFirst)
           await this.#writeList('failed', failedFinal);
       } catch (error) {
         for (const [path, entry] of requeued) if (!this.#requeued.has(path)) this.#requeued.set(path, entry);
@@ -773,9 +764,12 @@ class Store implements StateStore {
     })();
   }
 
-  async #writeList<T>(kind: ListKind, list: { text: string; entries: T[] }): Promise<void> {
+  /** Writes a list file in chunks straight to its temp file (a 100,000-entry queue is never one 20 MB string). */
+  async #writeList<T extends object>(kind: ListKind, entries: T[]): Promise<void> {
     const file = kind === 'queue' ? this.paths.queueFile : this.paths.failedFile;
-    const identity = await writeFileAtomic(file, list.text, { backup: true });
-    (this.#written[kind] as Written<T>) = { identity, entries: list.entries };
+    const identity = await writeFileAtomic(file, listChunks(this.#runs[kind].texts(entries)), {
+      backup: true,
+    });
+    (this.#written[kind] as Written<T>) = { identity, entries };
   }
 }

@@ -169,6 +169,52 @@ describe('UploadQueue', () => {
     expect(file.files[0].filepath).toBe('/f/1');
   });
 
+  it('queues a batch with addAll: one promise, first of a path wins, failed files leave their list', async () => {
+    const f = await fixture();
+    const store = await f.open();
+    await store.queue.add({ filepath: '/queued', size: 1 });
+    await store.failed.add({ filepath: '/failed', category: 'access-denied', message: 'AccessDenied' });
+    const pending = store.queue.addAll([
+      { filepath: '/queued', size: 99 },
+      { filepath: '/new', size: 2 },
+      { filepath: '/new', size: 3 },
+      { filepath: '/failed', size: 4 },
+    ]);
+    // Memory changed before the promise settles, as for add().
+    expect(store.queue.list().map((e) => [e.filepath, e.size])).toEqual([
+      ['/queued', 1],
+      ['/new', 2],
+      ['/failed', 4],
+    ]);
+    expect(store.failed.has('/failed')).toBe(false);
+    await expect(pending).resolves.toBe(2);
+    expect(
+      (await readJson(join(f.dir, 'queue.json'))).files.map((e: { filepath: string }) => e.filepath),
+    ).toEqual(['/queued', '/new', '/failed']);
+    expect((await readJson(join(f.dir, 'failed.json'))).files).toEqual([]);
+    await expect(store.queue.addAll([{ filepath: '/new' }])).resolves.toBe(0);
+    await expect(store.queue.addAll([])).resolves.toBe(0);
+  });
+
+  it('queues the valid inputs of addAll and then rejects naming the invalid ones', async () => {
+    const f = await fixture();
+    const store = await f.open();
+    const error: unknown = await store.queue
+      .addAll([{ filepath: '/a' }, { filepath: '' }, { filepath: '/b', size: -1 }, { filepath: '/c' }])
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(QueueError);
+    expect((error as QueueError).code).toBe('INVALID_ENTRY');
+    expect((error as QueueError).message).toMatch(/filepath.*\(and 1 more invalid input\(s\) skipped\)/);
+    // Rejected only once the valid ones are durable.
+    expect(
+      (await readJson(join(f.dir, 'queue.json'))).files.map((e: { filepath: string }) => e.filepath),
+    ).toEqual(['/a', '/c']);
+    // Nothing valid: it rejects as add() does, without waiting for a write.
+    await expect(store.queue.addAll([{ filepath: 7 } as never])).rejects.toMatchObject({
+      code: 'INVALID_ENTRY',
+    });
+  });
+
   it('rejects mutations after close with CLOSED', async () => {
     const f = await fixture();
     const store = await f.open();
@@ -177,6 +223,7 @@ describe('UploadQueue', () => {
       name: 'QueueError',
       code: 'CLOSED',
     });
+    await expect(store.queue.addAll([{ filepath: '/a' }])).rejects.toMatchObject({ code: 'CLOSED' });
     await expect(store.close()).resolves.toBeUndefined();
   });
 });

@@ -111,6 +111,23 @@ export async function scanDirectory(
   minMtimeMs: number,
   skip: (path: string) => boolean = () => false,
 ): Promise<FoundFile[]> {
+  const found: FoundFile[] = [];
+  for await (const batch of scanDirectoryInBatches(filter, minMtimeMs, skip)) found.push(...batch);
+  return found;
+}
+
+/** How many `lstat` calls a scan has in flight: enough to overlap them, few enough to keep memory flat. */
+const STAT_BATCH = 64;
+
+/**
+ * {@link scanDirectory}, handing the files over as they are stat'ed, in batches of at most 64: a scan of 100,000
+ * files never holds them all (the directories are read first, their paths kept; the stats follow).
+ */
+export async function* scanDirectoryInBatches(
+  filter: DirectoryFilter,
+  minMtimeMs: number,
+  skip: (path: string) => boolean = () => false,
+): AsyncGenerator<FoundFile[], void, undefined> {
   const paths: string[] = [];
   const directories = [filter.root];
   for (let dir = directories.pop(); dir !== undefined; dir = directories.pop()) {
@@ -127,11 +144,10 @@ export async function scanDirectory(
       else if (entry.isFile && filter.accepts(path) && !skip(path)) paths.push(path);
     }
   }
-  const found: FoundFile[] = [];
-  // A bounded number of lstat calls in flight: enough to overlap them, few enough to keep memory flat.
-  for (let i = 0; i < paths.length; i += 64) {
-    const batch = await Promise.all(paths.slice(i, i + 64).map((path) => statFile(path)));
+  for (let i = 0; i < paths.length; i += STAT_BATCH) {
+    const batch = await Promise.all(paths.slice(i, i + STAT_BATCH).map((path) => statFile(path)));
+    const found: FoundFile[] = [];
     for (const file of batch) if (file && file.mtimeMs >= minMtimeMs) found.push(file);
+    if (found.length > 0) yield found;
   }
-  return found;
 }

@@ -1,5 +1,17 @@
 import { constants as fsConstants } from 'node:fs';
-import { copyFile, link, mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import {
+  copyFile,
+  link,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  unlink,
+  type FileHandle,
+} from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { QueueError, messageOf } from '../errors.js';
@@ -90,7 +102,26 @@ async function keepBackup(path: string, staging: string): Promise<void> {
 }
 
 /**
- * Replaces `path` with `data` atomically and durably: a temp file beside it, fsync, (the previous version to
+ * Writes `chunks` (UTF-8) one after another at the file's current position, each encoded into one buffer reused
+ * for all of them: a file of 20 MB never exists as one string or one buffer, nor as 300 buffers waiting for the
+ * garbage collector. A short write continues where it stopped.
+ */
+async function writeChunks(handle: FileHandle, chunks: Iterable<string>): Promise<void> {
+  let buffer = Buffer.allocUnsafe(0);
+  for (const chunk of chunks) {
+    // A UTF-16 code unit takes at most 3 bytes in UTF-8 (a surrogate pair, two units, takes 4).
+    if (buffer.length < chunk.length * 3) buffer = Buffer.allocUnsafe(chunk.length * 3);
+    const length = buffer.write(chunk, 0, 'utf8');
+    for (let offset = 0; offset < length;) {
+      const { bytesWritten } = await handle.write(buffer, offset, length - offset);
+      offset += bytesWritten;
+    }
+  }
+}
+
+/**
+ * Replaces `path` with `data` (a string, bytes, or strings to write one after another, each whole, never a
+ * surrogate pair cut in two: a large state file streamed in chunks, never held whole) atomically and durably: a temp file beside it, fsync, (the previous version to
  * `.bak`,) rename over `path`, fsync of the directory. A reader sees the old or the new content, never a mix, and
  * an existing `path` exists at every moment. When any step fails (ENOSPC, EDQUOT, EROFS, EIO) the temp files are
  * removed before the promise rejects, so a full disk never fills up further with them. Resolves with the
@@ -100,7 +131,7 @@ async function keepBackup(path: string, staging: string): Promise<void> {
  */
 export async function writeFileAtomic(
   path: string,
-  data: string | Uint8Array,
+  data: string | Uint8Array | Iterable<string>,
   options: WriteFileAtomicOptions = {},
 ): Promise<FileIdentity> {
   const temp = tempName(path);
@@ -109,7 +140,8 @@ export async function writeFileAtomic(
     const handle = await open(temp, 'w', options.mode ?? 0o644);
     let identity: FileIdentity;
     try {
-      await handle.writeFile(data);
+      if (typeof data === 'string' || data instanceof Uint8Array) await handle.writeFile(data);
+      else await writeChunks(handle, data);
       await handle.sync();
       identity = identityOf(await handle.stat());
     } finally {
