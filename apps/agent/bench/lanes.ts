@@ -112,7 +112,12 @@ async function main(): Promise<number> {
         log_directories: [
           { path: dirs.bags, source: 'bags', priority: 'low', compress: COMPRESS },
           { path: dirs.ros, source: 'ros', priority: 'normal', compress: COMPRESS },
-          { path: dirs.alerts, source: 'alerts', priority: 'high', compress: COMPRESS },
+          {
+            path: dirs.alerts,
+            source: 'alerts',
+            priority: 'high',
+            compress: env.BENCH_COMPRESS_HIGH ?? COMPRESS,
+          },
         ],
         s3: {
           bucket: 'bench',
