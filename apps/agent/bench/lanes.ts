@@ -1,14 +1,15 @@
 /**
  * `pnpm bench:lanes`: priority lanes on a shaped link. The real `tvm-upload run` process (the vehicle build, started
- * by its launcher) in a network namespace
- * whose egress is shaped to 50 Mbit/s (veth + `tc ... tbf`), uploading to s3rver on the host: one 300 MiB bag of
- * random bytes (lane low), 200 MiB of ROS-like text logs (lane normal), and 50 small files of lane high written
- * while the bag uploads. Prints the time from ready (the agent's `Queued` line) to in S3 (its `Uploaded` line) of
- * the high files (p50 / p95 / max; target p95 < 5 s), the link share used (the shaper's own count, what tbf meters;
- * target >= 95 %), the effective rate in original bytes per second (all of it, and the text logs' own: target >= 3x
- * the link rate with compression), and CPU per original GB. Needs root (ip netns, tc): prints SKIP otherwise.
+ * by its launcher) in a network namespace whose egress is shaped to 50 Mbit/s (veth + `tc ... tbf`), uploading to
+ * s3rver on the host: one 300 MiB bag of random bytes (lane low), 200 MiB of ROS-like text logs (lane normal), and 50
+ * small files of lane high written while the bag uploads. Prints the time from ready (the agent's `Queued` line) to
+ * in S3 (its `Uploaded` line) of the high files (p50 / p95 / max; target p95 < 5 s), the link share used (the
+ * shaper's own count, what tbf meters; target >= 95 %), the effective rate in original bytes per second (all of it,
+ * and the text logs' own: target >= 3x the link rate with compression), and CPU per original GB. Needs root (ip
+ * netns, tc): prints SKIP otherwise.
  * Environment: BENCH_BAG_MIB (300), BENCH_TEXT_MIB (200), BENCH_HIGH_FILES (50), BENCH_COMPRESS (none; gzip or zstd:
- * the text and high directories' `compress`, the bag is sent as it is by its `.bag` name).
+ * the text and high directories' `compress`, the bag is sent as it is by its `.bag` name), BENCH_COMPRESS_HIGH (the
+ * high files' `compress` alone; default BENCH_COMPRESS), BENCH_DAEMON_LOG (a file to write the daemon's log to).
  */
 import { spawn } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
