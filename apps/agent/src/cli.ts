@@ -1,8 +1,7 @@
 #!/usr/bin/env -S node --max-semi-space-size=8 --max-old-space-size=256
 import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG_PATH, loadConfig, type LoadedConfig } from './config.js';
-import { OPS_COMMANDS, OPS_USAGE, runOpsCommand } from './commands/index.js';
-import type { OpsCommand } from './commands/shared.js';
+import { checkConfigCommand, OPS_USAGE, runOpsCommand } from './commands/index.js';
 import { AgentError } from './errors.js';
 import { createLogger, isLogLevel } from './logger.js';
 import { versionLine } from './version.js';
@@ -73,11 +72,7 @@ async function main(argv: string[]): Promise<number> {
   const configPath = values.config;
   if (command === 'run' && values['test-config']) {
     // The old daemon's `--test-config`: exactly `tvm-upload check-config`.
-    return (OPS_COMMANDS['check-config'] as OpsCommand)([
-      '--config',
-      configPath,
-      ...(values.json ? ['--json'] : []),
-    ]);
+    return checkConfigCommand(['--config', configPath, ...(values.json ? ['--json'] : [])]);
   }
   if (command === 'run') {
     const loaded = await readConfig(configPath);

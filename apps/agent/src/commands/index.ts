@@ -8,9 +8,12 @@ function lazy(load: () => Promise<OpsCommand>): OpsCommand {
   return async (args, io) => (await load())(args, io);
 }
 
+/** `tvm-upload check-config`, also `run --test-config`. */
+export const checkConfigCommand = lazy(async () => (await import('./check-config.js')).checkConfigCommand);
+
 /** The operator commands, by name (issue 8); `run` stays in cli.ts. */
 export const OPS_COMMANDS: Readonly<Record<string, OpsCommand>> = {
-  'check-config': lazy(async () => (await import('./check-config.js')).checkConfigCommand),
+  'check-config': checkConfigCommand,
   status: lazy(async () => (await import('./status.js')).statusCommand),
   queue: lazy(async () => (await import('./queue.js')).queueCommand),
   failed: lazy(async () => (await import('./queue.js')).failedCommand),
