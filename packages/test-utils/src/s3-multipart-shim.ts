@@ -45,6 +45,18 @@ export async function startMultipartShim(options: MultipartShimOptions): Promise
   // What objects were created with (by `bucket/key` path) and what pending multipart uploads will be.
   const attributesOf = new Map<string, ObjectAttributes>();
   const pendingAttributes = new Map<string, ObjectAttributes>();
+  /** Records what the object at `objectPath` was (re)written with: a write without attributes clears them. */
+  const keepAttributes = (objectPath: string, attributes: ObjectAttributes | undefined): void => {
+    if (attributes) attributesOf.set(objectPath, attributes);
+    else attributesOf.delete(objectPath);
+  };
+  /** Passes a PutObject to s3rver and keeps its attributes once s3rver stored the object. */
+  const passPut = (req: IncomingMessage, res: ServerResponse, objectPath: string): void => {
+    const attributes = attributesFrom(req);
+    pass(req, res, {}, (status) => {
+      if (status === 200) keepAttributes(objectPath, attributes);
+    });
+  };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
     const url = new URL(req.url ?? '/', 'http://shim');
@@ -68,8 +80,7 @@ export async function startMultipartShim(options: MultipartShimOptions): Promise
       const attributes = pendingAttributes.get(uploadId);
       if (answer.status === 200 && !/<Error>/.test(answer.body.toString('utf8'))) {
         pendingAttributes.delete(uploadId);
-        if (attributes) attributesOf.set(objectPath, attributes);
-        else attributesOf.delete(objectPath);
+        keepAttributes(objectPath, attributes);
       }
       res.writeHead(answer.status, answer.headers).end(answer.body);
       return true;
@@ -95,12 +106,7 @@ export async function startMultipartShim(options: MultipartShimOptions): Promise
       req.headers['if-none-match'] !== '*' &&
       req.headers['x-amz-copy-source'] === undefined
     ) {
-      const attributes = attributesFrom(req);
-      pass(req, res, {}, (status) => {
-        if (status !== 200) return;
-        if (attributes) attributesOf.set(objectPath, attributes);
-        else attributesOf.delete(objectPath);
-      });
+      passPut(req, res, objectPath);
       return true;
     }
     if (uploadId !== null && key !== '') {
@@ -134,12 +140,7 @@ export async function startMultipartShim(options: MultipartShimOptions): Promise
         );
         return true;
       }
-      const attributes = attributesFrom(req);
-      pass(req, res, {}, (status) => {
-        if (status !== 200) return;
-        if (attributes) attributesOf.set(objectPath, attributes);
-        else attributesOf.delete(objectPath);
-      });
+      passPut(req, res, objectPath);
       return true;
     }
     if (req.method === 'GET' && key === '' && url.searchParams.has('uploads')) {
