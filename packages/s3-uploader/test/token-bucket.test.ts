@@ -13,6 +13,17 @@ import { requestBody } from '../src/adapters/throttled-body.js';
 
 const CHUNK = THROTTLE_CHUNK_BYTES;
 
+/** Takes chunk after chunk until one has to wait: the bytes the bucket granted at once (the last take stays queued). */
+async function takenAtOnce(bucket: TokenBucket): Promise<number> {
+  let atOnce = 0;
+  for (;;) {
+    const taken = track(bucket.take(CHUNK));
+    await settle();
+    if (!taken.done) return atOnce;
+    atOnce += CHUNK;
+  }
+}
+
 /** Tracks whether a promise has settled, without awaiting it. */
 function track(promise: Promise<unknown>): { done: boolean; failed: unknown } {
   const state: { done: boolean; failed: unknown } = { done: false, failed: undefined };
@@ -138,13 +149,7 @@ describe('createTokenBucket', () => {
     late = 3_000;
     await fake.advance(250);
     expect(waiting.done).toBe(true);
-    let atOnce = 0;
-    for (;;) {
-      const taken = track(bucket.take(CHUNK));
-      await settle();
-      if (!taken.done) break;
-      atOnce += CHUNK;
-    }
+    const atOnce = await takenAtOnce(bucket);
     // One second saved (the cap), not the start's tenth.
     expect(atOnce).toBeGreaterThanOrEqual(rate - CHUNK);
   });
@@ -154,13 +159,7 @@ describe('createTokenBucket', () => {
     const rate = 64 * CHUNK;
     const bucket = createTokenBucket(clock, rate);
     await clock.advance(800); // the uploader hashes the file before the first byte
-    let atOnce = 0;
-    for (;;) {
-      const taken = track(bucket.take(CHUNK));
-      await settle();
-      if (!taken.done) break;
-      atOnce += CHUNK;
-    }
+    const atOnce = await takenAtOnce(bucket);
     expect(atOnce).toBe(Math.floor((rate * 0.1) / CHUNK) * CHUNK);
   });
 
@@ -168,13 +167,7 @@ describe('createTokenBucket', () => {
     const clock = createFakeClock();
     const rate = 100 * CHUNK;
     const bucket = createTokenBucket(clock, rate);
-    let atOnce = 0;
-    for (;;) {
-      const taken = track(bucket.take(CHUNK));
-      await settle();
-      if (!taken.done) break;
-      atOnce += CHUNK;
-    }
+    const atOnce = await takenAtOnce(bucket);
     expect(atOnce).toBe(10 * CHUNK);
   });
 
