@@ -12,17 +12,9 @@ import {
   parseConfig,
   statePaths,
 } from '../src/config.js';
+import { MINIMAL_CONFIG as MINIMAL } from './fakes.js';
 
 const env = { HOME: '/home/u', VEHICLE: 'vehicle-CN-042' };
-const MINIMAL = `
-vehicle_id: vehicle-CN-001
-log_directories:
-  - path: /logs/a
-    source: a
-s3:
-  bucket: t01logs
-  region: cn-north-1
-`;
 
 /** The problems `text` is rejected with, each without its location (tested on its own below). */
 function problemsOf(text: string): string[] {

@@ -11,6 +11,17 @@ import type {
   StoredObject,
 } from '../src/pipeline/index.js';
 
+/** The smallest valid config (YAML): one log directory, a bucket and its region; every other key defaulted. */
+export const MINIMAL_CONFIG = `
+vehicle_id: vehicle-CN-001
+log_directories:
+  - path: /logs/a
+    source: a
+s3:
+  bucket: t01logs
+  region: cn-north-1
+`;
+
 /**
  * An in-memory state store with the pipeline's port: the queue, the failed list and the registry as maps. It
  * passes the same contract tests as `@tvm/durable-queue`'s store (ports.contract.test.ts).

@@ -26,6 +26,7 @@ import {
 } from '../src/links/index.js';
 import { captureLogger } from './helpers.js';
 import { admissionOver, defaultRouteOver } from './links-rig.js';
+import { MINIMAL_CONFIG } from './fakes.js';
 
 /** /proc/net/route of a vehicle (little-endian host): WiFi default metric 100, modem default 700, AWS range on the modem. */
 const IPV4_LE = `Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT
@@ -448,14 +449,7 @@ describe('MeteredAdmission', () => {
 });
 
 describe('upload.networks in the config', () => {
-  const base = `vehicle_id: vehicle-CN-001
-log_directories:
-  - path: /logs/a
-    source: a
-s3:
-  bucket: t01logs
-  region: cn-north-1
-`;
+  const base = MINIMAL_CONFIG;
   it('is absent by default; present, every key has its default; check-config knows every key and shows them', () => {
     expect(checkConfigText(base, { env: {} }).config?.upload.networks).toBeUndefined();
     expect(describeConfig(checkConfigText(base, { env: {} }).config!)).toContain(

@@ -15,16 +15,7 @@ import {
   startMonitoringServer,
   type MonitoringView,
 } from '../src/monitoring/index.js';
-
-const MINIMAL = `
-vehicle_id: vehicle-CN-001
-log_directories:
-  - path: /logs/a
-    source: a
-s3:
-  bucket: t01logs
-  region: cn-north-1
-`;
+import { MINIMAL_CONFIG as MINIMAL } from './fakes.js';
 
 describe('parseListen', () => {
   it.each([
