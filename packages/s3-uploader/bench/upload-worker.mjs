@@ -22,6 +22,7 @@ const uploader = createUploader({
   client,
   bucket,
   ...(process.env.BENCH_CONCURRENCY ? { concurrency: Number(process.env.BENCH_CONCURRENCY) } : {}),
+  ...(process.env.BENCH_PART_MIB ? { partSizeBytes: Number(process.env.BENCH_PART_MIB) * 1024 * 1024 } : {}),
   ...(process.env.BENCH_CHECKSUM_MODE ? { checksumMode: process.env.BENCH_CHECKSUM_MODE } : {}),
   ...(process.env.BENCH_BANDWIDTH
     ? { bandwidthLimitBytesPerSecond: Number(process.env.BENCH_BANDWIDTH) }

@@ -35,6 +35,8 @@ describe('digestFile (the one read ahead)', () => {
     ['whole-MiB parts', 5 * MiB, 12 * MiB + 7],
     ['parts that are not whole MiB, ending inside a read chunk', 5 * MiB + 1, 11 * MiB],
     ['a file of exactly two parts', 5 * MiB, 10 * MiB],
+    ['a file smaller than one read chunk', 5 * MiB, 1000],
+    ['an empty file', 5 * MiB, 0],
   ])('yields the SHA-256, the CRC32 of every part and of the file (%s)', async (_name, partSize, size) => {
     const { path, data } = await randomFile(env.dir, `digest-${partSize}-${size}.bin`, size);
     const handle = await open(path);
@@ -48,6 +50,21 @@ describe('digestFile (the one read ahead)', () => {
       expect(digests.partCrc32s).toEqual(parts);
       expect(digests.crc32).toBe(zlibCrc32(data));
       expect(await digestFile(handle, size, undefined)).toEqual({ sha256: digests.sha256 });
+    } finally {
+      await handle.close();
+    }
+  });
+
+  it('rejects with a short read when the file is shorter than the size it was asked for', async () => {
+    const { path } = await randomFile(env.dir, 'digest-short.bin', 5 * MiB);
+    const handle = await open(path);
+    try {
+      await expect(digestFile(handle, 9 * MiB, 5 * MiB)).rejects.toThrow(/the file ended at byte 5242880/);
+      // Aborted with the first chunk's read in flight: that read is waited for, so it outlives neither the call
+      // nor the handle.
+      const aborted = new AbortController();
+      aborted.abort(new Error('stopped'));
+      await expect(digestFile(handle, 5 * MiB, undefined, aborted.signal)).rejects.toThrow('stopped');
     } finally {
       await handle.close();
     }

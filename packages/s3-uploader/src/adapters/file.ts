@@ -87,8 +87,8 @@ export async function readFully(handle: FileHandle, target: Buffer, position: nu
   }
 }
 
-// Large enough to keep the disk streaming, small enough to stay out of the memory budget.
-const HASH_CHUNK_BYTES = 1024 * 1024;
+// Large enough to keep the disk streaming, small enough to stay out of the memory budget (two are in use at once).
+const HASH_CHUNK_BYTES = 2 * 1024 * 1024;
 
 /** What one read of a file yields: its SHA-256 and, when asked for, CRC32s per part and for the whole file. */
 export interface FileDigests {
@@ -103,8 +103,9 @@ export interface FileDigests {
 }
 
 /**
- * Reads the first `size` bytes of the file once, in 1 MiB chunks, and computes every digest the upload needs from
- * that one pass: the SHA-256 and, with `partSize`, the CRC32 of each part and of the whole file.
+ * Reads the first `size` bytes of the file once, in 2 MiB chunks, and computes every digest the upload needs from
+ * that one pass: the SHA-256 and, with `partSize`, the CRC32 of each part and of the whole file. The next chunk is
+ * read while the current one is hashed, so the pass costs the hashing alone (the read is off the main thread).
  */
 export async function digestFile(
   handle: FileHandle,
@@ -113,29 +114,44 @@ export async function digestFile(
   signal?: AbortSignal,
 ): Promise<FileDigests> {
   const hash = createHash('sha256');
-  const buffer = Buffer.allocUnsafe(Math.min(HASH_CHUNK_BYTES, Math.max(1, size)));
+  const chunkBytes = Math.min(HASH_CHUNK_BYTES, Math.max(1, size));
+  const buffers = [Buffer.allocUnsafe(chunkBytes), Buffer.allocUnsafe(chunkBytes)] as const;
+  const readChunk = (index: number): Promise<Buffer> => {
+    const position = index * chunkBytes;
+    const view = (buffers[index % 2] as Buffer).subarray(0, Math.min(chunkBytes, size - position));
+    return readFully(handle, view, position).then(() => view);
+  };
   const partCrc32s: number[] = [];
   let partCrc = 0;
   let whole = 0;
-  for (let position = 0; position < size; position += buffer.length) {
-    signal?.throwIfAborted();
-    const view = buffer.subarray(0, Math.min(buffer.length, size - position));
-    await readFully(handle, view, position);
-    hash.update(view);
-    if (partSize === undefined) continue;
-    // A chunk may end a part (or several, for parts that are not whole MiB) in its middle.
-    for (let offset = 0; offset < view.length;) {
-      const partStart = partCrc32s.length * partSize;
-      const partEnd = Math.min(partStart + partSize, size);
-      const take = Math.min(view.length - offset, partEnd - (position + offset));
-      partCrc = crc32(view.subarray(offset, offset + take), partCrc);
-      offset += take;
-      if (position + offset === partEnd) {
-        whole = crc32Combine(whole, partCrc, partEnd - partStart);
-        partCrc32s.push(partCrc);
-        partCrc = 0;
+  const chunks = Math.ceil(size / chunkBytes);
+  let next = chunks > 0 ? readChunk(0) : undefined;
+  try {
+    for (let index = 0; index < chunks; index++) {
+      signal?.throwIfAborted();
+      const view = await (next as Promise<Buffer>);
+      // The other buffer is free again: fill it while this one is hashed.
+      next = index + 1 < chunks ? readChunk(index + 1) : undefined;
+      hash.update(view);
+      if (partSize === undefined) continue;
+      const position = index * chunkBytes;
+      // A chunk may end a part (or several, for parts that are not whole chunks) in its middle.
+      for (let offset = 0; offset < view.length;) {
+        const partStart = partCrc32s.length * partSize;
+        const partEnd = Math.min(partStart + partSize, size);
+        const take = Math.min(view.length - offset, partEnd - (position + offset));
+        partCrc = crc32(view.subarray(offset, offset + take), partCrc);
+        offset += take;
+        if (position + offset === partEnd) {
+          whole = crc32Combine(whole, partCrc, partEnd - partStart);
+          partCrc32s.push(partCrc);
+          partCrc = 0;
+        }
       }
     }
+  } finally {
+    // A read still in flight (after an abort or a failed read) must not fail unobserved, nor outlive the handle.
+    await next?.catch(() => undefined);
   }
   const sha256 = hash.digest('hex');
   return partSize === undefined ? { sha256 } : { sha256, partSize, partCrc32s, crc32: whole };
