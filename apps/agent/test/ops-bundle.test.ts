@@ -61,7 +61,7 @@ describe('bundleAgent', () => {
       await readFile(fileURLToPath(new URL('../src/cli.ts', import.meta.url)), 'utf8'),
     );
     expect(launcher).toContain(
-      `--enable-source-maps ${flags.map((f) => `${f} `).join('')}"$here/../tvm-upload.mjs"`,
+      `exec "\${TVM_UPLOAD_NODE:-node}" ${flags.map((f) => `${f} `).join('')}"$here/../tvm-upload.mjs"`,
     );
     if (spawnSync('sh', ['-c', 'command -v shellcheck']).status === 0) {
       expect((await run('shellcheck', [join(build, 'bin/tvm-upload')])).code).toBe(0);
