@@ -10,7 +10,8 @@
  * BENCH_LIMIT_MIB (32), BENCH_ONLY (comma-separated scenario names: big,small,https,shaped,limit), BENCH_TOOLS
  * (comma-separated tools: daemon,library,aws,rclone; the others are skipped with that reason), BENCH_CHECKSUM_MODE
  * (when_required, as an S3-compatible server is configured, or when_supported, the agent's default for S3),
- * BENCH_NODE_FLAGS (extra node flags for the daemon and the library, e.g. to profile them).
+ * BENCH_NODE_FLAGS (extra node flags for the daemon and the library, e.g. to profile them), BENCH_SERVER_DIR (where
+ * s3rver's objects go: /dev/shm where it exists, else the temporary directory).
  * Needs root for the shaped scenario (ip netns, tc); skipped with a reason otherwise.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -47,6 +48,10 @@ const ONLY_TOOLS = env.BENCH_TOOLS?.split(',');
 const CHECKSUM_MODE = env.BENCH_CHECKSUM_MODE ?? 'when_required';
 // Extra node flags for the daemon and the library worker, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile them.
 const NODE_FLAGS = env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
+// Where s3rver keeps its objects: in memory (/dev/shm) where there is one. The server's disk is not what is measured,
+// and 1 GiB written per 512 MiB round (the parts, then the object they are joined into) to a shared virtual disk
+// made rounds of every tool swing by a third. The sources and the daemon's state stay on the temporary directory's disk.
+const SERVER_DIR_PARENT = env.BENCH_SERVER_DIR ?? (existsSync('/dev/shm') ? '/dev/shm' : tmpdir());
 const LINK_BPS = 50e6 / 8; // 50 Mbit/s in bytes per second
 const LIMIT_BPS = 25e6 / 8; // upload.bandwidth_limit, 25 Mbit/s
 const CONCURRENCY = 10; // the AWS CLI's default max_concurrent_requests, given to every tool
@@ -67,6 +72,9 @@ const agentDir = fileURLToPath(new URL('..', import.meta.url));
 const repo = join(agentDir, '..', '..');
 // The daemon as vehicles run it: the vehicle build (scripts/bundle.ts), started by its launcher bin/tvm-upload.
 let launcher = '';
+// The node the launcher runs (TVM_UPLOAD_NODE): this one, or a script adding BENCH_NODE_FLAGS (built in main(); node
+// refuses some of them, such as --cpu-prof, in NODE_OPTIONS).
+let daemonNode = process.execPath;
 const libraryWorker = join(repo, 'packages', 's3-uploader', 'bench', 'upload-worker.mjs');
 
 /** The node flags the launcher passes (its `exec ... node <flags> tvm-upload.mjs` line). */
@@ -220,8 +228,7 @@ async function runDaemon(job: Job, root: string): Promise<Measure> {
     // leave out the TLS front's CA.
     env: {
       ...env,
-      TVM_UPLOAD_NODE: process.execPath,
-      ...(NODE_FLAGS.length > 0 ? { NODE_OPTIONS: NODE_FLAGS.join(' ') } : {}),
+      TVM_UPLOAD_NODE: daemonNode,
       ...tlsEnv(job.target),
       ...(job.target.caFile ? { AWS_CA_BUNDLE: job.target.caFile } : {}),
     },
@@ -552,12 +559,17 @@ async function main(): Promise<void> {
   execFileSync('npx', ['tsc', '-b'], { cwd: repo, stdio: 'inherit' }); // the library as built
   const root = await mkdtemp(join(tmpdir(), 'bench-compare-'));
   launcher = await vehicleLauncher(join(root, 'vehicle'));
+  if (NODE_FLAGS.length > 0) {
+    daemonNode = join(root, 'node-with-flags');
+    const quoted = [process.execPath, ...NODE_FLAGS].map((a) => `'${a.replaceAll("'", "'\\''")}'`);
+    await writeFile(daemonNode, `#!/bin/sh\nexec ${quoted.join(' ')} "$@"\n`, { mode: 0o755 });
+  }
   console.log(
     `node ${process.version}; daemon: the vehicle build, ${launcher} (node ${launcherFlags().join(' ')}); checksum mode ${CHECKSUM_MODE}; load average ${load()}`,
   );
 
-  const s3Dir = join(root, 's3');
-  await mkdir(s3Dir);
+  const s3Dir = await mkdtemp(join(SERVER_DIR_PARENT, 'bench-compare-s3-'));
+  console.log(`s3rver's objects in ${s3Dir}; sources and daemon state in ${root}`);
   const s3 = await startLocalS3({ buckets: ['bench'], directory: s3Dir });
   const servers: Server[] = [];
   const closers: Array<() => Promise<void>> = [];
@@ -685,6 +697,7 @@ async function main(): Promise<void> {
     if (nsProblem === undefined) tearDownNamespace(LINK);
     await s3.close();
     await rm(root, { recursive: true, force: true });
+    await rm(s3Dir, { recursive: true, force: true });
     console.log(`\nDone in ${((Date.now() - started) / 1000).toFixed(0)} s; load average ${load()}`);
   }
 }
