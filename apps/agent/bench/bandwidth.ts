@@ -2,9 +2,9 @@
  * `tsx apps/agent/bench/bandwidth.ts` (after `pnpm build`): how close each tool holds `upload.bandwidth_limit`, end
  * to end. One file (BENCH_LIMIT_MIB, 32) at 25 Mbit/s (3,125,000 B/s; BENCH_LIMIT_BPS), sent by the daemon (the real
  * `tvm-upload run` process, the vehicle build started by its launcher), the library (`@tvm/s3-uploader` in a
- * process of its own), the AWS CLI v2 and rclone, in alternating rounds (BENCH_ROUNDS, 2) through a counting proxy in
- * front of one local s3rver. For each run it prints, as a % of the limit: the rate on the wire from the first body
- * byte until the file's size has passed the proxy (what the limiter delivers; the small requests after the data,
+ * process of its own), the AWS CLI v2 and rclone, in alternating rounds (BENCH_ROUNDS, 2) through a counting forwarder
+ * in front of one local s3rver. For each run it prints, as a % of the limit: the rate on the wire from the moment a body
+ * flowed until the file's size had passed the forwarder (what the limiter delivers; the small requests after the data,
  * completing the upload, are left out); the file's bytes over the time from the first byte to the end of the
  * upload (the daemon's `Uploaded` line, the other tools' exit: adds completing, verifying and recording the upload);
  * and over the whole wall time from the spawn (adds process start and, for the daemon, file_stable_seconds and the
@@ -19,8 +19,9 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startFaultProxy, startLocalS3 } from '@tvm/test-utils';
+import { startLocalS3 } from '@tvm/test-utils';
 import { vehicleLauncher, writeBenchConfig } from './daemon-config.js';
+import { forwarder, wireRate, type Forwarder } from './netns.js';
 
 const MiB = 1024 * 1024;
 const env = process.env;
@@ -44,7 +45,7 @@ type Tool = 'daemon' | 'library' | 'aws' | 'rclone';
 interface Run {
   /** From the first byte on the wire to the end of the upload. */
   transferSeconds: number;
-  /** Bytes per second on the wire, from the first body byte until the file's size had passed (the limiter alone). */
+  /** Bytes per second on the wire, from the moment a body flowed until the file's size had passed (`wireRate`). */
   wireRate: number;
   wallSeconds: number;
 }
@@ -53,7 +54,7 @@ async function main(): Promise<void> {
   const root = await mkdtemp(join(tmpdir(), 'tvm-bench-bw-'));
   launcher = await vehicleLauncher(join(root, 'vehicle'));
   const s3 = await startLocalS3({ buckets: ['bench'], directory: join(root, 's3') });
-  const proxy = await startFaultProxy({ targetPort: s3.port });
+  const front = await forwarder('127.0.0.1', s3.port);
   const wanted = env.BENCH_TOOLS?.split(',') ?? ['daemon', 'library', 'aws', 'rclone'];
   const tools = (['daemon', 'library', 'aws', 'rclone'] as const).filter((t) => wanted.includes(t)) as Tool[];
   for (const [tool, binary] of [
@@ -77,7 +78,7 @@ async function main(): Promise<void> {
         await mkdir(join(dir, 'logs'), { recursive: true });
         const file = join(dir, 'logs', 'limit.bin');
         await writeFile(file, randomFillSync(Buffer.allocUnsafe(BYTES)));
-        const run = await runTool(tool, dir, file, proxy, `${tool}${round}`);
+        const run = await runTool(tool, dir, file, front, `${tool}${round}`);
         results.get(tool)?.push(run);
         console.log(
           `  round ${round + 1} ${tool.padEnd(7)} on the wire ${share(run.wireRate)}; to the end of the upload ${run.transferSeconds.toFixed(2)} s = ${pct(run.transferSeconds)}; wall ${run.wallSeconds.toFixed(2)} s = ${pct(run.wallSeconds)} (load ${load()})`,
@@ -97,7 +98,7 @@ async function main(): Promise<void> {
       );
     }
   } finally {
-    await proxy.close();
+    front.server.close();
     await s3.close();
     await rm(root, { recursive: true, force: true });
   }
@@ -113,17 +114,18 @@ function median(values: number[]): number {
     : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
-/** Runs one tool; the first byte is the first moment the proxy forwarded more than a request's headers. */
+/** Runs one tool; its first byte is the moment the forwarder had passed more than a request's headers. */
 async function runTool(
   tool: Tool,
   dir: string,
   file: string,
-  proxy: { endpoint: string; bytesUpstream: number },
+  front: Forwarder,
   prefix: string,
 ): Promise<Run> {
-  const [command, args, extraEnv] = await commandFor(tool, dir, file, proxy.endpoint, prefix);
+  const endpoint = `http://127.0.0.1:${front.port}`;
+  const [command, args, extraEnv] = await commandFor(tool, dir, file, endpoint, prefix);
+  Object.assign(front.traffic, { bytes: 0, expected: BYTES, flowing: 0, flowingBytes: 0, dataDone: 0 });
   const start = performance.now();
-  const baseline = proxy.bytesUpstream;
   const childEnv = { ...env, ...extraEnv };
   for (const [name, value] of Object.entries(extraEnv)) if (value === undefined) delete childEnv[name];
   const child = spawn(command, args, { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -144,29 +146,16 @@ async function runTool(
       r(code);
     }),
   );
-  let first: number | undefined;
-  let firstBytes = 0;
-  let lastBytes = 0;
-  // When the file's size had passed the proxy: the end of the body bytes. The requests after it (completing the
-  // upload, a HEAD) carry a few hundred bytes each, seconds later on a busy server, and are not the limiter's work.
-  let dataAt: number | undefined;
-  // BENCH_TRACE: the bytes of every 250 ms window, to see where a run lost time.
+  // BENCH_TRACE: the bytes of every 250 ms window from the moment a body flowed, to see where a run lost time.
   const windows: number[] = [];
+  let lastBytes = 0;
   const deadline = start + ((BYTES / LIMIT) * 3 + 60) * 1000;
   while (done === undefined) {
-    // More than 16 KiB: a body is flowing (the requests before it carry headers only).
-    const sent = proxy.bytesUpstream - baseline;
-    if (first === undefined && sent > 16 * 1024) {
-      first = performance.now();
-      firstBytes = sent;
-    }
-    if (sent > lastBytes) {
-      if (first !== undefined) {
-        const index = Math.floor((performance.now() - first) / 250);
-        windows[index] = (windows[index] ?? 0) + sent - lastBytes;
-      }
-      lastBytes = sent;
-      if (dataAt === undefined && sent >= BYTES) dataAt = performance.now();
+    const { bytes, flowing } = front.traffic;
+    if (flowing > 0 && bytes > lastBytes) {
+      const index = Math.floor((performance.now() - flowing) / 250);
+      windows[index] = (windows[index] ?? 0) + bytes - lastBytes;
+      lastBytes = bytes;
     }
     if (performance.now() > deadline) {
       child.kill('SIGKILL');
@@ -184,10 +173,14 @@ async function runTool(
     console.log(
       `    ${tool} KiB per 250 ms: ${Array.from(windows, (b) => Math.round((b ?? 0) / 1024)).join(' ')}`,
     );
-  if (dataAt === undefined)
-    throw new Error(`${tool} finished before ${BYTES} bytes passed the proxy:\n${output}`);
-  const wireRate = ((BYTES - firstBytes) * 1000) / Math.max(1, dataAt - (first ?? start));
-  return { transferSeconds: (done - (first ?? start)) / 1000, wireRate, wallSeconds: (done - start) / 1000 };
+  // From the moment a body flowed until the file's size had passed the forwarder: the requests after the data
+  // (completing the upload, a HEAD) carry a few hundred bytes each, seconds later on a busy server, and are not the
+  // limiter's work.
+  const rate = wireRate(front.traffic);
+  if (rate === undefined)
+    throw new Error(`${tool} finished before ${BYTES} bytes passed the forwarder:\n${output}`);
+  const first = front.traffic.flowing;
+  return { transferSeconds: (done - first) / 1000, wireRate: rate, wallSeconds: (done - start) / 1000 };
 }
 
 async function commandFor(

@@ -30,6 +30,7 @@ import {
   shapedBytes,
   tearDownNamespace,
   type Forwarder,
+  wireRate,
   type ShapedLink,
 } from './netns.js';
 import { stringify } from 'yaml';
@@ -92,6 +93,8 @@ interface Measure {
   startupCpuSeconds?: number;
   /** The daemon's wall time until that line. */
   startupSeconds?: number;
+  /** Body bytes per second on the wire while the body flowed (see `wireRate`), for a scenario with a forwarder. */
+  wireRate?: number;
 }
 
 interface Target {
@@ -427,7 +430,13 @@ async function runScenario(scenario: Scenario, root: string, s3Dir: string): Pro
       const prefix = `${scenario.name}-${tool}-${round}-${Date.now()}`;
       if (scenario.connections) scenario.connections.max = scenario.connections.open;
       if (scenario.traffic)
-        Object.assign(scenario.traffic, { bytes: 0, expected: scenario.bytes, dataDone: 0 });
+        Object.assign(scenario.traffic, {
+          bytes: 0,
+          expected: scenario.bytes,
+          flowing: 0,
+          flowingBytes: 0,
+          dataDone: 0,
+        });
       const runStart = performance.now();
       const shapedBefore = scenario.link ? await shapedBytes(scenario.link) : 0;
       try {
@@ -443,10 +452,15 @@ async function runScenario(scenario: Scenario, root: string, s3Dir: string): Pro
           },
           root,
         );
-        measures.push(measure);
         let connections = scenario.connections ? `, peak connections ${scenario.connections.max}` : '';
         const { traffic, reference } = scenario;
-        if (traffic && reference && traffic.dataDone > 0) {
+        const rate = traffic && wireRate(traffic);
+        if (rate !== undefined) measure.wireRate = rate;
+        measures.push(measure);
+        if (traffic && reference && traffic.dataDone > 0 && !scenario.link) {
+          // A limit, not a link: the limiter's rate while the body flowed (until the file's size had crossed).
+          connections += `; on the wire ${(((rate ?? NaN) / reference.bytesPerSecond) * 100).toFixed(1)} % of it`;
+        } else if (traffic && reference && traffic.dataDone > 0) {
           // The link's own view while the client uploads: from its first byte (HEAD, CreateMultipartUpload and the
           // TCP ramp included) until the file's size had crossed. Start-up, the read ahead, the server's assembly
           // at completion and the final HEAD are left out.
@@ -537,6 +551,11 @@ function report(scenario: Scenario, results: Results): void {
           (aws ? ` (speed ${(aws.seconds / after).toFixed(2)}x aws)` : ''),
       );
     }
+    const rates = Array.isArray(value) ? value.map((m) => m.wireRate) : [];
+    if (scenario.reference && !scenario.link && rates.length > 0 && rates.every((r) => r !== undefined))
+      row.push(
+        `on the wire ${((median(rates as number[]) / scenario.reference.bytesPerSecond) * 100).toFixed(1)} % of ${scenario.reference.label}`,
+      );
     if (scenario.reference)
       row.push(
         `${((scenario.bytes / m.seconds / scenario.reference.bytesPerSecond) * 100).toFixed(1)} % of ${scenario.reference.label}`,
@@ -672,6 +691,9 @@ async function main(): Promise<void> {
     }
 
     if (want('limit')) {
+      // Through a counting forwarder: the limiter's rate on the wire, beside the share from the spawn.
+      const front = await forwarder('127.0.0.1', s3.port);
+      servers.push(front.server);
       const dir = join(root, 'limit');
       await mkdir(dir);
       await makeFile(join(dir, 'limit.bin'), LIMIT_BYTES);
@@ -682,10 +704,11 @@ async function main(): Promise<void> {
           source: dir,
           files: 1,
           bytes: LIMIT_BYTES,
-          rounds: 1,
-          target: { endpoint: s3.endpoint, bandwidth: LIMIT_BPS },
+          rounds: ROUNDS,
+          target: { endpoint: `http://127.0.0.1:${front.port}`, bandwidth: LIMIT_BPS },
           timeoutSeconds: Math.ceil((LIMIT_BYTES / LIMIT_BPS) * 3 + 30),
           reference: { label: 'the 25 Mbit/s limit', bytesPerSecond: LIMIT_BPS },
+          traffic: front.traffic,
         },
         root,
         s3Dir,

@@ -95,14 +95,43 @@ export interface Forwarder {
   /**
    * Bytes the client sent through the link since the last reset, when the first came, and when `expected` bytes
    * (the file's size) had crossed: the end of the data, before the completion requests and the server's assembly;
-   * and when the last byte came (`performance.now()` times).
+   * and when the last byte came (`performance.now()` times). `flowing` is when more than 16 KiB had come (a body is
+   * flowing: the requests before it carry headers only), `flowingBytes` the count then.
    */
-  traffic: { bytes: number; expected: number; first: number; dataDone: number; last: number };
+  traffic: {
+    bytes: number;
+    expected: number;
+    first: number;
+    flowing: number;
+    flowingBytes: number;
+    dataDone: number;
+    last: number;
+  };
+}
+
+/** Bytes after which a client's traffic counts as a body flowing (see {@link Forwarder.traffic}). */
+const FLOWING_BYTES = 16 * 1024;
+
+/**
+ * The rate of the body bytes on the wire, from the moment a body flowed until the file's size had crossed: what a
+ * bandwidth limiter delivers (undefined until both happened).
+ */
+export function wireRate(traffic: Forwarder['traffic']): number | undefined {
+  if (traffic.flowing === 0 || traffic.dataDone <= traffic.flowing) return undefined;
+  return ((traffic.expected - traffic.flowingBytes) * 1000) / (traffic.dataDone - traffic.flowing);
 }
 
 export async function forwarder(host: string, targetPort: number): Promise<Forwarder> {
   const peak = { open: 0, max: 0 };
-  const traffic = { bytes: 0, expected: Infinity, first: 0, dataDone: 0, last: 0 };
+  const traffic = {
+    bytes: 0,
+    expected: Infinity,
+    first: 0,
+    flowing: 0,
+    flowingBytes: 0,
+    dataDone: 0,
+    last: 0,
+  };
   const pipe = (socket: Socket) => {
     peak.max = Math.max(peak.max, ++peak.open);
     socket.once('close', () => peak.open--);
@@ -112,6 +141,10 @@ export async function forwarder(host: string, targetPort: number): Promise<Forwa
       if (traffic.bytes === 0) traffic.first = now;
       traffic.bytes += chunk.length;
       traffic.last = now;
+      if (traffic.flowing === 0 && traffic.bytes > FLOWING_BYTES) {
+        traffic.flowing = now;
+        traffic.flowingBytes = traffic.bytes;
+      }
       if (traffic.dataDone === 0 && traffic.bytes >= traffic.expected) traffic.dataDone = now;
     });
     socket.pipe(upstream).pipe(socket);
