@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { GetObjectCommand, ListObjectsCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -18,9 +18,17 @@ export interface Workspace {
   configFile: string;
 }
 
-/** Creates the tree and a credentials file whose `test` profile s3rver accepts. */
+// The workspaces a test file made, removed once its tests are done. Registered when the file imports this module, so
+// this hook runs after the file's own (which stop the daemons and servers that use the workspaces).
+const workspaces: string[] = [];
+afterAll(async () => {
+  await Promise.all(workspaces.splice(0).map((root) => rm(root, { recursive: true, force: true })));
+});
+
+/** Creates the tree and a credentials file whose `test` profile s3rver accepts; removed after the file's tests. */
 export async function makeWorkspace(accessKeyId = 'S3RVER'): Promise<Workspace> {
   const root = await mkdtemp(join(tmpdir(), 'agent-e2e-'));
+  workspaces.push(root);
   const ws = {
     root,
     logs: join(root, 'logs'),
