@@ -1,6 +1,7 @@
 /**
- * `pnpm --filter @tvm/agent bench:footprint`: the daemon's own costs, the real `tvm-upload run` process as the
- * launcher starts it (the node flags of src/cli.ts's hashbang), against s3rver on loopback.
+ * `pnpm --filter @tvm/agent bench:footprint`: the daemon's own costs, the real `tvm-upload run` process of the
+ * vehicle build (scripts/bundle.ts) with its launcher's node flags (those of src/cli.ts's hashbang), against s3rver
+ * on loopback.
  * - `small`: N x 1 KB files detected, uploaded and registered end to end: wall time, CPU per file, peak RSS.
  *   With `--cpu-prof <dir>` the daemon writes a V8 CPU profile there (open it in Chrome's DevTools, or
  *   `--cpu-prof-summary` prints the top functions and packages by self time).
@@ -18,6 +19,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startFaultProxy, startLocalS3 } from '@tvm/test-utils';
+import { bundleAgent } from '../scripts/bundle.js';
 import { writeBenchConfig } from './daemon-config.js';
 
 const { values } = parseArgs({
@@ -36,7 +38,8 @@ const { values } = parseArgs({
 });
 const ONLY = (values.only ?? '').split(',');
 const agentDir = fileURLToPath(new URL('..', import.meta.url));
-const cli = join(agentDir, 'dist', 'cli.js');
+// The vehicle build's bundle, built in main(): what bin/tvm-upload runs, with the same flags.
+let bundle = '';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const load = () =>
@@ -102,7 +105,7 @@ interface Daemon {
 
 async function startDaemon(configFile: string, extraFlags: string[] = []): Promise<Daemon> {
   const flags = [...(await launcherFlags()), ...extraFlags];
-  const child = spawn(process.execPath, [...flags, cli, 'run', '--config', configFile], {
+  const child = spawn(process.execPath, [...flags, bundle, 'run', '--config', configFile], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const counts = new Map<string, number>();
@@ -303,6 +306,7 @@ async function main(): Promise<void> {
     `node ${process.version}; launcher flags: ${(await launcherFlags()).join(' ')}; load ${load()}`,
   );
   const root = await mkdtemp(join(tmpdir(), 'agent-footprint-'));
+  bundle = await bundleAgent(join(root, 'vehicle'));
   await mkdir(join(root, 's3'));
   const s3 = await startLocalS3({ buckets: ['bench'], directory: join(root, 's3') });
   try {
