@@ -766,3 +766,11 @@ export function statePaths(config: AgentConfig): StatePaths {
     scheduleFile: join(stateDir, 'schedule.json'),
   };
 }
+
+/**
+ * `s3.multipart_threshold_mb` in bytes: files this large or larger go up in parts. The uploader is built with it, and
+ * the compression spool marks only spool files this large (nothing of a smaller one can be resumed).
+ */
+export function multipartThresholdBytes(config: AgentConfig): number {
+  return Math.round(config.s3.multipart_threshold_mb * 2 ** 20);
+}

@@ -273,6 +273,33 @@ describe('compressingUploader against s3rver', () => {
     expect(await t.spool.sweep(() => true)).toMatchObject({ kept: 0, removed: 1 });
     expect(await spools()).toEqual([]);
   });
+
+  it('marks only a spool file large enough to go in parts: a small one syncs no marker and is never taken over', async () => {
+    const t = await setUp('gzip', { resumableFromBytes: 5 * MiB });
+    const small = join(t.logs, 'small.log');
+    const large = join(t.logs, 'large.log');
+    await writeFile(small, 'compressible\n'.repeat(100_000));
+    // Hex text compresses about 2:1: a compressed copy of over 5 MiB, sent in parts.
+    await writeFile(large, hexText(12 * MiB));
+    const prepare = async (file: string) => {
+      const handle = await open(file, 'r');
+      try {
+        return await t.spool.prepare(file, handle, identityOf(await handle.stat()), 'gzip');
+      } finally {
+        await handle.close();
+      }
+    };
+    const names = async () => (await readdir(t.spool.directory)).sort();
+    expect(await prepare(small)).toHaveProperty('reused', false);
+    expect((await names()).filter((n) => n.endsWith('.json'))).toEqual([]);
+    // Asked again (a retry of the same version), the small one is compressed again: nothing to resume.
+    expect(await prepare(small)).toHaveProperty('reused', false);
+    expect(await prepare(large)).toHaveProperty('reused', false);
+    expect((await names()).filter((n) => n.endsWith('.json'))).toHaveLength(1);
+    expect(await prepare(large)).toHaveProperty('reused', true);
+    // After a crash the start-up sweep removes the unmarked one, queued or not, and keeps the marked one.
+    expect(await t.spool.sweep(() => true)).toMatchObject({ kept: 1, removed: 1 });
+  });
 });
 
 describe('compressingUploader on a full spool filesystem (a real 1 MiB tmpfs)', () => {

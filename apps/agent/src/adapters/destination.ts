@@ -3,7 +3,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { createUploader, type TokenBucket, type Uploader } from '@tvm/s3-uploader';
 import { limitAt } from '../bandwidth/timetable.js';
 import type { Clock } from '../clock.js';
-import type { AgentConfig } from '../config.js';
+import { multipartThresholdBytes, type AgentConfig } from '../config.js';
 import { objectSettingsOf } from '../object-governance.js';
 import { fileNameEncoding } from '../file-names.js';
 import { checkProfile, cloudWatchClientFor, DAEMON_MAX_ATTEMPTS, s3ClientFor } from './aws-clients.js';
@@ -35,7 +35,7 @@ export function createDestination(config: AgentConfig, clock: Clock, bandwidth?:
     client,
     bucket: config.s3.bucket,
     clock,
-    multipartThresholdBytes: Math.round(config.s3.multipart_threshold_mb * MIB),
+    multipartThresholdBytes: multipartThresholdBytes(config),
     partSizeBytes: Math.round(config.s3.part_size_mb * MIB),
     concurrency: Math.min(PART_CONCURRENCY, config.s3.concurrency),
     checksumMode: config.s3.checksum_mode,

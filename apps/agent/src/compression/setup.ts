@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { QueueEntry } from '@tvm/durable-queue';
-import type { AgentConfig } from '../config.js';
+import { multipartThresholdBytes, type AgentConfig } from '../config.js';
 import type { LogDirectories } from '../log-directories.js';
 import type { AgentLogger } from '../logger.js';
 import { Spool, SPOOL_DIRECTORY } from './spool.js';
@@ -31,7 +31,11 @@ export async function setUpCompression(setup: CompressionSetup): Promise<Compres
   }
   let spool: Spool;
   try {
-    spool = await Spool.open(directory, { reserveBytes: setup.config().disk.reserved_gb * 2 ** 30 });
+    spool = await Spool.open(directory, {
+      reserveBytes: setup.config().disk.reserved_gb * 2 ** 30,
+      // Below the multipart threshold a spool file goes in one request: nothing to resume, no marker to sync.
+      resumableFromBytes: multipartThresholdBytes(setup.config()),
+    });
     // Spool files are named by the path the upload opens: a queued path's resolved form, and the path as queued.
     const paths = new Set<string>();
     for (const entry of setup.queued()) {

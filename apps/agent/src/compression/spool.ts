@@ -70,6 +70,13 @@ export interface SpoolOptions {
   reserveBytes?: number;
   /** Called after each chunk of the original is read (tests change the file mid-compression through it). */
   onRead?: (bytesRead: number) => void | Promise<void>;
+  /**
+   * Spool files smaller than this go up in one request (the uploader's multipart threshold): no part of one can be
+   * resumed, so it gets no marker, and a small compressed file costs no fsync. Without a marker it is never taken
+   * over: a later attempt compresses the original again, and the start-up sweep removes one a crash left.
+   * @default 0 (every spool file is marked)
+   */
+  resumableFromBytes?: number;
 }
 
 /** An error of the original file (not of the spool): it fails the attempt like the uploader's own would. */
@@ -83,8 +90,9 @@ class OriginalError extends Error {
  * Compressed copies of files waiting to be uploaded, in `<state>/spool/`. A spool file is named from the original's
  * identity (path, inode, size, mtime) and the algorithm, written under a `.partial` name, renamed when complete,
  * given the original's mtime (so a spool written again after a crash is byte for byte and stat for stat the same
- * file, and a saved multipart upload of it still matches), and then marked complete by its marker. Upload it as any
- * file; remove it once uploaded.
+ * file, and a saved multipart upload of it still matches), and then marked complete by its marker (only one large
+ * enough to be sent in parts: see {@link SpoolOptions.resumableFromBytes}). Upload it as any file; remove it once
+ * uploaded.
  */
 export class Spool {
   private constructor(
@@ -294,7 +302,9 @@ export class Spool {
       original: { ...identityOf(before), sha256 },
       compressed: { size: compressedSize, sha256: compressed.digest('hex') },
     };
-    await writeFileAtomic(this.markerPath(id), `${JSON.stringify(marker)}\n`);
+    if (compressedSize >= (this.options.resumableFromBytes ?? 0)) {
+      await writeFileAtomic(this.markerPath(id), `${JSON.stringify(marker)}\n`);
+    }
     return marker;
   }
 
