@@ -649,7 +649,7 @@ async function main(): Promise<void> {
           source: bigDir,
           files: 1,
           bytes: BIG_BYTES,
-          rounds: 1,
+          rounds: ROUNDS,
           target: { endpoint: front.endpoint, caFile },
           timeoutSeconds: bigTimeout * 2,
         },
