@@ -1,9 +1,9 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { checkConfigCommand } from '../src/commands/check-config.js';
 import type { CommandIo } from '../src/commands/shared.js';
+import { tempDirectory } from './helpers.js';
 
 function captureIo(): CommandIo & { out: string[]; err: string[] } {
   const out: string[] = [];
@@ -11,14 +11,8 @@ function captureIo(): CommandIo & { out: string[]; err: string[] } {
   return { out, err, stdout: (t) => out.push(t), stderr: (t) => err.push(t), isTty: false, now: Date.now };
 }
 
-const dirs: string[] = [];
-afterAll(async () => {
-  await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })));
-});
-
 async function configFile(text: string): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'agent-check-'));
-  dirs.push(dir);
+  const dir = await tempDirectory('agent-check-');
   const path = join(dir, 'config.yaml');
   await writeFile(path, text);
   return path;

@@ -1,11 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runTypeScript } from '@tvm/test-utils';
 import { describe, expect, it } from 'vitest';
 import { VERSION } from '../src/version.js';
+import { tempDirectory } from './helpers.js';
 
 const cli = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
 
@@ -21,7 +21,7 @@ async function run(args: string[]): Promise<{ code: number; stdout: string; stde
 }
 
 async function configFile(text: string): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'agent-cli-'));
+  const dir = await tempDirectory('agent-cli-');
   const path = join(dir, 'config.yaml');
   await writeFile(path, text);
   return path;

@@ -23,7 +23,7 @@ import {
   type CompressionSetting,
   type SpoolOptions,
 } from '../src/compression/index.js';
-import { captureLogger, objects } from './helpers.js';
+import { captureLogger, objects, tempDirectory } from './helpers.js';
 
 let s3: LocalS3;
 let shim: MultipartShim;
@@ -50,7 +50,7 @@ const hexText = (bytes: number) =>
   );
 
 async function setUp(setting: CompressionSetting, spoolOptions: SpoolOptions = {}, spoolDir?: string) {
-  const root = await mkdtemp(join(tmpdir(), 'agent-compress-'));
+  const root = await tempDirectory('agent-compress-');
   const logs = join(root, 'logs');
   await mkdir(logs);
   const spool = await Spool.open(spoolDir ?? join(root, 'state', 'spool'), spoolOptions);
@@ -230,7 +230,7 @@ describe('compressingUploader against s3rver', () => {
   });
 
   it('never reports the upload of a file that changed while it was compressed', async () => {
-    const file = join(await mkdtemp(join(tmpdir(), 'agent-compress-changing-')), 'growing.log');
+    const file = join(await tempDirectory('agent-compress-changing-'), 'growing.log');
     await writeFile(file, hexText(3 * MiB));
     const t = await setUp('gzip', {
       onRead: async (position) => {

@@ -1,12 +1,12 @@
-import { mkdir, mkdtemp, rename, rm, symlink, utimes, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, rename, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createFakeClock } from '@tvm/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { WatchedDirectory } from '../src/adapters/files.js';
-import { createDetector, type Detector, type ReadyFile } from '../src/detector.js';
+import { createDetector, type Detector, type DetectorOptions, type ReadyFile } from '../src/detector.js';
 import { decodeFileName, encodeFileName } from '../src/file-names.js';
 import { silentLogger } from '../src/logger.js';
+import { tempDirectory } from './helpers.js';
 
 const HOUR = 3_600_000;
 let detector: Detector | undefined;
@@ -16,7 +16,7 @@ afterEach(async () => {
 });
 
 async function tree(files: Record<string, string>, ageMs = HOUR): Promise<string> {
-  const root = await mkdtemp(join(tmpdir(), 'agent-detector-'));
+  const root = await tempDirectory('agent-detector-');
   const when = new Date(Date.now() - ageMs);
   for (const [name, body] of Object.entries(files)) {
     await mkdir(join(root, name, '..'), { recursive: true });
@@ -28,7 +28,7 @@ async function tree(files: Record<string, string>, ageMs = HOUR): Promise<string
 
 function setup(
   directories: WatchedDirectory[],
-  extra: { watch?: boolean; known?: (path: string) => boolean } = {},
+  extra: { watch?: boolean; known?: (path: string) => boolean; onReady?: DetectorOptions['onReady'] } = {},
 ) {
   const clock = createFakeClock(Date.now());
   const ready: ReadyFile[] = [];
@@ -39,9 +39,11 @@ function setup(
     clock,
     logger: silentLogger,
     known: (file) => (extra.known?.(file.path) ? 'known' : undefined),
-    onReady: async (files) => {
-      ready.push(...files);
-    },
+    onReady:
+      extra.onReady ??
+      (async (files) => {
+        ready.push(...files);
+      }),
     watch: extra.watch ?? false,
   });
   return { clock, ready, detector };
@@ -62,19 +64,11 @@ describe('createDetector', () => {
     const root = await tree(files);
     const batches: number[] = [];
     const seen = new Set<string>();
-    const clock = createFakeClock(Date.now());
-    detector = createDetector({
-      directories: [{ path: root, source: 'ros', pattern: '*.log', recursive: true }],
-      stableMs: 60_000,
-      scanSince: () => clock.now() - 3 * 24 * HOUR,
-      clock,
-      logger: silentLogger,
-      known: () => undefined,
+    const { detector } = setup([{ path: root, source: 'ros', pattern: '*.log', recursive: true }], {
       onReady: async (ready) => {
         batches.push(ready.length);
         for (const file of ready) seen.add(file.path);
       },
-      watch: false,
     });
     await detector.scan('test');
     expect(Math.max(...batches)).toBeLessThanOrEqual(1000);
@@ -86,21 +80,13 @@ describe('createDetector', () => {
     const names = Array.from({ length: 2500 }, (_, i) => `run-${i % 5}/f${i}.log`);
     const root = await tree(Object.fromEntries(names.map((name) => [name, 'x'])));
     const seen = new Set<string>();
-    const clock = createFakeClock(Date.now());
-    detector = createDetector({
-      directories: [{ path: root, source: 'ros', pattern: '*.log', recursive: true }],
-      stableMs: 60_000,
-      scanSince: () => clock.now() - 3 * 24 * HOUR,
-      clock,
-      logger: silentLogger,
-      known: () => undefined,
+    const { detector } = setup([{ path: root, source: 'ros', pattern: '*.log', recursive: true }], {
       onReady: async (ready) => {
         const first = seen.size === 0;
         for (const file of ready) seen.add(file.path);
         // Files removed once the first batch is handed over are found only if they were stat'ed before it.
         if (first) await Promise.all(names.map((name) => rm(join(root, name), { force: true })));
       },
-      watch: false,
     });
     await detector.scan('test');
     expect(seen.size).toBeGreaterThanOrEqual(1000);

@@ -18,17 +18,23 @@ export interface Workspace {
   configFile: string;
 }
 
-// The workspaces a test file made, removed once its tests are done. Registered when the file imports this module, so
-// this hook runs after the file's own (which stop the daemons and servers that use the workspaces).
-const workspaces: string[] = [];
+// The temporary directories a test file made, removed once its tests are done. Registered when the file imports
+// this module, so this hook runs after the file's own (which stop the daemons and servers that use them).
+const temporary: string[] = [];
 afterAll(async () => {
-  await Promise.all(workspaces.splice(0).map((root) => rm(root, { recursive: true, force: true })));
+  await Promise.all(temporary.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
 });
+
+/** A new directory under the system's temporary directory, removed after the test file's tests. */
+export async function tempDirectory(prefix: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  temporary.push(dir);
+  return dir;
+}
 
 /** Creates the tree and a credentials file whose `test` profile s3rver accepts; removed after the file's tests. */
 export async function makeWorkspace(accessKeyId = 'S3RVER'): Promise<Workspace> {
-  const root = await mkdtemp(join(tmpdir(), 'agent-e2e-'));
-  workspaces.push(root);
+  const root = await tempDirectory('agent-e2e-');
   const ws = {
     root,
     logs: join(root, 'logs'),

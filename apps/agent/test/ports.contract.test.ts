@@ -1,5 +1,4 @@
-import { mkdir, mkdtemp, stat, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { openStateStore } from '@tvm/durable-queue';
@@ -10,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fileSystemProbe, uploaderObjectStore } from '../src/adapters/pipeline-ports.js';
 import type { FileProbe, ObjectStore, PipelineStore } from '../src/pipeline/index.js';
 import { MemoryBucket, MemoryStore, MemoryVolume } from './fakes.js';
+import { tempDirectory } from './helpers.js';
 
 /**
  * The pipeline's ports, one contract each, run against the real adapter and against the in-memory fake the fast
@@ -51,7 +51,7 @@ const storeRigs: Array<[string, () => Promise<StoreRig>]> = [
   [
     'durable-queue StateStore',
     async () => {
-      const dir = await mkdtemp(join(tmpdir(), 'contract-'));
+      const dir = await tempDirectory('contract-');
       const real = await openStateStore({
         queueFile: join(dir, 'queue.json'),
         clock: createFakeClock(NOW),
@@ -144,7 +144,7 @@ const filesRigs: Array<[string, () => Promise<FilesRig>]> = [
   [
     'fs + @tvm/s3-uploader on s3rver',
     async () => {
-      const dir = await mkdtemp(join(tmpdir(), 'contract-'));
+      const dir = await tempDirectory('contract-');
       await mkdir(join(dir, 'other'));
       const client = s3.client();
       const uploader = createUploader({ client, bucket: 'contract', checksumMode: 'when_required' });
@@ -227,7 +227,7 @@ describe.each(filesRigs)('FileProbe and ObjectStore contract: %s', (_name, make)
 
 // The real probe must report what lstat says (never the symlink's target).
 it('fileSystemProbe agrees with lstat', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'contract-'));
+  const dir = await tempDirectory('contract-');
   await writeFile(join(dir, 'f'), 'x');
   const facts = await fileSystemProbe.stat(join(dir, 'f'));
   expect(facts.mtimeMs).toBe((await stat(join(dir, 'f'))).mtimeMs);
