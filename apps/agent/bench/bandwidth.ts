@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startLocalS3 } from '@tvm/test-utils';
 import { vehicleLauncher, writeBenchConfig } from './daemon-config.js';
-import { forwarder, wireRate, type Forwarder } from './netns.js';
+import { forwarder, resetTraffic, wireRate, type Forwarder } from './netns.js';
 
 const MiB = 1024 * 1024;
 const env = process.env;
@@ -124,7 +124,7 @@ async function runTool(
 ): Promise<Run> {
   const endpoint = `http://127.0.0.1:${front.port}`;
   const [command, args, extraEnv] = await commandFor(tool, dir, file, endpoint, prefix);
-  Object.assign(front.traffic, { bytes: 0, expected: BYTES, flowing: 0, flowingBytes: 0, dataDone: 0 });
+  resetTraffic(front.traffic, BYTES);
   const start = performance.now();
   const childEnv = { ...env, ...extraEnv };
   for (const [name, value] of Object.entries(extraEnv)) if (value === undefined) delete childEnv[name];

@@ -26,6 +26,7 @@ import { generateTestCertificates, startLocalS3, startTlsFront } from '@tvm/test
 import {
   forwarder,
   procUsage,
+  resetTraffic,
   setUpNamespace,
   shapedBytes,
   tearDownNamespace,
@@ -429,14 +430,7 @@ async function runScenario(scenario: Scenario, root: string, s3Dir: string): Pro
       if (!Array.isArray(measures)) continue;
       const prefix = `${scenario.name}-${tool}-${round}-${Date.now()}`;
       if (scenario.connections) scenario.connections.max = scenario.connections.open;
-      if (scenario.traffic)
-        Object.assign(scenario.traffic, {
-          bytes: 0,
-          expected: scenario.bytes,
-          flowing: 0,
-          flowingBytes: 0,
-          dataDone: 0,
-        });
+      if (scenario.traffic) resetTraffic(scenario.traffic, scenario.bytes);
       const runStart = performance.now();
       const shapedBefore = scenario.link ? await shapedBytes(scenario.link) : 0;
       try {

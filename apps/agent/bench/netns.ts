@@ -109,6 +109,11 @@ export interface Forwarder {
   };
 }
 
+/** Starts a new run's count on `traffic`: nothing seen yet, `expected` bytes (the file's size) to come. */
+export function resetTraffic(traffic: Forwarder['traffic'], expected: number): void {
+  Object.assign(traffic, { bytes: 0, expected, flowing: 0, flowingBytes: 0, dataDone: 0 });
+}
+
 /** Bytes after which a client's traffic counts as a body flowing (see {@link Forwarder.traffic}). */
 const FLOWING_BYTES = 16 * 1024;
 
