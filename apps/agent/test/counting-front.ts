@@ -1,6 +1,6 @@
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { afterAll, beforeAll } from 'vitest';
+import { useStarted } from './helpers.js';
 
 /** One S3 request as the counting front saw it. */
 export interface Seen {
@@ -92,15 +92,7 @@ export function useCountingFront(s3: { readonly port: number }): {
   readonly endpoint: string;
   readonly seen: Seen[];
 } {
-  let front: CountingFront | undefined;
-  beforeAll(async () => {
-    front = await startCountingFront(s3.port);
-  });
-  afterAll(() => front?.close());
-  const started = (): CountingFront => {
-    if (!front) throw new Error('useCountingFront: the front starts in beforeAll; use it inside a test');
-    return front;
-  };
+  const started = useStarted('useCountingFront: the front', () => startCountingFront(s3.port));
   return {
     get endpoint() {
       return started().endpoint;

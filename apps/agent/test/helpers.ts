@@ -196,21 +196,32 @@ export async function registeredCount(state: string): Promise<number> {
 }
 
 /**
- * A local S3 server for the tests of one file: started before them, closed after. The returned object reads the
- * running server, so `const s3 = useLocalS3()` at the top of a file is all a test needs.
+ * Starts a server for the tests of one file (in beforeAll; closed in afterAll) and returns its reader, which throws
+ * `<what> starts in beforeAll; use it inside a test` when called before then.
  */
-export function useLocalS3(buckets: string[] = ['t01logs']): LocalS3 {
-  let server: LocalS3 | undefined;
+export function useStarted<T extends { close(): Promise<void> }>(
+  what: string,
+  start: () => Promise<T>,
+): () => T {
+  let server: T | undefined;
   beforeAll(async () => {
-    server = await startLocalS3({ buckets });
+    server = await start();
   });
   afterAll(async () => {
     await server?.close();
   });
-  const started = (): LocalS3 => {
-    if (!server) throw new Error('useLocalS3: the server starts in beforeAll; use it inside a test');
+  return () => {
+    if (!server) throw new Error(`${what} starts in beforeAll; use it inside a test`);
     return server;
   };
+}
+
+/**
+ * A local S3 server for the tests of one file: started before them, closed after. The returned object reads the
+ * running server, so `const s3 = useLocalS3()` at the top of a file is all a test needs.
+ */
+export function useLocalS3(buckets: string[] = ['t01logs']): LocalS3 {
+  const started = useStarted('useLocalS3: the server', () => startLocalS3({ buckets }));
   return {
     get endpoint() {
       return started().endpoint;
