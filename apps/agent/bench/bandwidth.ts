@@ -1,15 +1,15 @@
 /**
  * `tsx apps/agent/bench/bandwidth.ts` (after `pnpm build`): how close each tool holds `upload.bandwidth_limit`, end
  * to end. One file (BENCH_LIMIT_MIB, 32) at 25 Mbit/s (3,125,000 B/s; BENCH_LIMIT_BPS), sent by the daemon (the real
- * `tvm-upload run` process, the vehicle build started by its launcher), the library (`@tvm/s3-uploader` in a
- * process of its own), the AWS CLI v2 and rclone, in alternating rounds (BENCH_ROUNDS, 2) through a counting forwarder
- * in front of one local s3rver. For each run it prints, as a % of the limit: the rate on the wire from the moment a body
- * flowed until the file's size had passed the forwarder (what the limiter delivers; the small requests after the data,
- * completing the upload, are left out); the file's bytes over the time from the first byte to the end of the
+ * `tvm-upload run` process, the vehicle build started by its launcher), the library (`@tvm/s3-uploader` in a process
+ * of its own), the AWS CLI v2 and rclone, in alternating rounds (BENCH_ROUNDS, 2) through a counting forwarder in
+ * front of one local s3rver. For each run it prints, as a % of the limit: the rate on the wire from the moment a body
+ * flowed until the file's size had passed the forwarder (what the limiter delivers; the small requests after the
+ * data, completing the upload, are left out); the file's bytes over the time from the first byte to the end of the
  * upload (the daemon's `Uploaded` line, the other tools' exit: adds completing, verifying and recording the upload);
  * and over the whole wall time from the spawn (adds process start and, for the daemon, file_stable_seconds and the
- * directory scan). BENCH_TOOLS picks tools (comma-separated: daemon,library,aws,rclone); BENCH_CHECKSUM_MODE sets
- * the daemon's `s3.checksum_mode` and the library's `checksumMode` (unset: the daemon `when_required`, as for an
+ * directory scan). BENCH_TOOLS picks tools (comma-separated: daemon,library,aws,rclone); BENCH_CHECKSUM_MODE sets the
+ * daemon's `s3.checksum_mode` and the library's `checksumMode` (unset: the daemon `when_required`, as for an
  * S3-compatible server, the library its default); BENCH_TRACE=1 prints the bytes of every 250 ms window of each run.
  */
 import { spawn } from 'node:child_process';

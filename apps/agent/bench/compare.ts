@@ -51,8 +51,8 @@ const CHECKSUM_MODE = env.BENCH_CHECKSUM_MODE ?? 'when_required';
 // Extra node flags for the daemon and the library worker, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile them.
 const NODE_FLAGS = env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
 // Where s3rver keeps its objects: in memory (/dev/shm) where there is one. The server's disk is not what is measured,
-// and 1 GiB written per 512 MiB round (the parts, then the object they are joined into) to a shared virtual disk
-// made rounds of every tool swing by a third. The sources and the daemon's state stay on the temporary directory's disk.
+// and 1 GiB written per 512 MiB round (the parts, then the object they are joined into) to a shared virtual disk made
+// rounds of every tool swing by a third. The sources and the daemon's state stay on the temporary directory's disk.
 const SERVER_DIR_PARENT = env.BENCH_SERVER_DIR ?? (existsSync('/dev/shm') ? '/dev/shm' : tmpdir());
 const LINK_BPS = 50e6 / 8; // 50 Mbit/s in bytes per second
 const LIMIT_BPS = 25e6 / 8; // upload.bandwidth_limit, 25 Mbit/s

@@ -120,13 +120,13 @@ async function writeChunks(handle: FileHandle, chunks: Iterable<string>): Promis
 }
 
 /**
- * Replaces `path` with `data` (a string, bytes, or strings to write one after another, each whole, never a
- * surrogate pair cut in two: a large state file streamed in chunks, never held whole) atomically and durably: a temp file beside it, fsync, (the previous version to
- * `.bak`,) rename over `path`, fsync of the directory. A reader sees the old or the new content, never a mix, and
- * an existing `path` exists at every moment. When any step fails (ENOSPC, EDQUOT, EROFS, EIO) the temp files are
- * removed before the promise rejects, so a full disk never fills up further with them. Resolves with the
- * identity of the file written (what `fstat` said after the fsync), so a later `stat` can tell whether anyone
- * else has written the file since.
+ * Replaces `path` with `data` (a string, bytes, or strings to write one after another, each whole, never a surrogate
+ * pair cut in two: a large state file streamed in chunks, never held whole) atomically and durably: a temp file
+ * beside it, fsync, (the previous version to `.bak`,) rename over `path`, fsync of the directory. A reader sees the
+ * old or the new content, never a mix, and an existing `path` exists at every moment. When any step fails (ENOSPC,
+ * EDQUOT, EROFS, EIO) the temp files are removed before the promise rejects, so a full disk never fills up further
+ * with them. Resolves with the identity of the file written (what `fstat` said after the fsync), so a later `stat`
+ * can tell whether anyone else has written the file since.
  * @throws QueueError `WRITE_FAILED` naming the path; `cause` is the system error (its `code`: `ENOSPC`, ...).
  */
 export async function writeFileAtomic(
